@@ -1,0 +1,208 @@
+"""One conversation: match -> merge -> PATCH -> record -> notify.
+
+A plain function over adapters, shared by the poller (and, later, event mode). Everything it
+decides is written to the ledger, so running it twice for the same conversation never has a
+second effect: a finished conversation costs no Genesys call, the PATCH sends the union of
+what is there and what the rule adds (idempotent), and the email is claimed before it is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from skill_router.genesys.client import Discovered, GenesysClient, LiveConversation
+from skill_router.genesys.errors import GenesysError
+from skill_router.matrix import Matrix
+from skill_router.notify import Notifier
+from skill_router.observability import logger
+from skill_router.settings import Settings
+from skill_router.store import FINAL_OUTCOMES, StateStore
+
+NOTIFY_CLAIM_SECONDS = 300
+
+
+@dataclass
+class Assigner:
+    genesys: GenesysClient
+    store: StateStore
+    notifier: Notifier
+    settings: Settings
+
+
+@dataclass
+class Outcome:
+    conversation_id: str
+    outcome: str  # ledger outcome, or "done" (finished earlier), "pending" (look again later)
+    final: bool
+    rule_id: str | None = None
+    skills_before: tuple[str, ...] = ()
+    skills_after: tuple[str, ...] = ()
+    notified: bool = False
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def process_conversation(
+    found: Discovered, prior: dict[str, Any] | None, matrix: Matrix, deps: Assigner, now: datetime
+) -> Outcome:
+    cid = found.conversation_id
+    if prior and prior.get("outcome") in FINAL_OUTCOMES:
+        outcome = Outcome(cid, "done", final=True, rule_id=prior.get("rule_id"))
+        if prior.get("notify_pending"):
+            outcome.notified = _notify(cid, prior.get("notify_to") or [], prior, deps)
+        return outcome
+    age = (now - found.start).total_seconds()
+    too_old = age > deps.settings.max_pending_age_seconds
+
+    # Discovery already tells us enough to spend no GET.
+    if found.left_queue:
+        return _record(deps, cid, "gone", reason="left the queue before a rule was applied")
+    if not found.in_queue:
+        if too_old:
+            return _record(deps, cid, "not_queued", reason="never reached a queue within MAX_PENDING_AGE_SECONDS")
+        return Outcome(cid, "pending", final=False, reason="not queued yet")
+    if not _any_rule_can_change(matrix, found):
+        return _record(deps, cid, "no_rule", queue_id=found.queue_id, reason="no rule can change this conversation")
+
+    try:
+        live = deps.genesys.get_conversation(cid)
+        if live is None or not live.in_queue:
+            why = "conversation no longer exists" if live is None else "left the queue"
+            return _record(deps, cid, "gone", reason=why)
+        return _assign(live, found, matrix, deps, too_old)
+    except GenesysError as exc:
+        return _failed(deps, cid, prior, exc)
+
+
+def _assign(live: LiveConversation, found: Discovered, matrix: Matrix, deps: Assigner, too_old: bool) -> Outcome:
+    cid = live.conversation_id
+    default_attribute = deps.settings.intent_attribute
+    hit = matrix.match(live.attributes, default_attribute, live.queue_id)
+    if hit is None:
+        read = {rule.attribute or default_attribute for rule in matrix.rules}
+        if any(live.attributes.get(name) for name in read):
+            return _record(deps, cid, "no_match", matrix_version=matrix.version, queue_id=live.queue_id)
+        if too_old:
+            return _record(deps, cid, "no_intent", reason="no intent attribute within MAX_PENDING_AGE_SECONDS")
+        # Seen before the flow or bot set the intent: look again on the next poll.
+        return Outcome(cid, "pending", final=False, reason="waiting for intent")
+    rule, _ = hit
+    before = live.skill_ids
+    have = {s.lower() for s in before}
+    after = before + tuple(s for s in rule.skill_ids if s not in have)
+    priority = rule.routing_priority
+    if priority is not None and live.priority is not None and live.priority >= priority:
+        priority = None  # only ever raise a caller's priority
+    fields: dict[str, Any] = {
+        "rule_id": rule.id,
+        "matrix_version": matrix.version,
+        "queue_id": live.queue_id,
+        "skills_before": list(before),
+    }
+    if after == before and priority is None:
+        outcome = "unchanged"
+    else:
+        if not deps.settings.dry_run and not deps.genesys.patch_routing(cid, after, priority):
+            return _record(deps, cid, "gone", reason="left the queue before the PATCH")
+        outcome = "applied"
+        fields.update(skills_written=list(after), priority_written=priority)
+    notify_to = list(rule.notify) if rule.high_priority and deps.notifier.enabled else []
+    if notify_to:
+        fields.update(notify_pending=True, notify_to=notify_to)
+    result = _record(deps, cid, outcome, **fields)
+    result.rule_id, result.skills_before, result.skills_after = rule.id, before, after
+    logger.info(
+        "rule applied" if outcome == "applied" else "rule already satisfied",
+        extra={
+            "conversation_id": cid,
+            "rule_id": rule.id,
+            "skills_added": [s for s in after if s not in before],
+            "priority": priority,
+            "dry_run": deps.settings.dry_run,
+        },
+    )
+    if notify_to:
+        result.notified = _notify(cid, notify_to, {"rule_id": rule.id, "skills_written": list(after)}, deps)
+    return result
+
+
+def _any_rule_can_change(matrix: Matrix, found: Discovered) -> bool:
+    """False only when every rule for this queue is already satisfied by the requested skills."""
+    have = {s.lower() for s in found.requested_skill_ids}
+    for rule in matrix.rules:
+        if rule.queues and found.queue_id not in rule.queues:
+            continue
+        if rule.routing_priority is not None or rule.high_priority or not set(rule.skill_ids) <= have:
+            return True
+    return False
+
+
+def _notify(cid: str, recipients: list[str], entry: dict[str, Any], deps: Assigner) -> bool:
+    if not recipients or not deps.notifier.enabled:
+        return False
+    if not deps.store.claim_notification(cid, NOTIFY_CLAIM_SECONDS):
+        return False
+    rule_id = entry.get("rule_id")
+    subject = f"skill-router: high-priority rule '{rule_id}' matched conversation {cid}"
+    text = (
+        f"A caller matched the high-priority rule '{rule_id}'.\n"
+        f"Conversation: {cid}\n"
+        f"Requested skills now: {', '.join(entry.get('skills_written') or []) or 'unchanged'}\n"
+        "This email is sent once per conversation."
+    )
+    try:
+        deps.notifier.send(recipients, subject, text)
+    except Exception as exc:
+        deps.store.finish_notification(cid, sent=False)
+        logger.error(
+            "supervisor email failed; it is retried on the next poll",
+            extra={"conversation_id": cid, "reason": f"{type(exc).__name__}: {exc}"[:300]},
+        )
+        return False
+    deps.store.finish_notification(cid, sent=True)
+    logger.info(
+        "supervisor notified",
+        extra={"conversation_id": cid, "rule_id": rule_id, "recipients": len(recipients)},
+    )
+    return True
+
+
+def _failed(deps: Assigner, cid: str, prior: dict[str, Any] | None, exc: GenesysError) -> Outcome:
+    attempts = int((prior or {}).get("attempts", 0)) + 1
+    final = not exc.transient or attempts >= deps.settings.max_attempts
+    hint = _hint(exc)
+    logger.error(
+        "conversation failed" + ("" if final else "; retried on the next poll"),
+        extra={
+            "conversation_id": cid,
+            "operation": exc.operation,
+            "status": exc.status,
+            "attempts": attempts,
+            "hint": hint,
+        },
+    )
+    deps.store.record(
+        cid,
+        "failed" if final else "retry",
+        count_attempt=True,
+        reason=f"{exc}"[:500],
+        hint=hint,
+    )
+    return Outcome(cid, "failed" if final else "retry", final=final, reason=str(exc))
+
+
+def _hint(exc: GenesysError) -> str | None:
+    return {
+        400: "Genesys rejected the request: check the rule's skill ids exist in this org",
+        401: "the token is rejected even after a refresh: check the OAuth client is active in this region",
+        403: "the OAuth client's role lacks a permission: see README 'Genesys OAuth client'",
+        404: "not found",
+        429: "rate limited: lower the cadence or raise the org's limit",
+    }.get(exc.status)
+
+
+def _record(deps: Assigner, cid: str, outcome: str, **fields: Any) -> Outcome:
+    deps.store.record(cid, outcome, **fields)
+    return Outcome(cid, outcome, final=True, reason=fields.get("reason"))

@@ -1,0 +1,178 @@
+"""One invocation: take the lease, poll one window (or two, 30 s apart), advance the watermark.
+
+The window is [watermark - overlap, now - settle lag], at most MAX_WINDOW_SECONDS long. The
+analytics query selects by conversationStart (when the caller dialled, not when they reached a
+queue), so the overlap reaches back over IVR and bot time; the settle lag keeps the window's end
+behind analytics' few seconds of delay. Conversations are processed in start order, and the
+watermark only advances to the start of the first one that is not finished (waiting for its
+intent, not queued yet, failed transiently, or not reached before time ran out).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from skill_router.assign import Assigner, process_conversation
+from skill_router.deadline import Deadline
+from skill_router.genesys.client import PAGE_SIZE, GenesysClient
+from skill_router.genesys.errors import GenesysError
+from skill_router.matrix_source import MatrixSource
+from skill_router.observability import logger, metrics
+from skill_router.settings import Settings
+from skill_router.store import StateStore, format_time
+
+REPORTED = ("applied", "unchanged", "gone", "failed", "retry", "no_match", "no_rule", "pending", "done")
+
+
+@dataclass
+class PollReport:
+    window_start: str
+    window_end: str
+    watermark_before: str | None
+    watermark_after: str | None
+    complete: bool = False
+    pages: int = 0
+    seen: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    notified: int = 0
+    genesys_calls: int = 0
+    matrix_version: str = ""
+    problem: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        counts = {name: self.outcomes.get(name, 0) for name in REPORTED}
+        return {
+            "window": {"start": self.window_start, "end": self.window_end},
+            "watermark": {"before": self.watermark_before, "after": self.watermark_after},
+            "complete": self.complete,
+            "pages": self.pages,
+            "seen": self.seen,
+            "matched": counts["applied"] + counts["unchanged"],
+            **counts,
+            "notified": self.notified,
+            "genesys_calls": self.genesys_calls,
+            "matrix_version": self.matrix_version,
+            **({"problem": self.problem} if self.problem else {}),
+        }
+
+
+@dataclass
+class Poller:
+    settings: Settings
+    genesys: GenesysClient
+    store: StateStore
+    matrix_source: MatrixSource
+    assigner: Assigner
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+
+    def run_invocation(self, deadline: Deadline, owner: str) -> dict[str, Any]:
+        """All polls of one invocation under one lease; the lease is released however it ends."""
+        self.genesys.begin(deadline)
+        lease = self.store.acquire_lease(owner, deadline.remaining() + deadline.margin + 5)
+        if lease is None:
+            metrics.add_metric(name="LeaseHeld", unit="Count", value=1)
+            logger.warning("another invocation holds the lease; this one does nothing")
+            return {"status": "lease_held", "polls": []}
+        reports: list[PollReport] = []
+        watermark = lease.window_end
+        started = self.clock()
+        try:
+            for number in range(self.settings.polls_per_invocation):
+                if number:
+                    wait = self.settings.seconds_between_polls - (self.clock() - started)
+                    # A second poll only when it can wait and still have time to work.
+                    if not deadline.allows(max(wait, 0) + 15):
+                        logger.info("no time for the second poll", extra={"remaining": round(deadline.remaining(), 1)})
+                        break
+                    if wait > 0:
+                        self.sleep(wait)
+                started = self.clock()
+                report = self.poll(deadline, owner, watermark)
+                reports.append(report)
+                watermark = datetime.fromisoformat(report.watermark_after) if report.watermark_after else watermark
+        finally:
+            self.store.release_lease(owner)
+        return {"status": "ok", "polls": [r.as_dict() for r in reports]}
+
+    def poll(self, deadline: Deadline, owner: str, watermark: datetime | None) -> PollReport:
+        matrix = self.matrix_source.current()
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        s = self.settings
+        base = watermark or now - timedelta(seconds=s.first_run_lookback_seconds)
+        start = base - timedelta(seconds=s.overlap_seconds)
+        end = min(now - timedelta(seconds=s.settle_seconds), start + timedelta(seconds=s.max_window_seconds))
+        report = PollReport(
+            window_start=_iso(start),
+            window_end=_iso(end),
+            watermark_before=_iso(watermark) if watermark else None,
+            watermark_after=_iso(watermark) if watermark else None,
+            matrix_version=matrix.version,
+        )
+        calls_before = self.genesys.stats["calls"]
+        unfinished: list[datetime] = []
+        processed_through: datetime | None = None
+        page = 1
+        while not deadline.expired:
+            try:
+                result = self.genesys.query_window(start, end, page)
+            except GenesysError as exc:
+                report.problem = f"window query failed on page {page}: {exc}"
+                logger.error(
+                    "window query failed; the rest of the window is polled next time",
+                    extra={"error": str(exc)},
+                )
+                break
+            report.pages += 1
+            ledger = self.store.ledger(c.conversation_id for c in result.conversations)
+            for found in result.conversations:
+                report.seen += 1
+                if deadline.expired:
+                    unfinished.append(found.start)
+                    report.outcomes["pending"] += 1
+                    continue
+                outcome = process_conversation(found, ledger.get(found.conversation_id), matrix, self.assigner, now)
+                report.outcomes[outcome.outcome] += 1
+                report.notified += int(outcome.notified)
+                if not outcome.final:
+                    unfinished.append(found.start)
+            if deadline.expired:
+                report.problem = "time ran out; the rest of the window is polled next time"
+                break
+            if result.conversations:
+                processed_through = result.conversations[-1].start
+            if len(result.conversations) < PAGE_SIZE or page * PAGE_SIZE >= result.total_hits:
+                report.complete = True
+                break
+            page += 1
+        safe = end if report.complete else processed_through
+        if unfinished:
+            safe = min([*unfinished, *([safe] if safe else [])])
+        if safe is not None and (watermark is None or safe > watermark):
+            if self.store.advance_watermark(owner, safe):
+                report.watermark_after = _iso(safe)
+            else:
+                report.problem = "lost the lease; the watermark was left for the holder"
+                logger.error(report.problem)
+        report.genesys_calls = self.genesys.stats["calls"] - calls_before
+        self._emit(report, now)
+        logger.info("poll finished", extra={"report": report.as_dict()})
+        return report
+
+    def _emit(self, report: PollReport, now: datetime) -> None:
+        metrics.add_metric(name="ConversationsSeen", unit="Count", value=report.seen)
+        for name in ("applied", "unchanged", "gone", "failed", "pending"):
+            metrics.add_metric(name=f"Conversations{name.title()}", unit="Count", value=report.outcomes.get(name, 0))
+        metrics.add_metric(name="NotificationsSent", unit="Count", value=report.notified)
+        metrics.add_metric(name="GenesysCalls", unit="Count", value=report.genesys_calls)
+        if report.watermark_after:
+            lag = (now - datetime.fromisoformat(report.watermark_after)).total_seconds()
+            metrics.add_metric(name="WatermarkLagSeconds", unit="Seconds", value=max(lag, 0))
+
+
+_iso = format_time

@@ -1,0 +1,37 @@
+"""The invocation's time budget: every wait and retry asks it first."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+class Deadline:
+    """Remaining time minus a safety margin, from Lambda's context or a fixed budget."""
+
+    def __init__(self, remaining_ms: Callable[[], int], margin_seconds: float) -> None:
+        self._remaining_ms = remaining_ms
+        self.margin = margin_seconds
+
+    @classmethod
+    def from_context(cls, context: object, margin_seconds: float) -> Deadline:
+        getter = getattr(context, "get_remaining_time_in_millis", None)
+        if callable(getter):
+            return cls(getter, margin_seconds)
+        return cls.fixed(900.0, margin_seconds)
+
+    @classmethod
+    def fixed(cls, seconds: float, margin_seconds: float = 0.0) -> Deadline:
+        end = time.monotonic() + seconds
+        return cls(lambda: int((end - time.monotonic()) * 1000), margin_seconds)
+
+    def remaining(self) -> float:
+        """Seconds left for work, after the safety margin."""
+        return self._remaining_ms() / 1000.0 - self.margin
+
+    def allows(self, seconds: float) -> bool:
+        return self.remaining() > seconds
+
+    @property
+    def expired(self) -> bool:
+        return self.remaining() <= 0

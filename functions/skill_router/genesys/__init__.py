@@ -1,0 +1,1 @@
+"""Adapter around PureCloudPlatformClientV2: auth, the calls the product makes, retry."""

@@ -1,0 +1,300 @@
+"""The Genesys Cloud adapter: the few Platform API calls the product makes, through the real SDK.
+
+Every call goes through `_call`, which supplies the token (one refresh after a 401) and retries
+429/5xx/connection failures with backoff, honouring Retry-After, only while the invocation's
+deadline allows the wait.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import urllib3
+
+from skill_router.deadline import Deadline
+from skill_router.genesys.errors import GenesysError, message_from_body
+from skill_router.genesys.http import BoundedHttpClient
+from skill_router.genesys.sdk import ApiException, sdk
+from skill_router.genesys.token import TokenProvider
+from skill_router.observability import logger
+
+T = TypeVar("T")
+PAGE_SIZE = 100  # the analytics details query's maximum
+MAX_BACKOFF_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """What the analytics details query says about a conversation (no attributes)."""
+
+    conversation_id: str
+    start: datetime
+    ended: bool
+    queue_id: str | None  # the queue of the open ACD segment, if any
+    left_queue: bool  # was queued and every ACD segment has ended (answered, abandoned, transferred out)
+    requested_skill_ids: tuple[str, ...]
+
+    @property
+    def in_queue(self) -> bool:
+        return self.queue_id is not None and not self.ended
+
+
+@dataclass(frozen=True)
+class LiveConversation:
+    """What GET /api/v2/conversations/{id} says now: the intent and the current routing."""
+
+    conversation_id: str
+    attributes: Mapping[str, str]
+    queue_id: str | None
+    left_queue: bool
+    skill_ids: tuple[str, ...]
+    priority: int | None
+
+    @property
+    def in_queue(self) -> bool:
+        return self.queue_id is not None
+
+
+@dataclass(frozen=True)
+class QueryPage:
+    conversations: list[Discovered]
+    total_hits: int
+
+
+class GenesysClient:
+    def __init__(
+        self,
+        api_url: str,
+        tokens: TokenProvider,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 10.0,
+        max_attempts: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.tokens = tokens
+        self.api_client = sdk.ApiClient(host=api_url.rstrip("/"))
+        self.api_client.set_http_client(BoundedHttpClient(connect_timeout, read_timeout))
+        self.api_client.user_agent = "skill-router"
+        self.conversations_api = sdk.ConversationsApi(self.api_client)
+        self.routing_api = sdk.RoutingApi(self.api_client)
+        self.users_api = sdk.UsersApi(self.api_client)
+        self.max_attempts = max_attempts
+        self._sleep = sleep
+        self.deadline = Deadline.fixed(60.0)
+        self.stats: Counter[str] = Counter()
+
+    def begin(self, deadline: Deadline) -> None:
+        """Start an invocation: waits are bounded by its deadline, stats count its calls."""
+        self.deadline = deadline
+        self.stats = Counter()
+
+    # --- the calls ---------------------------------------------------------------------------
+
+    def query_window(self, start: datetime, end: datetime, page_number: int) -> QueryPage:
+        query = sdk.ConversationQuery(
+            interval=f"{_iso(start)}/{_iso(end)}",
+            order="asc",
+            order_by="conversationStart",
+            paging=sdk.PagingSpec(page_size=PAGE_SIZE, page_number=page_number),
+            # Only live conversations can still be routed; ended ones cost nothing downstream.
+            conversation_filters=[
+                sdk.ConversationDetailQueryFilter(
+                    type="and",
+                    predicates=[
+                        sdk.ConversationDetailQueryPredicate(
+                            type="dimension", dimension="conversationEnd", operator="notExists"
+                        )
+                    ],
+                )
+            ],
+        )
+        response = self._call(
+            "POST /api/v2/analytics/conversations/details/query",
+            lambda: self.conversations_api.post_analytics_conversations_details_query(query),
+        )
+        conversations = [_discovered(c) for c in (response.conversations or [])]
+        return QueryPage(conversations=conversations, total_hits=int(response.total_hits or 0))
+
+    def get_conversation(self, conversation_id: str) -> LiveConversation | None:
+        """The conversation now, or None when Genesys no longer has it (404)."""
+        try:
+            conversation = self._call(
+                "GET /api/v2/conversations/{conversationId}",
+                lambda: self.conversations_api.get_conversation(conversation_id),
+            )
+        except GenesysError as exc:
+            if exc.not_found:
+                return None
+            raise
+        return _live(conversation_id, conversation)
+
+    def patch_routing(self, conversation_id: str, skill_ids: Sequence[str], priority: int | None) -> bool:
+        """Replace the requested skills (send the merged list); False when the conversation is gone."""
+        body = sdk.RoutingConversationAttributesRequest(skill_ids=list(skill_ids))
+        if priority is not None:
+            body.priority = priority
+        try:
+            self._call(
+                "PATCH /api/v2/routing/conversations/{conversationId}",
+                lambda: self.routing_api.patch_routing_conversation(conversation_id, body),
+            )
+        except GenesysError as exc:
+            if exc.not_found:
+                return False
+            raise
+        return True
+
+    def user_email(self, user_id: str) -> str | None:
+        try:
+            user = self._call("GET /api/v2/users/{userId}", lambda: self.users_api.get_user(user_id))
+        except GenesysError as exc:
+            if exc.not_found:
+                return None
+            raise
+        return user.email or None
+
+    def send_agentless_email(self, sender: str, recipient: str, subject: str, text: str) -> None:
+        body = sdk.AgentlessEmailSendRequestDto(
+            sender_type="Outbound",
+            from_address=sdk.EmailAddress(email=sender, name="skill-router"),
+            to_addresses=[sdk.EmailAddress(email=recipient)],
+            subject=subject,
+            text_body=text,
+        )
+        self._call(
+            "POST /api/v2/conversations/emails/agentless",
+            lambda: self.conversations_api.post_conversations_emails_agentless(body),
+        )
+
+    # --- the one place that retries ----------------------------------------------------------
+
+    def _call(self, operation: str, fn: Callable[[], T]) -> T:
+        refreshed = False
+        attempt = 0
+        while True:
+            self.api_client.access_token = self.tokens.token()
+            self.stats["calls"] += 1
+            try:
+                return fn()
+            except ApiException as exc:
+                error = GenesysError(
+                    operation,
+                    int(exc.status or 0),
+                    message_from_body(exc.body) or str(exc.reason or ""),
+                    retry_after=_header(exc.headers, "Retry-After"),
+                )
+            except urllib3.exceptions.HTTPError as exc:
+                # With retries off, urllib3 raises the cause itself: timeouts, refused connections.
+                error = GenesysError(operation, 0, f"no response ({type(exc).__name__})")
+            if error.status == 401 and not refreshed:
+                refreshed = True
+                self.stats["token_refreshes"] += 1
+                logger.warning("Genesys answered 401; refreshing the token once", extra={"operation": operation})
+                self.tokens.refresh()
+                continue
+            if error.status == 429:
+                self.stats["throttled"] += 1
+            if not error.transient:
+                raise error
+            attempt += 1
+            delay = self._backoff(error, attempt)
+            if attempt >= self.max_attempts or not self.deadline.allows(delay):
+                self.stats["gave_up"] += 1
+                raise error
+            self.stats["retries"] += 1
+            logger.warning(
+                "Genesys call failed; retrying",
+                extra={
+                    "operation": operation,
+                    "status": error.status,
+                    "attempt": attempt,
+                    "delay": round(delay, 2),
+                },
+            )
+            self._sleep(delay)
+
+    @staticmethod
+    def _backoff(error: GenesysError, attempt: int) -> float:
+        if error.retry_after:
+            try:
+                return max(0.0, float(error.retry_after))
+            except ValueError:
+                pass  # an HTTP-date Retry-After is not used by Genesys; fall back to backoff
+        ceiling = min(MAX_BACKOFF_SECONDS, 2.0 ** (attempt - 1))
+        return ceiling * random.uniform(0.5, 1.0)  # jitter keeps concurrent callers apart
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if not headers:
+        return None
+    value = headers.get(name)
+    return str(value) if value is not None else None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _discovered(conversation: Any) -> Discovered:
+    open_queue: str | None = None
+    had_queue = False
+    requested: tuple[str, ...] = ()
+    for participant in conversation.participants or []:
+        if participant.purpose != "acd":
+            continue
+        for session in participant.sessions or []:
+            for segment in session.segments or []:
+                if not segment.queue_id or segment.segment_type not in (None, "interact"):
+                    continue
+                had_queue = True
+                if segment.segment_end is None:
+                    open_queue = segment.queue_id
+                    requested = tuple(segment.requested_routing_skill_ids or ())
+    start = conversation.conversation_start
+    if start is None:
+        raise GenesysError("analytics query", 200, f"conversation {conversation.conversation_id} has no start")
+    return Discovered(
+        conversation_id=str(conversation.conversation_id),
+        start=start if start.tzinfo else start.replace(tzinfo=UTC),
+        ended=conversation.conversation_end is not None,
+        queue_id=open_queue,
+        left_queue=had_queue and open_queue is None,
+        requested_skill_ids=requested,
+    )
+
+
+def _live(conversation_id: str, conversation: Any) -> LiveConversation:
+    attributes: dict[str, str] = {}
+    customer: dict[str, str] = {}
+    queue_id: str | None = None
+    had_queue = False
+    skills: tuple[str, ...] = ()
+    priority: int | None = None
+    for participant in conversation.participants or []:
+        values = {str(k): str(v) for k, v in (participant.attributes or {}).items() if v is not None}
+        # The caller's participant data is authoritative; others may carry stale copies.
+        (customer if participant.purpose in ("customer", "external") else attributes).update(values)
+        if participant.purpose != "acd":
+            continue
+        had_queue = True
+        if participant.end_time is None:
+            routing = participant.conversation_routing_data
+            queue_id = participant.queue_id or (routing.queue.id if routing and routing.queue else None)
+            requested = (routing.skills if routing else None) or []
+            skills = tuple(skill.id for skill in requested if skill.id)
+            priority = routing.priority if routing else None
+    attributes.update(customer)
+    return LiveConversation(
+        conversation_id=conversation_id,
+        attributes=attributes,
+        queue_id=queue_id,
+        left_queue=had_queue and queue_id is None,
+        skill_ids=skills,
+        priority=priority,
+    )

@@ -1,0 +1,39 @@
+"""Scheduled entry point: parse the event, run the invocation's polls, return the report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from skill_router.deadline import Deadline
+from skill_router.errors import SkillRouterError
+from skill_router.observability import logger, metrics, tracer
+from skill_router.runtime import Runtime, build_runtime
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """Built on the first invocation (so a configuration error is reported, not an import crash)."""
+    global _runtime
+    if _runtime is None:
+        _runtime = build_runtime()
+    return _runtime
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(raise_on_empty_metrics=False)
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if not isinstance(event, dict):
+        raise ValueError(f"expected a scheduled event (a JSON object), got {type(event).__name__}")
+    try:
+        rt = runtime()
+        deadline = Deadline.from_context(context, rt.settings.safety_margin_seconds)
+        result = rt.poller.run_invocation(deadline, owner=context.aws_request_id)
+    except SkillRouterError as exc:
+        # A clear message in the log and a failed invocation (alarm, on-failure destination).
+        logger.error(str(exc), extra={"error_type": type(exc).__name__})
+        raise
+    return {"dry_run": rt.settings.dry_run, **result}

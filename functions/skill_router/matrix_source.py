@@ -1,0 +1,90 @@
+"""The skill matrix in S3, fetched with its ETag so an unchanged file costs no download or parse.
+
+A broken new version never takes routing down: the last good matrix stays in force, the error
+is logged with file, line and field, and the MatrixRejected metric is emitted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from skill_router.errors import MatrixError
+from skill_router.matrix import MAX_MATRIX_BYTES, Matrix, parse_matrix
+from skill_router.observability import logger, metrics
+
+
+class MatrixSource:
+    def __init__(self, bucket: str, key: str, client: Any = None) -> None:
+        self.bucket = bucket
+        self.key = key
+        self.client = client or boto3.client("s3")
+        self.matrix: Matrix | None = None
+        self._etag: str | None = None
+        self._rejected_etag: str | None = None
+        self.calls = 0
+
+    @property
+    def location(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def current(self) -> Matrix:
+        """The matrix in force: refreshed from S3 when it changed; last good one if the new is broken."""
+        request: dict[str, Any] = {"Bucket": self.bucket, "Key": self.key}
+        if self._etag:
+            request["IfNoneMatch"] = self._etag
+        try:
+            self.calls += 1
+            response = self.client.get_object(**request)
+        except ClientError as exc:
+            return self._unavailable(exc)
+        etag = str(response.get("ETag", "")).strip('"')
+        version = response.get("VersionId")
+        if etag and etag == self._rejected_etag and self.matrix is not None:
+            return self.matrix
+        body = response["Body"].read(MAX_MATRIX_BYTES + 1)
+        try:
+            matrix = parse_matrix(body, self.location, version if version and version != "null" else etag)
+        except MatrixError as exc:
+            self._rejected_etag = etag
+            metrics.add_metric(name="MatrixRejected", unit="Count", value=1)
+            if self.matrix is None:
+                raise
+            logger.error(
+                "new skill matrix rejected; the last good matrix stays in force",
+                extra={"problems": exc.problems, "kept_version": self.matrix.version},
+            )
+            return self.matrix
+        for warning in matrix.warnings:
+            logger.warning(warning)
+        if self.matrix is not None:
+            metrics.add_metric(name="MatrixReloaded", unit="Count", value=1)
+            logger.info("skill matrix reloaded", extra={"version": matrix.version, "rules": len(matrix.rules)})
+        self.matrix, self._etag, self._rejected_etag = matrix, etag, None
+        return matrix
+
+    def _unavailable(self, exc: ClientError) -> Matrix:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in ("304", "NotModified") or status == 304:
+            assert self.matrix is not None
+            return self.matrix
+        if code in ("NoSuchKey", "404", "NoSuchBucket"):
+            problem = (
+                f"{self.location}: not found ({code}); upload the matrix with "
+                f"`aws s3 cp skill_matrix.yaml {self.location}`"
+            )
+        elif code in ("AccessDenied", "403"):
+            problem = (
+                f"{self.location}: access denied; check SKILL_MATRIX_BUCKET/SKILL_MATRIX_KEY and the function's role"
+            )
+        else:
+            problem = f"{self.location}: cannot be read ({code or exc})"
+        if self.matrix is not None:
+            metrics.add_metric(name="MatrixUnavailable", unit="Count", value=1)
+            logger.error(problem + "; the last good matrix stays in force", extra={"kept_version": self.matrix.version})
+            return self.matrix
+        raise MatrixError(self.location, [problem]) from None

@@ -1,0 +1,53 @@
+"""Supervisor emails: SES (default), Genesys agentless email, or none."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import boto3
+
+
+class Notifier(Protocol):
+    enabled: bool
+
+    def send(self, recipients: list[str], subject: str, text: str) -> None: ...
+
+
+class SesNotifier:
+    enabled = True
+
+    def __init__(self, sender: str, client: Any = None) -> None:
+        self.sender = sender
+        self.client = client or boto3.client("ses")
+
+    def send(self, recipients: list[str], subject: str, text: str) -> None:
+        # One send for all recipients: it succeeds or fails as a whole, so a retry repeats nobody.
+        self.client.send_email(
+            Source=self.sender,
+            Destination={"ToAddresses": recipients},
+            Message={
+                "Subject": {"Data": subject, "Charset": "UTF-8"},
+                "Body": {"Text": {"Data": text, "Charset": "UTF-8"}},
+            },
+        )
+
+
+class GenesysEmailNotifier:
+    """Agentless email through Genesys; needs a configured sender domain in the org."""
+
+    enabled = True
+
+    def __init__(self, sender: str, genesys: Any) -> None:
+        self.sender = sender
+        self.genesys = genesys
+
+    def send(self, recipients: list[str], subject: str, text: str) -> None:
+        for recipient in recipients:  # the agentless API takes one recipient per send
+            self.genesys.send_agentless_email(self.sender, recipient, subject, text)
+
+
+class NoNotifier:
+    enabled = False
+
+    def send(self, recipients: list[str], subject: str, text: str) -> None:
+        return None

@@ -1,0 +1,59 @@
+"""The composition root: settings and adapters, built once per Lambda container.
+
+Warm invocations reuse them: the token stays in memory, the matrix is re-read only when its
+ETag changes, and HTTP connections stay open.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from skill_router.assign import Assigner
+from skill_router.cycle import Poller
+from skill_router.genesys.client import GenesysClient
+from skill_router.genesys.token import TokenProvider
+from skill_router.matrix_source import MatrixSource
+from skill_router.notify import GenesysEmailNotifier, NoNotifier, Notifier, SesNotifier
+from skill_router.secrets import SecretsAdapter
+from skill_router.settings import Settings, load_settings
+from skill_router.store import StateStore
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    secrets: SecretsAdapter
+    genesys: GenesysClient
+    store: StateStore
+    matrix_source: MatrixSource
+    poller: Poller
+
+
+def build_runtime(settings: Settings | None = None) -> Runtime:
+    settings = settings or load_settings()
+    secrets = SecretsAdapter(settings.credentials_secret, settings.token_secret)
+    tokens = TokenProvider(
+        settings.login_url,
+        load_credentials=secrets.load_credentials,
+        read_cache=secrets.read_token,
+        write_cache=secrets.write_token,
+        timeout=(settings.http_connect_timeout, settings.http_read_timeout),
+    )
+    genesys = GenesysClient(
+        settings.api_url,
+        tokens,
+        connect_timeout=settings.http_connect_timeout,
+        read_timeout=settings.http_read_timeout,
+    )
+    store = StateStore(settings.state_table, ttl_days=settings.ledger_ttl_days, dry_run=settings.dry_run)
+    matrix_source = MatrixSource(settings.matrix_bucket, settings.matrix_key)
+    notifier: Notifier
+    if settings.dry_run or settings.notify_channel == "none":
+        notifier = NoNotifier()
+    elif settings.notify_channel == "genesys":
+        notifier = GenesysEmailNotifier(settings.notify_from, genesys)
+    else:
+        notifier = SesNotifier(settings.notify_from)
+    assigner = Assigner(genesys=genesys, store=store, notifier=notifier, settings=settings)
+    poller = Poller(settings=settings, genesys=genesys, store=store, matrix_source=matrix_source, assigner=assigner)
+    return Runtime(settings, secrets, genesys, store, matrix_source, poller)

@@ -1,0 +1,161 @@
+"""The environment, parsed once into one typed, validated settings object.
+
+Names are the interface contract in DESIGN.md; template.yaml sets them. Every problem is
+reported at once so a misconfigured deployment is fixed in one go.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from skill_router.errors import ConfigurationError
+
+# The region domains of PureCloudPlatformClientV2.PureCloudRegionHosts (269.0.0), kept here so
+# settings can be validated without importing the SDK; a unit test keeps the two in step.
+GENESYS_ENVIRONMENTS = (
+    "mypurecloud.com",
+    "mypurecloud.ie",
+    "mypurecloud.com.au",
+    "mypurecloud.jp",
+    "mypurecloud.de",
+    "usw2.pure.cloud",
+    "cac1.pure.cloud",
+    "apne2.pure.cloud",
+    "euw2.pure.cloud",
+    "aps1.pure.cloud",
+    "use2.us-gov-pure.cloud",
+    "sae1.pure.cloud",
+    "mec1.pure.cloud",
+    "apne3.pure.cloud",
+    "euc2.pure.cloud",
+    "mxc1.pure.cloud",
+    "apse1.pure.cloud",
+    "edee1.eusc-pure.cloud",
+)
+NOTIFY_CHANNELS = ("ses", "genesys", "none")
+
+
+@dataclass(frozen=True)
+class Settings:
+    genesys_environment: str
+    api_url: str
+    login_url: str
+    credentials_secret: str
+    token_secret: str
+    state_table: str
+    matrix_bucket: str
+    matrix_key: str
+    notify_channel: str
+    notify_from: str
+    dry_run: bool
+    intent_attribute: str
+    polls_per_invocation: int
+    # Window figures, in seconds (see README "Windows and the watermark").
+    overlap_seconds: int = 900
+    settle_seconds: int = 10
+    first_run_lookback_seconds: int = 900
+    max_window_seconds: int = 3600
+    max_pending_age_seconds: int = 3600
+    seconds_between_polls: int = 30
+    # Per-call and per-invocation limits.
+    http_connect_timeout: float = 3.0
+    http_read_timeout: float = 10.0
+    safety_margin_seconds: float = 5.0
+    max_attempts: int = 5
+    ledger_ttl_days: int = 7
+
+
+class _Reader:
+    """Collects every problem instead of stopping at the first."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def text(self, name: str, default: str | None = None) -> str:
+        value = self.env.get(name, "").strip()
+        if value:
+            return value
+        if default is None:
+            self.problems.append(f"{name} is not set")
+            return ""
+        return default
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.text(name, default).lower()
+        if value not in choices:
+            self.problems.append(f"{name}={value!r} is not one of {', '.join(choices)}")
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.text(name, "true" if default else "false").lower()
+        if value in ("true", "1", "yes"):
+            return True
+        if value in ("false", "0", "no"):
+            return False
+        self.problems.append(f"{name}={value!r} is not true or false")
+        return default
+
+    def number(self, name: str, default: float, low: float, high: float) -> float:
+        raw = self.text(name, str(default))
+        try:
+            value = float(raw)
+        except ValueError:
+            self.problems.append(f"{name}={raw!r} is not a number")
+            return default
+        if not low <= value <= high:
+            self.problems.append(f"{name}={raw} is outside {low:g}..{high:g}")
+            return default
+        return value
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        return int(self.number(name, default, low, high))
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Parse the environment; raise ConfigurationError listing every problem."""
+    r = _Reader(os.environ if env is None else env)
+    environment = r.text("GENESYS_ENVIRONMENT", "mypurecloud.com").lower()
+    api_override = r.text("GENESYS_API_URL", "-")
+    login_override = r.text("GENESYS_LOGIN_URL", "-")
+    if environment not in GENESYS_ENVIRONMENTS and api_override == "-":
+        r.problems.append(
+            f"GENESYS_ENVIRONMENT={environment!r} is not a Genesys Cloud region; "
+            f"use one of {', '.join(GENESYS_ENVIRONMENTS)} (or set GENESYS_API_URL and GENESYS_LOGIN_URL)"
+        )
+    notify_channel = r.choice("NOTIFY_CHANNEL", NOTIFY_CHANNELS, "ses")
+    notify_from = r.text("NOTIFY_FROM", "")
+    if notify_channel != "none" and not notify_from:
+        r.problems.append(f"NOTIFY_FROM is not set, but NOTIFY_CHANNEL={notify_channel} needs a sender")
+    settle = r.integer("SETTLE_LAG_SECONDS", 10, 0, 600)
+    settings = Settings(
+        genesys_environment=environment,
+        api_url=(api_override if api_override != "-" else f"https://api.{environment}").rstrip("/"),
+        login_url=(login_override if login_override != "-" else f"https://login.{environment}").rstrip("/"),
+        credentials_secret=r.text("GENESYS_CREDENTIALS_SECRET"),
+        token_secret=r.text("GENESYS_TOKEN_SECRET"),
+        state_table=r.text("STATE_TABLE"),
+        matrix_bucket=r.text("SKILL_MATRIX_BUCKET"),
+        matrix_key=r.text("SKILL_MATRIX_KEY", "skill_matrix.yaml"),
+        notify_channel=notify_channel,
+        notify_from=notify_from,
+        dry_run=r.flag("DRY_RUN", False),
+        intent_attribute=r.text("INTENT_ATTRIBUTE", "intent"),
+        polls_per_invocation=r.integer("POLLS_PER_INVOCATION", 1, 1, 2),
+        overlap_seconds=r.integer("WINDOW_OVERLAP_SECONDS", 900, 0, 86400),
+        settle_seconds=settle,
+        first_run_lookback_seconds=r.integer("FIRST_RUN_LOOKBACK_SECONDS", 900, 60, 86400),
+        max_window_seconds=r.integer("MAX_WINDOW_SECONDS", 3600, 60, 86400),
+        max_pending_age_seconds=r.integer("MAX_PENDING_AGE_SECONDS", 3600, 60, 86400),
+        seconds_between_polls=r.integer("SECONDS_BETWEEN_POLLS", 30, 1, 60),
+        http_connect_timeout=r.number("GENESYS_CONNECT_TIMEOUT_SECONDS", 3.0, 0.1, 30),
+        http_read_timeout=r.number("GENESYS_READ_TIMEOUT_SECONDS", 10.0, 0.1, 60),
+        safety_margin_seconds=r.number("SAFETY_MARGIN_SECONDS", 5.0, 0, 60),
+        max_attempts=r.integer("MAX_ATTEMPTS", 5, 1, 100),
+        ledger_ttl_days=r.integer("LEDGER_TTL_DAYS", 7, 1, 365),
+    )
+    if r.problems:
+        raise ConfigurationError("configuration problem(s): " + "; ".join(r.problems))
+    return settings

@@ -1,0 +1,268 @@
+"""DynamoDB state: the watermark and its lease, and the per-conversation ledger.
+
+One table, partition key `pk` (string), TTL attribute `expires_at`:
+- `watermark#poll`: window_end (ISO-8601 UTC), lease_owner, lease_expires (epoch s). Written
+  only under the lease, so two invocations can never both move it.
+- `conv#<conversationId>`: outcome, rule, matrix version, skills before/written, attempts,
+  notification claim and `notified_at`. A finished conversation costs no Genesys call when
+  a later, overlapping window sees it again.
+Dry runs keep their own items (`dryrun#...`) so trying a matrix never blocks the real thing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+FINAL_OUTCOMES = frozenset({"applied", "unchanged", "no_match", "no_intent", "not_queued", "gone", "failed", "no_rule"})
+_BATCH = 100  # BatchGetItem's limit
+
+
+@dataclass(frozen=True)
+class Lease:
+    owner: str
+    expires: int
+    window_end: datetime | None
+
+
+class StateStore:
+    def __init__(
+        self,
+        table_name: str,
+        ttl_days: int = 7,
+        dry_run: bool = False,
+        client: Any = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.table_name = table_name
+        self.ttl_seconds = ttl_days * 86400
+        self.prefix = "dryrun#" if dry_run else ""
+        self.client = client or boto3.client("dynamodb")
+        self._clock = clock
+        self.calls = 0
+
+    @property
+    def _watermark_key(self) -> dict[str, Any]:
+        return {"pk": {"S": f"{self.prefix}watermark#poll"}}
+
+    def _conversation_key(self, conversation_id: str) -> dict[str, Any]:
+        return {"pk": {"S": f"{self.prefix}conv#{conversation_id}"}}
+
+    # --- lease and watermark -------------------------------------------------------------------
+
+    def acquire_lease(self, owner: str, seconds: float) -> Lease | None:
+        """Take the lease if it is free, expired or already ours; None when another run holds it."""
+        now = int(self._clock())
+        expires = now + max(1, int(seconds))
+        try:
+            self.calls += 1
+            item = self.client.update_item(
+                TableName=self.table_name,
+                Key=self._watermark_key,
+                UpdateExpression="SET lease_owner = :owner, lease_expires = :expires",
+                ConditionExpression=(
+                    "attribute_not_exists(lease_expires) OR lease_expires < :now OR lease_owner = :owner"
+                ),
+                ExpressionAttributeValues={
+                    ":owner": {"S": owner},
+                    ":expires": {"N": str(expires)},
+                    ":now": {"N": str(now)},
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as exc:
+            if _conditional(exc):
+                return None
+            raise
+        window_end = item.get("window_end", {}).get("S")
+        return Lease(owner=owner, expires=expires, window_end=parse_time(window_end) if window_end else None)
+
+    def advance_watermark(self, owner: str, window_end: datetime) -> bool:
+        """Move the watermark forward, only while we hold the lease; False if we lost it."""
+        try:
+            self.calls += 1
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=self._watermark_key,
+                UpdateExpression="SET window_end = :end, updated_at = :now",
+                ConditionExpression="lease_owner = :owner AND (attribute_not_exists(window_end) OR window_end <= :end)",
+                ExpressionAttributeValues={
+                    ":owner": {"S": owner},
+                    ":end": {"S": format_time(window_end)},
+                    ":now": {"S": format_time(datetime.fromtimestamp(self._clock(), UTC))},
+                },
+            )
+        except ClientError as exc:
+            if _conditional(exc):
+                return False
+            raise
+        return True
+
+    def release_lease(self, owner: str) -> None:
+        try:
+            self.calls += 1
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=self._watermark_key,
+                UpdateExpression="SET lease_expires = :zero",
+                ConditionExpression="lease_owner = :owner",
+                ExpressionAttributeValues={":owner": {"S": owner}, ":zero": {"N": "0"}},
+            )
+        except ClientError as exc:
+            if not _conditional(exc):
+                raise
+
+    def read_watermark(self) -> dict[str, Any]:
+        self.calls += 1
+        item = self.client.get_item(TableName=self.table_name, Key=self._watermark_key, ConsistentRead=True)
+        return _plain(item.get("Item", {}))
+
+    # --- ledger --------------------------------------------------------------------------------
+
+    def ledger(self, conversation_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The ledger entries that exist for these conversations, by conversation id."""
+        ids = list(dict.fromkeys(conversation_ids))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), _BATCH):
+            request: dict[str, Any] = {
+                self.table_name: {"Keys": [self._conversation_key(i) for i in ids[start : start + _BATCH]]}
+            }
+            for _ in range(8):
+                self.calls += 1
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table_name, []):
+                    entry = _plain(item)
+                    found[entry["pk"].split("conv#", 1)[1]] = entry
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(0.05)
+            else:
+                raise RuntimeError(f"DynamoDB kept {len(request[self.table_name]['Keys'])} ledger reads unprocessed")
+        return found
+
+    def entry(self, conversation_id: str) -> dict[str, Any] | None:
+        self.calls += 1
+        item = self.client.get_item(
+            TableName=self.table_name, Key=self._conversation_key(conversation_id), ConsistentRead=True
+        )
+        return _plain(item["Item"]) if "Item" in item else None
+
+    def record(self, conversation_id: str, outcome: str, count_attempt: bool = False, **fields: Any) -> None:
+        """Write a conversation's outcome and details; `count_attempt` adds one to its attempts."""
+        now = self._clock()
+        values: dict[str, Any] = {
+            "outcome": outcome,
+            "updated_at": format_time(datetime.fromtimestamp(now, UTC)),
+            "expires_at": int(now) + self.ttl_seconds,
+            **{k: v for k, v in fields.items() if v is not None},
+        }
+        names = {f"#{k}": k for k in values}
+        expression = "SET " + ", ".join(f"#{k} = :{k}" for k in values)
+        attribute_values = {f":{k}": _typed(v) for k, v in values.items()}
+        if count_attempt:
+            expression += " ADD attempts :one"
+            attribute_values[":one"] = {"N": "1"}
+        self.calls += 1
+        self.client.update_item(
+            TableName=self.table_name,
+            Key=self._conversation_key(conversation_id),
+            UpdateExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=attribute_values,
+        )
+
+    def claim_notification(self, conversation_id: str, claim_seconds: int) -> bool:
+        """Claim the right to send this conversation's email; False if sent or claimed by another run.
+
+        A claim expires, so a run that dies between claim and send does not cost the email.
+        """
+        now = int(self._clock())
+        try:
+            self.calls += 1
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=self._conversation_key(conversation_id),
+                UpdateExpression="SET notify_claim_expires = :expires",
+                ConditionExpression=(
+                    "attribute_not_exists(notified_at) AND "
+                    "(attribute_not_exists(notify_claim_expires) OR notify_claim_expires < :now)"
+                ),
+                ExpressionAttributeValues={
+                    ":expires": {"N": str(now + claim_seconds)},
+                    ":now": {"N": str(now)},
+                },
+            )
+        except ClientError as exc:
+            if _conditional(exc):
+                return False
+            raise
+        return True
+
+    def finish_notification(self, conversation_id: str, sent: bool) -> None:
+        now = format_time(datetime.fromtimestamp(self._clock(), UTC))
+        self.calls += 1
+        if sent:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=self._conversation_key(conversation_id),
+                UpdateExpression="SET notified_at = :now REMOVE notify_claim_expires, notify_pending",
+                ExpressionAttributeValues={":now": {"S": now}},
+            )
+        else:  # let the next run try again at once
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=self._conversation_key(conversation_id),
+                UpdateExpression="REMOVE notify_claim_expires",
+            )
+
+
+def _conditional(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _typed(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | float):
+        return {"N": str(value)}
+    if isinstance(value, datetime):
+        return {"S": format_time(value)}
+    if isinstance(value, list | tuple):
+        return {"L": [_typed(v) for v in value]}
+    return {"S": str(value)}
+
+
+def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, typed in item.items():
+        result[key] = _untyped(typed)
+    return result
+
+
+def _untyped(typed: Mapping[str, Any]) -> Any:
+    ((kind, value),) = typed.items()
+    if kind == "N":
+        number = float(value)
+        return int(number) if number.is_integer() else number
+    if kind == "L":
+        return [_untyped(v) for v in value]
+    if kind == "BOOL":
+        return bool(value)
+    if kind == "NULL":
+        return None
+    return value

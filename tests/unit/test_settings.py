@@ -1,0 +1,55 @@
+import pytest
+
+from skill_router.errors import ConfigurationError
+from skill_router.settings import GENESYS_ENVIRONMENTS, load_settings
+
+BASE = {
+    "GENESYS_CREDENTIALS_SECRET": "creds",
+    "GENESYS_TOKEN_SECRET": "token",
+    "STATE_TABLE": "state",
+    "SKILL_MATRIX_BUCKET": "bucket",
+    "NOTIFY_FROM": "router@example.com",
+}
+
+
+def test_defaults_follow_the_contract():
+    settings = load_settings(BASE)
+    assert settings.api_url == "https://api.mypurecloud.com"
+    assert settings.login_url == "https://login.mypurecloud.com"
+    assert settings.matrix_key == "skill_matrix.yaml"
+    assert settings.intent_attribute == "intent"
+    assert settings.notify_channel == "ses" and not settings.dry_run
+
+
+def test_region_domain_gives_both_hosts():
+    settings = load_settings({**BASE, "GENESYS_ENVIRONMENT": "euw2.pure.cloud"})
+    assert (settings.api_url, settings.login_url) == ("https://api.euw2.pure.cloud", "https://login.euw2.pure.cloud")
+
+
+def test_unknown_environment_is_named_with_the_valid_ones():
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings({**BASE, "GENESYS_ENVIRONMENT": "mypurecloud.con"})
+    assert "GENESYS_ENVIRONMENT='mypurecloud.con' is not a Genesys Cloud region" in str(caught.value)
+    assert "mypurecloud.ie" in str(caught.value)
+
+
+def test_url_overrides_allow_a_local_simulator():
+    settings = load_settings(
+        {**BASE, "GENESYS_ENVIRONMENT": "local", "GENESYS_API_URL": "http://127.0.0.1:9/", "GENESYS_LOGIN_URL": "http://127.0.0.1:9"}
+    )
+    assert settings.api_url == settings.login_url == "http://127.0.0.1:9"
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings({"DRY_RUN": "maybe", "POLLS_PER_INVOCATION": "3", "NOTIFY_CHANNEL": "sms"})
+    message = str(caught.value)
+    for expected in ("STATE_TABLE is not set", "DRY_RUN='maybe'", "POLLS_PER_INVOCATION=3", "NOTIFY_CHANNEL='sms'"):
+        assert expected in message
+
+
+def test_known_environments_match_the_sdk_region_hosts():
+    from PureCloudPlatformClientV2 import PureCloudRegionHosts
+
+    sdk_domains = {host.value.removeprefix("https://api.") for host in PureCloudRegionHosts}
+    assert sdk_domains == set(GENESYS_ENVIRONMENTS)
