@@ -18,4 +18,4 @@ os.environ.pop("AWS_PROFILE", None)
 
 # Before any test imports PureCloudPlatformClientV2 itself: this import turns the SDK's
 # home-directory file watcher off, as in production.
-import skill_router.genesys.sdk  # noqa: E402, F401
+import skill_router.genesys.sdk  # noqa: F401

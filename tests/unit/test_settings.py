@@ -35,7 +35,12 @@ def test_unknown_environment_is_named_with_the_valid_ones():
 
 def test_url_overrides_allow_a_local_simulator():
     settings = load_settings(
-        {**BASE, "GENESYS_ENVIRONMENT": "local", "GENESYS_API_URL": "http://127.0.0.1:9/", "GENESYS_LOGIN_URL": "http://127.0.0.1:9"}
+        {
+            **BASE,
+            "GENESYS_ENVIRONMENT": "local",
+            "GENESYS_API_URL": "http://127.0.0.1:9/",
+            "GENESYS_LOGIN_URL": "http://127.0.0.1:9",
+        }
     )
     assert settings.api_url == settings.login_url == "http://127.0.0.1:9"
 

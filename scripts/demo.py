@@ -1,0 +1,219 @@
+"""`make demo`: the poll cycle end to end on this machine, with no AWS account and no Genesys org.
+
+Starts moto server (DynamoDB, S3, Secrets Manager, SES, created from template.yaml's own resource
+definitions) and the Genesys simulator (driven through the real PureCloudPlatformClientV2 SDK),
+uploads the seed's skill matrix, seeds a handful of callers, runs the handler in a fresh process
+the way Lambda would, and prints each caller's skills before and after, and the emails sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scripts.local_aws import LocalResources, create_resources, put_credentials, start_moto_server  # noqa: E402
+from tests.simulator import GenesysSimulator  # noqa: E402
+
+MATRIX = ROOT / "examples" / "seed_skill_matrix.yaml"
+SKILLS = {
+    "5b1c2f7e-0000-4000-8000-000000000001": "Billing",
+    "5b1c2f7e-0000-4000-8000-000000000002": "Technical",
+    "5b1c2f7e-0000-4000-8000-000000000003": "Retention",
+    "5b1c2f7e-0000-4000-8000-0000000000e1": "English",
+}
+BY_NAME = {name: skill_id for skill_id, name in SKILLS.items()}
+
+
+@dataclass
+class Caller:
+    label: str
+    conversation_id: str
+    intent: str
+    before: list[str]
+
+
+def main() -> int:
+    moto, endpoint = start_moto_server()
+    sim = GenesysSimulator()
+    sim.start()
+    try:
+        return run(endpoint, sim)
+    finally:
+        sim.stop()
+        moto.stop()
+
+
+@dataclass
+class LocalSetup:
+    endpoint: str
+    resources: LocalResources
+    env: dict[str, str]
+    callers: list[Caller]
+    queue: str
+
+
+def set_up(endpoint: str, sim: GenesysSimulator) -> LocalSetup:
+    """Resources from template.yaml in moto server, the seed matrix in S3, seven callers in the simulator."""
+    region = "us-east-1"
+    resources = create_resources(endpoint, region=region)
+    put_credentials(endpoint, region, resources.credentials_secret_id, "demo-client", "demo-secret")
+    sim.add_client("demo-client", "demo-secret")
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=region)
+    s3.put_object(Bucket=resources.bucket_name, Key="skill_matrix.yaml", Body=MATRIX.read_bytes())
+    for skill_id, name in SKILLS.items():
+        sim.add_skill(name, skill_id=skill_id)
+    queue = sim.add_queue("General Support")
+    now = datetime.now(UTC)
+
+    def caller(label: str, intent: str | None, skills: tuple[str, ...] = (), queued: bool = True) -> Caller:
+        cid = sim.add_conversation(
+            queue_id=queue if queued else None,
+            attributes={"intent": intent} if intent else {},
+            skills=tuple(BY_NAME[s] for s in skills),
+            start=now - timedelta(minutes=3),
+        )
+        return Caller(label, cid, intent or "(not set yet)", list(skills))
+
+    callers = [
+        caller("disputes a bill", "I want to dispute my Billing statement", skills=("English",)),
+        caller("router fault", "technical problem with my router"),
+        caller("wants to buy", "I'd like to buy a new phone"),
+        caller("already skilled", "cancel my contract", skills=("Retention",)),
+        caller("hangs up", "billing question"),
+        caller("bot still talking", None),
+        caller("still in the IVR", None, queued=False),
+    ]
+    sim.fail("GET", f"/api/v2/conversations/{callers[4].conversation_id}", 404)  # gone before the GET
+    env = {
+        **os.environ,
+        **resources.env(),
+        "GENESYS_ENVIRONMENT": "mypurecloud.com",
+        "GENESYS_API_URL": sim.base_url,
+        "GENESYS_LOGIN_URL": sim.base_url,
+        "SETTLE_LAG_SECONDS": "0",
+    }
+    return LocalSetup(endpoint, resources, env, callers, queue)
+
+
+def run(endpoint: str, sim: GenesysSimulator) -> int:
+    local = set_up(endpoint, sim)
+    resources, callers, queue = local.resources, local.callers, local.queue
+    env = {
+        **local.env,
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
+    print("skill-router demo: the scheduled poll, end to end, locally")
+    print(f"  AWS (moto server)   {endpoint}  table {resources.table_name}, bucket {resources.bucket_name}")
+    print(f"  Genesys simulator   {sim.base_url}  (real PureCloudPlatformClientV2 calls)")
+    print(f"  skill matrix        {MATRIX.relative_to(ROOT)} -> s3://{resources.bucket_name}/skill_matrix.yaml\n")
+
+    first = invoke(env, repeat=1)
+    print_poll("Poll 1: a cold start in a fresh process", first["invocations"][0], callers, sim)
+    calls_first = sim.count(path_prefix="/api/v2/")
+    applied_first = first["invocations"][0]["result"]["polls"][0]["applied"]
+
+    # Meanwhile the bot sets its caller's intent, and the IVR caller reaches the queue.
+    sim.set_attributes(callers[5].conversation_id, {"intent": "billing, and I am very upset"})
+    callers[5].intent = "billing, and I am very upset"
+    sim.set_attributes(callers[6].conversation_id, {"intent": "Technical support"})
+    sim.queue_conversation(callers[6].conversation_id, queue)
+    callers[6].intent = "Technical support"
+    sim.clear_log()
+    second = invoke(env, repeat=2)
+    print_poll("Poll 2: the late intents, one minute later (new container)", second["invocations"][0], callers, sim)
+    calls_second = sim.count(path_prefix="/api/v2/")
+    applied_second = second["invocations"][0]["result"]["polls"][0]["applied"]
+    warm = second["invocations"][1]
+
+    print_emails(endpoint, resources.notify_from)
+    assigned = applied_first + applied_second
+    print("Figures")
+    print(
+        f"  Genesys API calls per conversation assigned: {(calls_first + calls_second) / max(assigned, 1):.2f}"
+        f" ({calls_first + calls_second} calls, {assigned} assigned)"
+    )
+    print(f"  handler import (cold start, fresh process):   {first['import_seconds']:.2f} s")
+    print(f"  first invocation (cold, 5 callers handled):   {first['invocations'][0]['duration_seconds']:.2f} s")
+    print(
+        f"  warm idle poll (same container, next minute): {warm['duration_seconds']:.3f} s,"
+        f" {warm['result']['polls'][0]['genesys_calls']} Genesys call(s)"
+    )
+    print(f"  peak RSS of the function process:             {second['max_rss_mb']:.0f} MB")
+    return 0
+
+
+def invoke(env: dict[str, str], repeat: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder:
+        result_file = Path(folder) / "result.json"
+        completed = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "lambda_runner.py"),
+                str(ROOT / "events" / "scheduled.json"),
+                "--repeat",
+                str(repeat),
+                "--result-file",
+                str(result_file),
+            ],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if not result_file.exists():
+            sys.stderr.write(completed.stdout + completed.stderr)
+            raise SystemExit(f"the handler process failed (exit {completed.returncode})")
+        report: dict[str, Any] = json.loads(result_file.read_text())
+    for invocation in report["invocations"]:
+        if "errorMessage" in invocation:
+            sys.stderr.write(completed.stdout + completed.stderr)
+            raise SystemExit(f"the handler failed: {invocation['errorType']}: {invocation['errorMessage']}")
+    return report
+
+
+def print_poll(title: str, invocation: dict[str, Any], callers: list[Caller], sim: GenesysSimulator) -> None:
+    poll = invocation["result"]["polls"][0]
+    print(f"{title}  [window {poll['window']['start'][11:19]}-{poll['window']['end'][11:19]} UTC, {poll['seen']} seen]")
+    rows = [("caller", "intent attribute", "skills before", "skills after", "PATCH")]
+    for c in callers:
+        after = [SKILLS.get(s, s) for s in sim.routing(c.conversation_id)[0]] if c.label != "hangs up" else c.before
+        changed = sim.count("PATCH", f"/api/v2/routing/conversations/{c.conversation_id}")
+        rows.append((c.label, c.intent[:34], ", ".join(c.before) or "-", ", ".join(after) or "-", str(changed)))
+        c.before = after
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for i, row in enumerate(rows):
+        print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+        if i == 0:
+            print("  " + "  ".join("-" * w for w in widths))
+    counts = ", ".join(
+        f"{k} {poll[k]}" for k in ("applied", "unchanged", "no_match", "gone", "pending", "done") if poll[k]
+    )
+    print(f"  outcome: {counts}; supervisor emails {poll['notified']}; Genesys calls {poll['genesys_calls']}\n")
+
+
+def print_emails(endpoint: str, sender: str) -> None:
+    data = requests.get(f"{endpoint}/moto-api/data.json", timeout=5).json()
+    messages = [m for m in data.get("ses", {}).get("Message", []) if m.get("source") == sender]
+    print(f"Supervisor emails sent through SES ({len(messages)})")
+    for message in messages:
+        print(f"  to {', '.join(message['destinations']['ToAddresses'])}: {message['subject']}")
+    print()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

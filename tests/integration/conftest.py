@@ -1,0 +1,107 @@
+"""Integration fixtures: the real handler, real boto3 against moto server, the real Genesys SDK
+against the simulator. Resources come from template.yaml's own definitions (scripts/local_aws.py),
+so a test cannot pass against a table or secret the template does not create.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from scripts.lambda_runner import LambdaContext
+from scripts.local_aws import create_resources, put_credentials, start_moto_server
+from skill_router.handlers import poll
+from skill_router.store import StateStore
+from tests.simulator import GenesysSimulator
+
+ROOT = Path(__file__).parents[2]
+CLIENT_ID, CLIENT_SECRET = "sim-client", "sim-client-secret-canary"
+SCHEDULED_EVENT = json.loads((ROOT / "events" / "scheduled.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    server, endpoint = start_moto_server()
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture
+def sim() -> Iterator[GenesysSimulator]:
+    with GenesysSimulator() as simulator:
+        simulator.add_client(CLIENT_ID, CLIENT_SECRET)
+        yield simulator
+
+
+@dataclass
+class App:
+    """One deployment of skill-router, local: its resources, its environment, and how to invoke it."""
+
+    sim: GenesysSimulator
+    env: dict[str, str]
+    endpoint: str
+    monkeypatch: pytest.MonkeyPatch
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1")
+
+    def upload_matrix(self, text: str) -> None:
+        self.client("s3").put_object(
+            Bucket=self.env["SKILL_MATRIX_BUCKET"], Key=self.env["SKILL_MATRIX_KEY"], Body=text
+        )
+
+    def set(self, **overrides: str) -> None:
+        """Change the function's environment (as a redeploy would): the next invoke starts cold."""
+        for name, value in overrides.items():
+            self.env[name] = value
+            self.monkeypatch.setenv(name, value)
+        poll._runtime = None
+
+    def invoke(self, event: Any = None, timeout: float = 120.0) -> dict[str, Any]:
+        return poll.handler(SCHEDULED_EVENT if event is None else event, LambdaContext(timeout, 512))
+
+    @property
+    def store(self) -> StateStore:
+        return StateStore(self.env["STATE_TABLE"], client=self.client("dynamodb"))
+
+    def ledger(self, conversation_id: str) -> dict[str, Any] | None:
+        return self.store.entry(conversation_id)
+
+    def watermark(self) -> dict[str, Any]:
+        return self.store.read_watermark()
+
+    def sent_emails(self) -> list[dict[str, Any]]:
+        import requests
+
+        data = requests.get(f"{self.endpoint}/moto-api/data.json", timeout=5).json()
+        # moto server is shared by the session's tests: keep this deployment's sender only.
+        return [m for m in data.get("ses", {}).get("Message", []) if m.get("source") == self.env["NOTIFY_FROM"]]
+
+
+@pytest.fixture
+def app(moto_endpoint: str, sim: GenesysSimulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
+    resources = create_resources(moto_endpoint, prefix=f"t{uuid.uuid4().hex[:10]}")
+    put_credentials(moto_endpoint, "us-east-1", resources.credentials_secret_id, CLIENT_ID, CLIENT_SECRET)
+    env = {
+        **resources.env(),
+        "GENESYS_ENVIRONMENT": "mypurecloud.com",
+        "GENESYS_API_URL": sim.base_url,
+        "GENESYS_LOGIN_URL": sim.base_url,
+        "SETTLE_LAG_SECONDS": "0",
+    }
+    application = App(sim=sim, env=env, endpoint=moto_endpoint, monkeypatch=monkeypatch)
+    application.set(**env)
+    yield application
+    poll._runtime = None
+
+
+def minutes_ago(minutes: float) -> datetime:
+    return datetime.now(UTC) - timedelta(minutes=minutes)

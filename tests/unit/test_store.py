@@ -1,0 +1,101 @@
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from skill_router.store import StateStore
+
+TABLE = "state"
+
+
+class Clock:
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def store(clock):
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield StateStore(TABLE, client=client, clock=clock)
+
+
+def test_only_one_invocation_holds_the_lease(store):
+    assert store.acquire_lease("run-a", 120) is not None
+    assert store.acquire_lease("run-b", 120) is None
+
+
+def test_an_expired_lease_is_taken_over(store, clock):
+    store.acquire_lease("crashed-run", 120)
+    clock.now += 121
+    assert store.acquire_lease("next-run", 120) is not None
+
+
+def test_a_released_lease_is_free_for_the_next_minute(store):
+    store.acquire_lease("run-a", 120)
+    store.release_lease("run-a")
+    assert store.acquire_lease("run-b", 120) is not None
+
+
+def test_watermark_moves_only_under_the_lease_and_only_forward(store, clock):
+    moment = datetime(2027, 1, 15, 10, 0, tzinfo=UTC)
+    store.acquire_lease("run-a", 120)
+    assert store.advance_watermark("run-a", moment)
+    assert not store.advance_watermark("run-a", moment - timedelta(seconds=1))
+    assert not store.advance_watermark("intruder", moment + timedelta(minutes=1))
+    clock.now += 200
+    lease = store.acquire_lease("run-b", 120)
+    assert lease is not None and lease.window_end == moment
+
+
+def test_ledger_reads_many_conversations_in_batches(store):
+    for i in range(250):
+        store.record(f"c{i}", "applied", rule_id="1-billing", skills_written=["s1", "s2"])
+    entries = store.ledger([f"c{i}" for i in range(260)])
+    assert len(entries) == 250
+    assert entries["c7"]["outcome"] == "applied" and entries["c7"]["skills_written"] == ["s1", "s2"]
+    assert entries["c7"]["expires_at"] > 1_800_000_000
+
+
+def test_attempts_are_counted(store):
+    store.record("c1", "retry", count_attempt=True, reason="503")
+    store.record("c1", "retry", count_attempt=True, reason="503")
+    assert store.entry("c1")["attempts"] == 2
+
+
+def test_an_email_is_claimed_once(store):
+    store.record("c1", "applied", notify_pending=True)
+    assert store.claim_notification("c1", 300)
+    assert not store.claim_notification("c1", 300)
+    store.finish_notification("c1", sent=True)
+    assert not store.claim_notification("c1", 300)
+    entry = store.entry("c1")
+    assert "notified_at" in entry and "notify_pending" not in entry
+
+
+def test_a_claim_abandoned_by_a_crashed_run_expires(store, clock):
+    store.record("c1", "applied", notify_pending=True)
+    assert store.claim_notification("c1", 300)
+    clock.now += 301
+    assert store.claim_notification("c1", 300)
+
+
+def test_dry_run_state_never_touches_the_real_ledger(store):
+    dry = StateStore(TABLE, client=store.client, dry_run=True)
+    dry.record("c1", "applied")
+    assert store.entry("c1") is None and dry.entry("c1") is not None
