@@ -18,13 +18,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts.local_aws import LocalResources, create_resources, put_credentials, start_moto_server  # noqa: E402
+from scripts.local_aws import LocalResources, client, create_resources, put_credentials, start_moto_server  # noqa: E402
 from tests.simulator import GenesysSimulator  # noqa: E402
 
 MATRIX = ROOT / "examples" / "seed_skill_matrix.yaml"
@@ -71,7 +70,7 @@ def set_up(endpoint: str, sim: GenesysSimulator) -> LocalSetup:
     resources = create_resources(endpoint, region=region)
     put_credentials(endpoint, region, resources.credentials_secret_id, "demo-client", "demo-secret")
     sim.add_client("demo-client", "demo-secret")
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=region)
+    s3 = client("s3", endpoint, region)
     s3.put_object(Bucket=resources.bucket_name, Key="skill_matrix.yaml", Body=MATRIX.read_bytes())
     for skill_id, name in SKILLS.items():
         sim.add_skill(name, skill_id=skill_id)

@@ -97,18 +97,23 @@ class GenesysClient:
     # --- the calls ---------------------------------------------------------------------------
 
     def query_window(self, start: datetime, end: datetime, page_number: int) -> QueryPage:
-        query = sdk.ConversationQuery(
+        query = _model(
+            "ConversationQuery",
             interval=f"{_iso(start)}/{_iso(end)}",
             order="asc",
             order_by="conversationStart",
-            paging=sdk.PagingSpec(page_size=PAGE_SIZE, page_number=page_number),
+            paging=_model("PagingSpec", page_size=PAGE_SIZE, page_number=page_number),
             # Only live conversations can still be routed; ended ones cost nothing downstream.
             conversation_filters=[
-                sdk.ConversationDetailQueryFilter(
+                _model(
+                    "ConversationDetailQueryFilter",
                     type="and",
                     predicates=[
-                        sdk.ConversationDetailQueryPredicate(
-                            type="dimension", dimension="conversationEnd", operator="notExists"
+                        _model(
+                            "ConversationDetailQueryPredicate",
+                            type="dimension",
+                            dimension="conversationEnd",
+                            operator="notExists",
                         )
                     ],
                 )
@@ -136,7 +141,7 @@ class GenesysClient:
 
     def patch_routing(self, conversation_id: str, skill_ids: Sequence[str], priority: int | None) -> bool:
         """Replace the requested skills (send the merged list); False when the conversation is gone."""
-        body = sdk.RoutingConversationAttributesRequest(skill_ids=list(skill_ids))
+        body = _model("RoutingConversationAttributesRequest", skill_ids=list(skill_ids))
         if priority is not None:
             body.priority = priority
         try:
@@ -160,10 +165,11 @@ class GenesysClient:
         return user.email or None
 
     def send_agentless_email(self, sender: str, recipient: str, subject: str, text: str) -> None:
-        body = sdk.AgentlessEmailSendRequestDto(
+        body = _model(
+            "AgentlessEmailSendRequestDto",
             sender_type="Outbound",
-            from_address=sdk.EmailAddress(email=sender, name="skill-router"),
-            to_addresses=[sdk.EmailAddress(email=recipient)],
+            from_address=_model("EmailAddress", email=sender, name="skill-router"),
+            to_addresses=[_model("EmailAddress", email=recipient)],
             subject=subject,
             text_body=text,
         )
@@ -228,6 +234,15 @@ class GenesysClient:
                 pass  # an HTTP-date Retry-After is not used by Genesys; fall back to backoff
         ceiling = min(MAX_BACKOFF_SECONDS, 2.0 ** (attempt - 1))
         return ceiling * random.uniform(0.5, 1.0)  # jitter keeps concurrent callers apart
+
+
+def _model(model: str, /, **fields: Any) -> Any:
+    """An SDK model with its fields set: the models take no constructor arguments, and their
+    setters check enum values (an unknown `operator`, say) before anything is sent."""
+    instance = getattr(sdk, model)()
+    for field, value in fields.items():
+        setattr(instance, field, value)
+    return instance
 
 
 def _header(headers: Any, name: str) -> str | None:

@@ -1,0 +1,723 @@
+"""A local Genesys Cloud: the few Platform API endpoints skill-router uses, with their real JSON shapes.
+
+It is an HTTP server on 127.0.0.1 that the real PureCloudPlatformClientV2 SDK talks to, so a test
+exercises the SDK's serialisation and deserialisation, not a stand-in for it. State lives in memory
+behind one lock; the test drives it (seed skills, queues, conversations; move callers in and out of
+queues; switch faults on) while the product calls it over HTTP.
+
+Field names follow the Platform API (camelCase): the analytics details query answers with
+`conversations[].participants[].sessions[].segments[]` carrying `queueId`, `segmentType`,
+`requestedRoutingSkillIds` and `segmentEnd` and no attributes; GET /api/v2/conversations/{id}
+answers with `participants[].attributes` and, on the ACD participant, `conversationRoutingData`.
+Errors use Genesys's body: `{"message", "code", "status", "messageParams", "contextId", "details", "errors"}`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+JSON = dict[str, Any]
+PRIORITY_BOUND = 25_000_000
+TOKEN_LIFETIME_SECONDS = 86_399
+MEDIA_LISTS = {"voice": "calls", "chat": "chats", "email": "emails", "message": "messages", "callback": "callbacks"}
+
+
+class SimError(Exception):
+    """An error answer, in Genesys's error body."""
+
+    def __init__(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = dict(headers or {})
+
+    def body(self) -> JSON:
+        return {
+            "message": self.message,
+            "code": self.code,
+            "status": self.status,
+            "messageParams": {},
+            "contextId": str(uuid.uuid4()),
+            "details": [],
+            "errors": [],
+        }
+
+
+@dataclass
+class AcdLeg:
+    """One stay in a queue: the ACD participant and its interact segment."""
+
+    participant_id: str
+    queue_id: str
+    start: float
+    skills: list[str]
+    priority: int
+    initial_skills: tuple[str, ...]  # what analytics reports: the segment's skills when it began
+    end: float | None = None
+
+
+@dataclass
+class SimConversation:
+    id: str
+    start: float
+    media_type: str
+    customer_id: str
+    attributes: dict[str, str]
+    legs: list[AcdLeg] = field(default_factory=list)
+    end: float | None = None
+
+    def open_leg(self) -> AcdLeg | None:
+        return next((leg for leg in self.legs if leg.end is None), None)
+
+
+@dataclass
+class Fault:
+    method: str
+    pattern: re.Pattern[str]
+    status: int
+    remaining: int | None
+    retry_after: float | None
+    body: JSON | None
+
+
+@dataclass
+class Delay:
+    method: str
+    pattern: re.Pattern[str]
+    seconds: float
+    remaining: int | None
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: str
+    status: int
+    at: float
+    body: Any
+
+
+class GenesysSimulator:
+    """The simulator and its controls. Use as a context manager, or start()/stop()."""
+
+    def __init__(self, clock: Callable[[], float] = time.time, analytics_lag_seconds: float = 0.0) -> None:
+        self.clock = clock
+        self.analytics_lag_seconds = analytics_lag_seconds
+        self.rate_limit_per_minute: int | None = None
+        self.lock = threading.RLock()
+        self.clients: dict[str, str] = {}
+        self.tokens: dict[str, float] = {}  # access token -> expiry
+        self.tokens_issued = 0
+        self.skills: dict[str, str] = {}  # id -> name
+        self.users: dict[str, JSON] = {}
+        self.queues: dict[str, str] = {}  # id -> name
+        self.conversations: dict[str, SimConversation] = {}
+        self.emails: list[JSON] = []
+        self.requests: list[Request] = []
+        self.faults: list[Fault] = []
+        self.delays: list[Delay] = []
+        self.throttled = 0
+        self._window: deque[float] = deque()  # request times inside the rate-limit minute
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> GenesysSimulator:
+        simulator = self
+
+        class Handler(_Handler):
+            sim = simulator
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="genesys-sim", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> GenesysSimulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the simulator is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    # --- seeding -----------------------------------------------------------------------------
+
+    def add_client(self, client_id: str, client_secret: str) -> None:
+        with self.lock:
+            self.clients[client_id] = client_secret
+
+    def add_skill(self, name: str, skill_id: str | None = None) -> str:
+        skill_id = skill_id or str(uuid.uuid4())
+        with self.lock:
+            self.skills[skill_id] = name
+        return skill_id
+
+    def add_user(self, name: str, email: str, user_id: str | None = None) -> str:
+        user_id = user_id or str(uuid.uuid4())
+        with self.lock:
+            self.users[user_id] = {"id": user_id, "name": name, "email": email, "state": "active"}
+        return user_id
+
+    def add_queue(self, name: str, queue_id: str | None = None) -> str:
+        queue_id = queue_id or str(uuid.uuid4())
+        with self.lock:
+            self.queues[queue_id] = name
+        return queue_id
+
+    def add_conversation(
+        self,
+        queue_id: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+        skills: Iterable[str] = (),
+        priority: int = 0,
+        start: datetime | float | None = None,
+        media_type: str = "voice",
+        conversation_id: str | None = None,
+    ) -> str:
+        """A caller: in `queue_id` with `skills` requested, or still in the IVR/bot when queue_id is None."""
+        began = self.clock() if start is None else (start.timestamp() if isinstance(start, datetime) else start)
+        conversation = SimConversation(
+            id=conversation_id or str(uuid.uuid4()),
+            start=began,
+            media_type=media_type,
+            customer_id=str(uuid.uuid4()),
+            attributes=dict(attributes or {}),
+        )
+        with self.lock:
+            self.conversations[conversation.id] = conversation
+            if queue_id is not None:
+                self._enter_queue(conversation, queue_id, skills, priority, at=began)
+        return conversation.id
+
+    # --- moving callers ----------------------------------------------------------------------
+
+    def queue_conversation(
+        self, conversation_id: str, queue_id: str, skills: Iterable[str] = (), priority: int = 0
+    ) -> None:
+        """The caller enters (or is transferred to) a queue: a new ACD leg."""
+        with self.lock:
+            conversation = self._conversation(conversation_id)
+            self._enter_queue(conversation, queue_id, skills, priority, at=self.clock())
+
+    def set_attributes(self, conversation_id: str, attributes: Mapping[str, str]) -> None:
+        """Participant data set by an Architect flow or a bot (merged, as Set Participant Data does)."""
+        with self.lock:
+            self._conversation(conversation_id).attributes.update(attributes)
+
+    def answer(self, conversation_id: str) -> None:
+        """An agent answers: the caller leaves the queue."""
+        with self.lock:
+            leg = self._conversation(conversation_id).open_leg()
+            if leg is not None:
+                leg.end = self.clock()
+
+    def end_conversation(self, conversation_id: str) -> None:
+        with self.lock:
+            conversation = self._conversation(conversation_id)
+            now = self.clock()
+            for leg in conversation.legs:
+                leg.end = leg.end or now
+            conversation.end = now
+
+    def vanish(self, conversation_id: str) -> None:
+        """Genesys no longer knows the conversation: 404 everywhere."""
+        with self.lock:
+            self.conversations.pop(conversation_id, None)
+
+    def routing(self, conversation_id: str) -> tuple[list[str], int]:
+        """The requested skills and priority of the caller's current (or last) queue leg."""
+        with self.lock:
+            conversation = self._conversation(conversation_id)
+            leg = conversation.open_leg() or (conversation.legs[-1] if conversation.legs else None)
+            return (list(leg.skills), leg.priority) if leg else ([], 0)
+
+    # --- faults ------------------------------------------------------------------------------
+
+    def fail(
+        self,
+        method: str,
+        path_regex: str,
+        status: int,
+        count: int | None = 1,
+        retry_after: float | None = None,
+        body: JSON | None = None,
+    ) -> None:
+        """Answer the next `count` matching requests (None: all) with `status` instead of serving them."""
+        with self.lock:
+            self.faults.append(Fault(method.upper(), re.compile(path_regex), status, count, retry_after, body))
+
+    def delay(self, method: str, path_regex: str, seconds: float, count: int | None = None) -> None:
+        """Serve matching requests `seconds` late (a slow Genesys, or one slower than our read timeout)."""
+        with self.lock:
+            self.delays.append(Delay(method.upper(), re.compile(path_regex), seconds, count))
+
+    def revoke_tokens(self) -> None:
+        """Every issued token stops working (an admin revoked the client's tokens): 401 until a new login."""
+        with self.lock:
+            self.tokens.clear()
+
+    # --- the request log ---------------------------------------------------------------------
+
+    def count(self, method: str | None = None, path_prefix: str | None = None) -> int:
+        with self.lock:
+            return sum(
+                1
+                for r in self.requests
+                if (method is None or r.method == method.upper())
+                and (path_prefix is None or r.path.startswith(path_prefix))
+            )
+
+    def clear_log(self) -> None:
+        with self.lock:
+            self.requests.clear()
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _conversation(self, conversation_id: str) -> SimConversation:
+        try:
+            return self.conversations[conversation_id]
+        except KeyError:
+            raise KeyError(f"the simulator has no conversation {conversation_id}") from None
+
+    def _enter_queue(
+        self, conversation: SimConversation, queue_id: str, skills: Iterable[str], priority: int, at: float
+    ) -> None:
+        if queue_id not in self.queues:
+            raise KeyError(f"the simulator has no queue {queue_id}; add_queue() first")
+        for leg in conversation.legs:
+            leg.end = leg.end or at
+        requested = list(dict.fromkeys(skills))
+        conversation.legs.append(
+            AcdLeg(str(uuid.uuid4()), queue_id, at, requested, priority, initial_skills=tuple(requested))
+        )
+
+    def _injected(self, method: str, path: str) -> tuple[Fault | None, float]:
+        with self.lock:
+            fault = next((f for f in self.faults if f.method == method and f.pattern.match(path)), None)
+            if fault is not None and fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self.faults.remove(fault)
+            wait = 0.0
+            for d in list(self.delays):
+                if d.method == method and d.pattern.match(path):
+                    wait = max(wait, d.seconds)
+                    if d.remaining is not None:
+                        d.remaining -= 1
+                        if d.remaining <= 0:
+                            self.delays.remove(d)
+            return fault, wait
+
+    def _rate_limited(self) -> SimError | None:
+        """Genesys's per-client limit: past it, 429 with Retry-After; inside it, the inin-ratelimit headers."""
+        limit = self.rate_limit_per_minute
+        if limit is None:
+            return None
+        with self.lock:
+            now = self.clock()
+            while self._window and self._window[0] <= now - 60.0:
+                self._window.popleft()
+            if len(self._window) >= limit:
+                self.throttled += 1
+                retry = max(1, int(self._window[0] + 60.0 - now + 0.999))
+                return SimError(
+                    429,
+                    "too.many.requests",
+                    f"Rate limit exceeded the maximum. [{limit} requests/60 seconds]",
+                    {"Retry-After": str(retry), **self._limit_headers(limit)},
+                )
+            self._window.append(now)
+            return None
+
+    def _limit_headers(self, limit: int) -> dict[str, str]:
+        return {"inin-ratelimit-allowed": str(limit), "inin-ratelimit-count": str(len(self._window))}
+
+    def rate_headers(self) -> dict[str, str]:
+        limit = self.rate_limit_per_minute
+        if limit is None:
+            return {}
+        with self.lock:
+            return self._limit_headers(limit)
+
+    def log(self, method: str, path: str, query: str, status: int, body: Any) -> None:
+        with self.lock:
+            self.requests.append(Request(method, path, query, status, self.clock(), body))
+
+    # --- endpoints ---------------------------------------------------------------------------
+
+    def issue_token(self, authorization: str | None, form: Mapping[str, list[str]]) -> JSON:
+        if form.get("grant_type") != ["client_credentials"]:
+            raise SimError(400, "unsupported_grant_type", "grant_type must be client_credentials")
+        try:
+            scheme, encoded = (authorization or "").split(" ", 1)
+            client_id, client_secret = base64.b64decode(encoded).decode().split(":", 1)
+        except ValueError:
+            raise SimError(401, "invalid_client", "client authentication failed") from None
+        with self.lock:
+            if scheme.lower() != "basic" or self.clients.get(client_id) != client_secret:
+                raise SimError(401, "invalid_client", "client authentication failed")
+            token = secrets.token_urlsafe(32)
+            self.tokens[token] = self.clock() + TOKEN_LIFETIME_SECONDS
+            self.tokens_issued += 1
+        return {"access_token": token, "token_type": "bearer", "expires_in": TOKEN_LIFETIME_SECONDS}
+
+    def authorize(self, authorization: str | None) -> None:
+        token = (authorization or "").removeprefix("Bearer ").removeprefix("bearer ")
+        with self.lock:
+            expiry = self.tokens.get(token)
+            if expiry is None or expiry <= self.clock():
+                raise SimError(401, "bad.credentials", "Invalid login credentials.")
+
+    def analytics_query(self, body: Any) -> JSON:
+        if not isinstance(body, dict) or not isinstance(body.get("interval"), str):
+            raise SimError(400, "bad.request", "interval is required")
+        try:
+            start_text, end_text = body["interval"].split("/")
+            start, end = _parse_time(start_text), _parse_time(end_text)
+        except ValueError:
+            raise SimError(400, "bad.request", f"invalid interval {body['interval']!r}") from None
+        if end <= start:
+            raise SimError(400, "bad.request", "interval end must be after its start")
+        paging = body.get("paging") or {}
+        size, number = int(paging.get("pageSize", 25)), int(paging.get("pageNumber", 1))
+        if not 1 <= size <= 100 or number < 1:
+            raise SimError(400, "bad.request", "paging.pageSize must be 1..100 and pageNumber ≥ 1")
+        only_live = _asks_not_ended(body.get("conversationFilters") or [])
+        with self.lock:
+            visible_before = self.clock() - self.analytics_lag_seconds
+            found = [
+                c
+                for c in self.conversations.values()
+                if start <= c.start < end and c.start <= visible_before and not (only_live and c.end is not None)
+            ]
+            found.sort(key=lambda c: (c.start, c.id), reverse=body.get("order") == "desc")
+            page = found[(number - 1) * size : number * size]
+            answer: JSON = {"totalHits": len(found)}
+            if page:  # Genesys leaves the list out of an empty page
+                answer["conversations"] = [self._analytics_view(c) for c in page]
+        return answer
+
+    def _analytics_view(self, c: SimConversation) -> JSON:
+        customer_segment: JSON = {"segmentStart": _iso(c.start), "segmentType": "system"}
+        first_queue = c.legs[0].start if c.legs else None
+        if first_queue is not None or c.end is not None:
+            customer_segment["segmentEnd"] = _iso(first_queue if first_queue is not None else c.end or c.start)
+        participants: list[JSON] = [
+            {
+                "participantId": c.customer_id,
+                "participantName": "Customer",
+                "purpose": "customer",
+                "sessions": [
+                    {
+                        "sessionId": str(uuid.uuid5(uuid.NAMESPACE_URL, c.customer_id)),
+                        "mediaType": c.media_type,
+                        "direction": "inbound",
+                        "segments": [customer_segment],
+                    }
+                ],
+            }
+        ]
+        for leg in c.legs:
+            segment: JSON = {
+                "segmentStart": _iso(leg.start),
+                "segmentType": "interact",
+                "queueId": leg.queue_id,
+            }
+            if leg.initial_skills:
+                segment["requestedRoutingSkillIds"] = list(leg.initial_skills)
+            if leg.end is not None:
+                segment["segmentEnd"] = _iso(leg.end)
+            participants.append(
+                {
+                    "participantId": leg.participant_id,
+                    "participantName": self.queues.get(leg.queue_id, ""),
+                    "purpose": "acd",
+                    "sessions": [
+                        {
+                            "sessionId": str(uuid.uuid5(uuid.NAMESPACE_URL, leg.participant_id)),
+                            "mediaType": c.media_type,
+                            "direction": "inbound",
+                            "segments": [segment],
+                        }
+                    ],
+                }
+            )
+        view: JSON = {
+            "conversationId": c.id,
+            "conversationStart": _iso(c.start),
+            "originatingDirection": "inbound",
+            "divisionIds": [],
+            "participants": participants,
+        }
+        if c.end is not None:
+            view["conversationEnd"] = _iso(c.end)
+        return view
+
+    def conversation(self, conversation_id: str) -> JSON:
+        with self.lock:
+            c = self.conversations.get(conversation_id)
+            if c is None:
+                raise SimError(404, "not.found", f"Conversation {conversation_id} not found")
+            media_list = MEDIA_LISTS.get(c.media_type, "calls")
+            customer: JSON = {
+                "id": c.customer_id,
+                "startTime": _iso(c.start),
+                "purpose": "customer",
+                "ani": "tel:+15555550100",
+                "attributes": dict(c.attributes),
+                media_list: [{"id": str(uuid.uuid4()), "state": "disconnected" if c.end else "connected"}],
+            }
+            if c.end is not None:
+                customer["endTime"] = _iso(c.end)
+            participants: list[JSON] = [customer]
+            for leg in c.legs:
+                acd: JSON = {
+                    "id": leg.participant_id,
+                    "startTime": _iso(leg.start),
+                    "purpose": "acd",
+                    "name": self.queues.get(leg.queue_id, ""),
+                    "queueId": leg.queue_id,
+                    "attributes": {},
+                    "conversationRoutingData": {
+                        "queue": {"id": leg.queue_id, "selfUri": f"/api/v2/routing/queues/{leg.queue_id}"},
+                        "priority": leg.priority,
+                        "skills": [{"id": s, "selfUri": f"/api/v2/routing/skills/{s}"} for s in leg.skills],
+                        "scoredAgents": [],
+                    },
+                    media_list: [{"id": str(uuid.uuid4()), "state": "disconnected" if leg.end else "connected"}],
+                }
+                if leg.end is not None:
+                    acd["endTime"] = _iso(leg.end)
+                participants.append(acd)
+            view: JSON = {
+                "id": c.id,
+                "startTime": _iso(c.start),
+                "participants": participants,
+                "recordingState": "none",
+                "selfUri": f"/api/v2/conversations/{c.id}",
+            }
+            if c.end is not None:
+                view["endTime"] = _iso(c.end)
+            return view
+
+    def patch_routing(self, conversation_id: str, body: Any) -> JSON:
+        if not isinstance(body, dict):
+            raise SimError(400, "bad.request", "the body must be a JSON object")
+        known = {"priority", "skillIds", "skillExpression", "languageId", "labelId", "requestScoredAgents"}
+        unknown = sorted(set(body) - known)
+        if unknown:
+            raise SimError(400, "bad.request", f"Unrecognized field(s): {', '.join(unknown)}")
+        with self.lock:
+            c = self.conversations.get(conversation_id)
+            leg = c.open_leg() if c is not None and c.end is None else None
+            if leg is None:
+                raise SimError(404, "not.found", f"Conversation {conversation_id} is not waiting in a queue")
+            if "skillIds" in body:
+                skill_ids = body["skillIds"]
+                if not isinstance(skill_ids, list) or not all(isinstance(s, str) for s in skill_ids):
+                    raise SimError(400, "bad.request", "skillIds must be a list of skill ids")
+                missing = [s for s in skill_ids if s not in self.skills]
+                if missing:
+                    raise SimError(400, "routing.skill.not.found", f"Skill(s) not found: {', '.join(missing)}")
+                leg.skills = list(dict.fromkeys(skill_ids))  # skillIds replaces the requested skills
+            if "priority" in body:
+                priority = body["priority"]
+                if not isinstance(priority, int) or not -PRIORITY_BOUND <= priority <= PRIORITY_BOUND:
+                    raise SimError(400, "bad.request", f"priority must be an integer within ±{PRIORITY_BOUND}")
+                leg.priority = priority
+            return {
+                "priority": leg.priority,
+                "skills": [
+                    {"id": s, "name": self.skills[s], "selfUri": f"/api/v2/routing/skills/{s}"} for s in leg.skills
+                ],
+            }
+
+    def list_skills(self, query: Mapping[str, list[str]]) -> JSON:
+        size = int(query.get("pageSize", ["25"])[0])
+        number = int(query.get("pageNumber", ["1"])[0])
+        prefix = query.get("name", [""])[0].lower()
+        wanted = set(query.get("id", []))
+        with self.lock:
+            entities = [
+                {"id": i, "name": n, "state": "active", "selfUri": f"/api/v2/routing/skills/{i}"}
+                for i, n in sorted(self.skills.items(), key=lambda item: item[1].lower())
+                if n.lower().startswith(prefix) and (not wanted or i in wanted)
+            ]
+        total = len(entities)
+        return {
+            "entities": entities[(number - 1) * size : number * size],
+            "pageSize": size,
+            "pageNumber": number,
+            "total": total,
+            "pageCount": max(1, -(-total // size)),
+        }
+
+    def user(self, user_id: str) -> JSON:
+        with self.lock:
+            user = self.users.get(user_id)
+            if user is None:
+                raise SimError(404, "not.found", f"User {user_id} not found")
+            return {**user, "selfUri": f"/api/v2/users/{user_id}"}
+
+    def send_email(self, body: Any) -> JSON:
+        if not isinstance(body, dict):
+            raise SimError(400, "bad.request", "the body must be a JSON object")
+        problems = [name for name in ("senderType", "fromAddress", "toAddresses") if not body.get(name)]
+        if problems:
+            raise SimError(400, "bad.request", f"missing field(s): {', '.join(problems)}")
+        if not body.get("textBody") and not body.get("htmlBody"):
+            raise SimError(400, "bad.request", "textBody or htmlBody is required")
+        email = {"id": str(uuid.uuid4()), "conversationId": str(uuid.uuid4()), **body}
+        with self.lock:
+            self.emails.append(email)
+        return {
+            "id": email["id"],
+            "conversationId": email["conversationId"],
+            "senderType": body["senderType"],
+            "subject": body.get("subject"),
+            "dateCreated": _iso(self.clock()),
+        }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    sim: GenesysSimulator
+    protocol_version = "HTTP/1.1"  # keep-alive, as urllib3's pool expects
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the request log is kept in memory; stderr stays quiet
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def _serve(self, method: str) -> None:
+        url = urlsplit(self.path)
+        path, query = url.path, parse_qs(url.query)
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        status, answer, headers = 200, None, {}
+        body: Any = None
+        try:
+            fault, wait = self.sim._injected(method, path)
+            if wait:
+                time.sleep(wait)
+            if path == "/oauth/token" and method == "POST":
+                body = {"grant_type": parse_qs(raw.decode()).get("grant_type", [""])[0]}
+                if fault is not None:
+                    raise _fault_error(fault)
+                answer = self.sim.issue_token(self.headers.get("Authorization"), parse_qs(raw.decode()))
+            else:
+                body = _json_body(raw)
+                self.sim.authorize(self.headers.get("Authorization"))
+                limited = self.sim._rate_limited()
+                if limited is not None:
+                    raise limited
+                if fault is not None:
+                    raise _fault_error(fault)
+                answer = self._route(method, path, query, body)
+                headers = self.sim.rate_headers()
+        except SimError as error:
+            status, answer, headers = error.status, error.body(), error.headers
+        self.sim.log(method, path, url.query, status, body)
+        self._send(status, answer, headers)
+
+    def _route(self, method: str, path: str, query: Mapping[str, list[str]], body: Any) -> JSON:
+        sim = self.sim
+        if method == "POST" and path == "/api/v2/analytics/conversations/details/query":
+            return sim.analytics_query(body)
+        if method == "GET" and (m := re.fullmatch(r"/api/v2/conversations/([^/]+)", path)):
+            return sim.conversation(m.group(1))
+        if method == "PATCH" and (m := re.fullmatch(r"/api/v2/routing/conversations/([^/]+)", path)):
+            return sim.patch_routing(m.group(1), body)
+        if method == "GET" and path == "/api/v2/routing/skills":
+            return sim.list_skills(query)
+        if method == "GET" and (m := re.fullmatch(r"/api/v2/users/([^/]+)", path)):
+            return sim.user(m.group(1))
+        if method == "POST" and path == "/api/v2/conversations/emails/agentless":
+            return sim.send_email(body)
+        raise SimError(404, "not.found", f"the simulator does not implement {method} {path}")
+
+    def _send(self, status: int, answer: Any, headers: Mapping[str, str]) -> None:
+        payload = b"" if answer is None else json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("inin-correlation-id", str(uuid.uuid4()))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def _fault_error(fault: Fault) -> SimError:
+    headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+    error = SimError(fault.status, _code_for(fault.status), f"injected fault: HTTP {fault.status}", headers)
+    if fault.body is not None:
+        error.body = lambda: dict(fault.body or {})  # type: ignore[method-assign]
+    return error
+
+
+def _code_for(status: int) -> str:
+    return {
+        401: "bad.credentials",
+        404: "not.found",
+        429: "too.many.requests",
+        503: "service.unavailable",
+    }.get(status, "internal.server.error" if status >= 500 else "bad.request")
+
+
+def _json_body(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise SimError(400, "bad.request", "the body is not valid JSON") from None
+
+
+def _asks_not_ended(filters: list[Any]) -> bool:
+    for group in filters:
+        for predicate in (group or {}).get("predicates") or []:
+            if predicate.get("dimension") == "conversationEnd" and predicate.get("operator") == "notExists":
+                return True
+    return False
+
+
+def _iso(moment: float) -> str:
+    when = datetime.fromtimestamp(moment, UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def _parse_time(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
