@@ -7,14 +7,19 @@ STAMP := $(VENV)/.installed
 EVENT ?= events/scheduled.json
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help demo test test-unit test-integration invoke lint build clean
+.PHONY: help demo test test-unit test-integration invoke lint validate build clean
+# The SAM CLI pins its own PyYAML, boto3 and more: it gets a venv of its own.
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
+SAM := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM_VENV)/bin/sam
 
 help:
 	@echo "make demo      run one poll end to end locally (moto server + Genesys simulator)"
 	@echo "make test      unit and integration tests"
 	@echo "make invoke    EVENT=events/scheduled.json: run the handler as Lambda would, locally"
 	@echo "make lint      ruff, mypy, cfn-lint"
-	@echo "make build     sam build (needs the AWS SAM CLI)"
+	@echo "make validate  sam validate --lint (installs the SAM CLI into .venv-sam)"
+	@echo "make build     sam build: the function and the dependency layer, for Lambda's Python 3.13"
 
 $(STAMP): pyproject.toml requirements-dev.txt layers/deps/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "skill-router needs Python 3.11 or newer: set PYTHON=python3.x")'
@@ -45,8 +50,17 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint template.yaml
 
-build:
-	PYENV_VERSION=3.13.0:3.11.7 sam build
+$(SAM_STAMP): requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	@touch $(SAM_STAMP)
+
+validate: $(SAM_STAMP)
+	$(SAM) validate --lint
+
+# sam build wants a python3.13 for the function; pyenv machines have one (PYENV_VERSION is ignored elsewhere).
+build: $(SAM_STAMP)
+	PYENV_VERSION=3.13.0:$$(python3 -c 'import platform; print(platform.python_version())') $(SAM) build
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,146 @@
+"""The simulator speaks Genesys's JSON: every field it sends is one the real SDK's models know,
+and its fault switches behave as the integration tests assume."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from skill_router.genesys.sdk import sdk
+from tests.simulator import GenesysSimulator
+
+LIST_TYPE = re.compile(r"list\[(.+)\]")
+DICT_TYPE = re.compile(r"dict\(str, (.+)\)")
+
+
+def unknown_fields(data: Any, type_name: str, path: str = "") -> list[str]:
+    """Every key in `data` that the SDK model `type_name` (recursively) has no attribute for."""
+    if (m := LIST_TYPE.fullmatch(type_name)) and isinstance(data, list):
+        return [p for i, item in enumerate(data) for p in unknown_fields(item, m.group(1), f"{path}[{i}]")]
+    if (m := DICT_TYPE.fullmatch(type_name)) and isinstance(data, dict):
+        return [p for k, v in data.items() for p in unknown_fields(v, m.group(1), f"{path}.{k}")]
+    model = getattr(sdk, type_name, None)
+    if model is None or not isinstance(data, dict):
+        return []  # a primitive (str, int, datetime, object)
+    instance = model()
+    by_json_name = {json_name: attr for attr, json_name in instance.attribute_map.items()}
+    problems = []
+    for key, value in data.items():
+        if key not in by_json_name:
+            problems.append(f"{path}.{key}")
+        else:
+            problems += unknown_fields(value, instance.swagger_types[by_json_name[key]], f"{path}.{key}")
+    return problems
+
+
+@pytest.fixture
+def sim() -> Iterator[GenesysSimulator]:
+    with GenesysSimulator() as simulator:
+        simulator.add_client("c", "s")
+        yield simulator
+
+
+def token(sim: GenesysSimulator) -> dict[str, str]:
+    answer = requests.post(
+        f"{sim.base_url}/oauth/token", data={"grant_type": "client_credentials"}, auth=("c", "s"), timeout=5
+    )
+    answer.raise_for_status()
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def query(sim: GenesysSimulator, headers: dict[str, str], page: int = 1, size: int = 100) -> requests.Response:
+    now = datetime.now(UTC)
+    interval = f"{(now - timedelta(hours=1)).isoformat()}/{(now + timedelta(minutes=1)).isoformat()}"
+    body = {"interval": interval, "paging": {"pageSize": size, "pageNumber": page}, "order": "asc"}
+    return requests.post(
+        f"{sim.base_url}/api/v2/analytics/conversations/details/query", json=body, headers=headers, timeout=5
+    )
+
+
+def test_every_field_the_simulator_sends_is_a_field_of_the_sdk_models(sim: GenesysSimulator):
+    skill = sim.add_skill("Billing")
+    queue = sim.add_queue("General")
+    conversation = sim.add_conversation(queue_id=queue, attributes={"intent": "billing"}, skills=[skill])
+    sim.add_user("Lead", "lead@example.com", user_id="u1")
+    headers = token(sim)
+    base = sim.base_url
+    answers = {
+        "AnalyticsConversationQueryResponse": query(sim, headers).json(),
+        "Conversation": requests.get(f"{base}/api/v2/conversations/{conversation}", headers=headers, timeout=5).json(),
+        "RoutingConversationAttributesResponse": requests.patch(
+            f"{base}/api/v2/routing/conversations/{conversation}",
+            json={"skillIds": [skill]},
+            headers=headers,
+            timeout=5,
+        ).json(),
+        "SkillEntityListing": requests.get(f"{base}/api/v2/routing/skills", headers=headers, timeout=5).json(),
+        "User": requests.get(f"{base}/api/v2/users/u1", headers=headers, timeout=5).json(),
+    }
+    for model, answer in answers.items():
+        assert unknown_fields(answer, model) == [], model
+    assert answers["Conversation"]["participants"][1]["conversationRoutingData"]["skills"] == [
+        {"id": skill, "selfUri": f"/api/v2/routing/skills/{skill}"}
+    ]
+
+
+def test_analytics_pages_are_ordered_and_an_empty_page_has_no_list(sim: GenesysSimulator):
+    queue = sim.add_queue("General")
+    now = datetime.now(UTC)
+    ids = [sim.add_conversation(queue_id=queue, start=now - timedelta(minutes=10 - i)) for i in range(3)]
+    headers = token(sim)
+    first, second, third = (query(sim, headers, page=n, size=2).json() for n in (1, 2, 3))
+    assert [c["conversationId"] for c in first["conversations"] + second["conversations"]] == ids
+    assert first["totalHits"] == 3 and third == {"totalHits": 3}
+
+
+def test_patch_replaces_the_requested_skills_and_rejects_an_unknown_one(sim: GenesysSimulator):
+    a, b = sim.add_skill("A"), sim.add_skill("B")
+    conversation = sim.add_conversation(queue_id=sim.add_queue("Q"), skills=[a])
+    url = f"{sim.base_url}/api/v2/routing/conversations/{conversation}"
+    headers = token(sim)
+    assert requests.patch(url, json={"skillIds": [b], "priority": 5}, headers=headers, timeout=5).ok
+    assert sim.routing(conversation) == ([b], 5)
+    refused = requests.patch(url, json={"skillIds": ["nope"]}, headers=headers, timeout=5)
+    assert refused.status_code == 400 and "nope" in refused.json()["message"]
+    sim.answer(conversation)
+    assert requests.patch(url, json={"skillIds": [a]}, headers=headers, timeout=5).status_code == 404
+
+
+def test_faults_are_served_count_times_then_the_real_answer(sim: GenesysSimulator):
+    conversation = sim.add_conversation()
+    url = f"{sim.base_url}/api/v2/conversations/{conversation}"
+    headers = token(sim)
+    sim.fail("GET", "/api/v2/conversations/", 429, count=2, retry_after=3)
+    statuses = [requests.get(url, headers=headers, timeout=5) for _ in range(3)]
+    assert [r.status_code for r in statuses] == [429, 429, 200]
+    assert statuses[0].headers["Retry-After"] == "3" and statuses[0].json()["status"] == 429
+    assert sim.count("GET", "/api/v2/conversations/") == 3
+
+
+def test_a_revoked_token_gets_401_and_a_new_login_works(sim: GenesysSimulator):
+    conversation = sim.add_conversation()
+    url = f"{sim.base_url}/api/v2/conversations/{conversation}"
+    headers = token(sim)
+    sim.revoke_tokens()
+    assert requests.get(url, headers=headers, timeout=5).status_code == 401
+    assert requests.get(url, headers=token(sim), timeout=5).status_code == 200
+    assert sim.tokens_issued == 2
+
+
+def test_the_rate_limit_answers_429_with_retry_after_past_the_budget(sim: GenesysSimulator):
+    now = [1_000_000.0]
+    sim.clock = lambda: now[0]
+    sim.rate_limit_per_minute = 3
+    conversation = sim.add_conversation()
+    url = f"{sim.base_url}/api/v2/conversations/{conversation}"
+    headers = token(sim)
+    answers = [requests.get(url, headers=headers, timeout=5) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert answers[0].headers["inin-ratelimit-allowed"] == "3" and answers[3].headers["Retry-After"] == "60"
+    now[0] += 60.0
+    assert requests.get(url, headers=headers, timeout=5).status_code == 200
