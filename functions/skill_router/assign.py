@@ -20,7 +20,7 @@ from skill_router.observability import logger
 from skill_router.settings import Settings
 from skill_router.store import FINAL_OUTCOMES, StateStore
 
-NOTIFY_CLAIM_SECONDS = 300
+CLAIM_GRACE_SECONDS = 1
 
 
 @dataclass
@@ -142,7 +142,11 @@ def _any_rule_can_change(matrix: Matrix, found: Discovered) -> bool:
 def _notify(cid: str, recipients: list[str], entry: dict[str, Any], deps: Assigner) -> bool:
     if not recipients or not deps.notifier.enabled:
         return False
-    if not deps.store.claim_notification(cid, NOTIFY_CLAIM_SECONDS):
+    # The claim lasts until this invocation must have ended (its timeout), so a run killed between
+    # claim and send leaves the email to the next run a minute later, not to nobody.
+    deadline = deps.genesys.deadline
+    claim_seconds = int(deadline.remaining() + deadline.margin) + CLAIM_GRACE_SECONDS
+    if not deps.store.claim_notification(cid, claim_seconds):
         return False
     rule_id = entry.get("rule_id")
     subject = f"skill-router: high-priority rule '{rule_id}' matched conversation {cid}"

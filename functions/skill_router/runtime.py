@@ -44,6 +44,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         tokens,
         connect_timeout=settings.http_connect_timeout,
         read_timeout=settings.http_read_timeout,
+        max_attempts=settings.max_attempts,
     )
     store = StateStore(settings.state_table, ttl_days=settings.ledger_ttl_days, dry_run=settings.dry_run)
     matrix_source = MatrixSource(settings.matrix_bucket, settings.matrix_key)

@@ -35,6 +35,7 @@ GENESYS_ENVIRONMENTS = (
     "edee1.eusc-pure.cloud",
 )
 NOTIFY_CHANNELS = ("ses", "genesys", "none")
+MIN_WINDOW_PROGRESS_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         overlap_seconds=r.integer("WINDOW_OVERLAP_SECONDS", 900, 0, 86400),
         settle_seconds=settle,
         first_run_lookback_seconds=r.integer("FIRST_RUN_LOOKBACK_SECONDS", 900, 60, 86400),
-        max_window_seconds=r.integer("MAX_WINDOW_SECONDS", 3600, 60, 86400),
+        max_window_seconds=r.integer("MAX_WINDOW_SECONDS", 7200, 60, 86400),
         max_pending_age_seconds=r.integer("MAX_PENDING_AGE_SECONDS", 3600, 60, 86400),
         seconds_between_polls=r.integer("SECONDS_BETWEEN_POLLS", 30, 1, 60),
         http_connect_timeout=r.number("GENESYS_CONNECT_TIMEOUT_SECONDS", 3.0, 0.1, 30),
@@ -156,6 +157,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_attempts=r.integer("MAX_ATTEMPTS", 5, 1, 100),
         ledger_ttl_days=r.integer("LEDGER_TTL_DAYS", 7, 1, 365),
     )
+    # A caller still waiting holds the watermark at their start for up to MAX_PENDING_AGE_SECONDS;
+    # the window must still reach "now" from there, or newer callers would go unseen meanwhile.
+    reach = settings.overlap_seconds + settings.max_pending_age_seconds + MIN_WINDOW_PROGRESS_SECONDS
+    if not r.problems and settings.max_window_seconds < reach:
+        r.problems.append(
+            f"MAX_WINDOW_SECONDS={settings.max_window_seconds} is too short: it must be at least "
+            f"WINDOW_OVERLAP_SECONDS + MAX_PENDING_AGE_SECONDS + {MIN_WINDOW_PROGRESS_SECONDS} = {reach}, "
+            "so a caller still waiting for an intent never hides newer callers"
+        )
     if r.problems:
         raise ConfigurationError("configuration problem(s): " + "; ".join(r.problems))
     return settings

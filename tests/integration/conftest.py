@@ -6,6 +6,10 @@ so a test cannot pass against a table or secret the template does not create.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,6 +46,26 @@ def sim() -> Iterator[GenesysSimulator]:
 
 
 @dataclass
+class Run:
+    """A handler process started by App.spawn."""
+
+    process: subprocess.Popen[str]
+    result_file: Path
+
+    def kill(self) -> None:
+        self.process.kill()
+
+    def wait(self, timeout: float = 90.0) -> int:
+        self.process.communicate(timeout=timeout)
+        return self.process.returncode
+
+    def result(self) -> dict[str, Any]:
+        self.wait()
+        result: dict[str, Any] = json.loads(self.result_file.read_text())["invocations"][0]["result"]
+        return result
+
+
+@dataclass
 class App:
     """One deployment of skill-router, local: its resources, its environment, and how to invoke it."""
 
@@ -65,8 +89,22 @@ class App:
             self.monkeypatch.setenv(name, value)
         poll._runtime = None
 
-    def invoke(self, event: Any = None, timeout: float = 120.0) -> dict[str, Any]:
+    def invoke(self, event: Any = None, timeout: float = 55.0) -> dict[str, Any]:
         return poll.handler(SCHEDULED_EVENT if event is None else event, LambdaContext(timeout, 512))
+
+    def spawn(self, timeout: float = 55.0, **env: str) -> Run:
+        """The handler in a fresh process, as Lambda runs it: for runs that are killed mid-way."""
+        result = Path(tempfile.mkstemp(suffix=".json")[1])
+        command = [sys.executable, str(ROOT / "scripts" / "lambda_runner.py"), str(ROOT / "events" / "scheduled.json")]
+        process = subprocess.Popen(
+            [*command, "--timeout", str(timeout), "--result-file", str(result)],
+            env={**os.environ, **self.env, "POWERTOOLS_METRICS_DISABLED": "true", **env},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        return Run(process, result)
 
     @property
     def store(self) -> StateStore:
@@ -105,3 +143,38 @@ def app(moto_endpoint: str, sim: GenesysSimulator, monkeypatch: pytest.MonkeyPat
 
 def minutes_ago(minutes: float) -> datetime:
     return datetime.now(UTC) - timedelta(minutes=minutes)
+
+
+BILLING = "5b1c2f7e-0000-4000-8000-000000000001"
+TECH = "5b1c2f7e-0000-4000-8000-000000000002"
+ENGLISH = "5b1c2f7e-0000-4000-8000-0000000000e1"
+SEED_MATRIX = f"""
+skill_matrix:
+  - intent_keyword: Billing
+    skill_id: {BILLING}
+    priority: high
+    supervisor_email: billing.lead@example.com
+  - intent_keyword: technical
+    skill_id: {TECH}
+    priority: medium
+    supervisor_email: tech.lead@example.com
+"""
+PATCH = "/api/v2/routing/conversations/"
+GET = "/api/v2/conversations/"
+
+
+@pytest.fixture
+def queue(app: App) -> str:
+    for name, skill_id in (("Billing", BILLING), ("Technical", TECH), ("English", ENGLISH)):
+        app.sim.add_skill(name, skill_id=skill_id)
+    app.upload_matrix(SEED_MATRIX)
+    return app.sim.add_queue("General")
+
+
+def queued(app: App, queue: str, intent: str | None, skills: tuple[str, ...] = (), minutes: float = 2) -> str:
+    attributes = {"intent": intent} if intent is not None else {}
+    return app.sim.add_conversation(queue_id=queue, attributes=attributes, skills=skills, start=minutes_ago(minutes))
+
+
+def patches(app: App, conversation_id: str | None = None) -> int:
+    return app.sim.count("PATCH", PATCH + (conversation_id or ""))

@@ -8,41 +8,17 @@ from datetime import datetime
 import pytest
 
 from skill_router.errors import ConfigurationError, MatrixError
-from tests.integration.conftest import App, minutes_ago
-
-BILLING = "5b1c2f7e-0000-4000-8000-000000000001"
-TECH = "5b1c2f7e-0000-4000-8000-000000000002"
-ENGLISH = "5b1c2f7e-0000-4000-8000-0000000000e1"
-SEED_MATRIX = f"""
-skill_matrix:
-  - intent_keyword: Billing
-    skill_id: {BILLING}
-    priority: high
-    supervisor_email: billing.lead@example.com
-  - intent_keyword: technical
-    skill_id: {TECH}
-    priority: medium
-    supervisor_email: tech.lead@example.com
-"""
-PATCH = "/api/v2/routing/conversations/"
-GET = "/api/v2/conversations/"
-
-
-@pytest.fixture
-def queue(app: App) -> str:
-    for name, skill_id in (("Billing", BILLING), ("Technical", TECH), ("English", ENGLISH)):
-        app.sim.add_skill(name, skill_id=skill_id)
-    app.upload_matrix(SEED_MATRIX)
-    return app.sim.add_queue("General")
-
-
-def queued(app: App, queue: str, intent: str | None, skills: tuple[str, ...] = (), minutes: float = 2) -> str:
-    attributes = {"intent": intent} if intent is not None else {}
-    return app.sim.add_conversation(queue_id=queue, attributes=attributes, skills=skills, start=minutes_ago(minutes))
-
-
-def patches(app: App, conversation_id: str | None = None) -> int:
-    return app.sim.count("PATCH", PATCH + (conversation_id or ""))
+from tests.integration.conftest import (
+    BILLING,
+    ENGLISH,
+    GET,
+    PATCH,
+    TECH,
+    App,
+    minutes_ago,
+    patches,
+    queued,
+)
 
 
 def test_seed_matrix_merges_skills_keeps_existing_and_emails_supervisor(app: App, queue: str):

@@ -90,6 +90,16 @@ class Fault:
     remaining: int | None
     retry_after: float | None
     body: JSON | None
+    when: Callable[[Any], bool] | None = None  # on the request body, e.g. one page of a query
+
+
+@dataclass
+class Hook:
+    method: str
+    pattern: re.Pattern[str]
+    stage: str  # "before" serving, "instead" of serving (dropped unanswered), "after" serving, before answering
+    callback: Callable[[], None]
+    remaining: int | None
 
 
 @dataclass
@@ -129,6 +139,7 @@ class GenesysSimulator:
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
         self.delays: list[Delay] = []
+        self.hooks: list[Hook] = []
         self.throttled = 0
         self._window: deque[float] = deque()  # request times inside the rate-limit minute
         self._server: ThreadingHTTPServer | None = None
@@ -268,10 +279,26 @@ class GenesysSimulator:
         count: int | None = 1,
         retry_after: float | None = None,
         body: JSON | None = None,
+        when: Callable[[Any], bool] | None = None,
     ) -> None:
-        """Answer the next `count` matching requests (None: all) with `status` instead of serving them."""
+        """Answer the next `count` matching requests (None: all) with `status` instead of serving them.
+
+        `when` narrows the match to requests whose JSON body it accepts (one page of a query, say).
+        """
         with self.lock:
-            self.faults.append(Fault(method.upper(), re.compile(path_regex), status, count, retry_after, body))
+            self.faults.append(Fault(method.upper(), re.compile(path_regex), status, count, retry_after, body, when))
+
+    def hook(
+        self, method: str, path_regex: str, callback: Callable[[], None], stage: str = "after", count: int | None = 1
+    ) -> None:
+        """Run `callback` on matching requests: "before" serving them (revoke tokens mid-run);
+        "instead" of serving them, the connection then dropped (the caller died before its request
+        took effect); or "after" the change is made and before the answer is sent (the change is
+        done in Genesys, the caller never learns it)."""
+        if stage not in ("before", "instead", "after"):
+            raise ValueError("stage is 'before', 'instead' or 'after'")
+        with self.lock:
+            self.hooks.append(Hook(method.upper(), re.compile(path_regex), stage, callback, count))
 
     def delay(self, method: str, path_regex: str, seconds: float, count: int | None = None) -> None:
         """Serve matching requests `seconds` late (a slow Genesys, or one slower than our read timeout)."""
@@ -318,9 +345,26 @@ class GenesysSimulator:
             AcdLeg(str(uuid.uuid4()), queue_id, at, requested, priority, initial_skills=tuple(requested))
         )
 
-    def _injected(self, method: str, path: str) -> tuple[Fault | None, float]:
+    def _hooks(self, method: str, path: str, stage: str) -> list[Callable[[], None]]:
         with self.lock:
-            fault = next((f for f in self.faults if f.method == method and f.pattern.match(path)), None)
+            due = [h for h in self.hooks if h.stage == stage and h.method == method and h.pattern.match(path)]
+            for h in due:
+                if h.remaining is not None:
+                    h.remaining -= 1
+                    if h.remaining <= 0:
+                        self.hooks.remove(h)
+            return [h.callback for h in due]
+
+    def _injected(self, method: str, path: str, body: Any) -> tuple[Fault | None, float]:
+        with self.lock:
+            fault = next(
+                (
+                    f
+                    for f in self.faults
+                    if f.method == method and f.pattern.match(path) and (f.when is None or f.when(body))
+                ),
+                None,
+            )
             if fault is not None and fault.remaining is not None:
                 fault.remaining -= 1
                 if fault.remaining <= 0:
@@ -609,6 +653,7 @@ class GenesysSimulator:
 class _Handler(BaseHTTPRequestHandler):
     sim: GenesysSimulator
     protocol_version = "HTTP/1.1"  # keep-alive, as urllib3's pool expects
+    disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms delayed-ACK stall
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the request log is kept in memory; stderr stays quiet
@@ -629,16 +674,26 @@ class _Handler(BaseHTTPRequestHandler):
         status, answer, headers = 200, None, {}
         body: Any = None
         try:
-            fault, wait = self.sim._injected(method, path)
+            if path == "/oauth/token" and method == "POST":
+                body = {"grant_type": parse_qs(raw.decode()).get("grant_type", [""])[0]}
+            else:
+                body = _json_body(raw)
+            for callback in self.sim._hooks(method, path, "before"):
+                callback()
+            dropping = self.sim._hooks(method, path, "instead")
+            if dropping:
+                for callback in dropping:
+                    callback()
+                self.close_connection = True
+                return
+            fault, wait = self.sim._injected(method, path, body)
             if wait:
                 time.sleep(wait)
             if path == "/oauth/token" and method == "POST":
-                body = {"grant_type": parse_qs(raw.decode()).get("grant_type", [""])[0]}
                 if fault is not None:
                     raise _fault_error(fault)
                 answer = self.sim.issue_token(self.headers.get("Authorization"), parse_qs(raw.decode()))
             else:
-                body = _json_body(raw)
                 self.sim.authorize(self.headers.get("Authorization"))
                 limited = self.sim._rate_limited()
                 if limited is not None:
@@ -650,6 +705,8 @@ class _Handler(BaseHTTPRequestHandler):
         except SimError as error:
             status, answer, headers = error.status, error.body(), error.headers
         self.sim.log(method, path, url.query, status, body)
+        for callback in self.sim._hooks(method, path, "after"):
+            callback()
         self._send(status, answer, headers)
 
     def _route(self, method: str, path: str, query: Mapping[str, list[str]], body: Any) -> JSON:

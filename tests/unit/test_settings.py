@@ -58,3 +58,8 @@ def test_known_environments_match_the_sdk_region_hosts():
 
     sdk_domains = {host.value.removeprefix("https://api.") for host in PureCloudRegionHosts}
     assert sdk_domains == set(GENESYS_ENVIRONMENTS)
+
+
+def test_a_window_too_short_to_reach_past_a_waiting_caller_is_refused():
+    with pytest.raises(ConfigurationError, match=r"MAX_WINDOW_SECONDS=3600 is too short: .* = 4800"):
+        load_settings({**BASE, "MAX_WINDOW_SECONDS": "3600"})
