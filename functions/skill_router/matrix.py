@@ -15,8 +15,8 @@ intent, so "Billing" never matched; here both sides are folded). First matching 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
@@ -64,6 +64,9 @@ class Rule:
     notify: tuple[str, ...]
     queues: tuple[str, ...]
     patterns: tuple[re.Pattern[str], ...] = field(default=(), compare=False, repr=False)
+    # Named in the file, resolved through Genesys when the function loads the matrix.
+    skill_names: tuple[str, ...] = ()
+    notify_users: tuple[str, ...] = ()
 
     @property
     def high_priority(self) -> bool:
@@ -88,6 +91,11 @@ class Matrix:
     @property
     def attributes(self) -> set[str | None]:
         return {r.attribute for r in self.rules}
+
+    @property
+    def unresolved(self) -> bool:
+        """Some rule names a skill or a user that only Genesys can turn into an id or an email."""
+        return any(r.skill_names or r.notify_users for r in self.rules)
 
     def queue_ids(self) -> set[str] | None:
         """Queues some rule is restricted to, or None when any rule applies to every queue."""
@@ -239,24 +247,43 @@ def _parse_rule(raw: Any, position: int, source: str, priorities: dict[str, int]
                 patterns.append(re.compile(keyword, re.IGNORECASE))
             except re.error as exc:
                 problems.append(f"{where('keywords' if 'keywords' in raw else 'intent_keyword')}: bad regex: {exc}")
-    skill_ids = strings("skill_id") + strings("skills")
-    if not skill_ids and "skill_id" not in raw and "skills" not in raw:
-        problems.append(f"{where()}: missing 'skill_id' (or 'skills')")
-    for skill in skill_ids:
+    seed_skill = strings("skill_id")
+    for skill in seed_skill:
         if not _UUID.match(skill):
-            key = "skill_id" if "skill_id" in raw else "skills"
-            problems.append(f"{where(key)}: {skill!r} is not a Genesys skill id (a UUID)")
+            problems.append(
+                f"{where('skill_id')}: {skill!r} is not a Genesys skill id (a UUID); put names under 'skills:'"
+            )
+    named_skills = strings("skills")
+    if not seed_skill and not named_skills and "skill_id" not in raw and "skills" not in raw:
+        problems.append(f"{where()}: missing 'skill_id' (or 'skills')")
+    skill_ids = [*seed_skill, *(s for s in named_skills if _UUID.match(s))]
+    skill_names = [s for s in named_skills if not _UUID.match(s)]
     urgency = raw.get("priority")
-    if urgency is not None:
+    explicit_priority = raw.get("routing_priority")
+    if isinstance(urgency, int) and not isinstance(urgency, bool):
+        # `priority: 20` is a routing priority (the seed only had names, which stay urgencies).
+        explicit_priority, urgency = (urgency if explicit_priority is None else explicit_priority), None
+        if "routing_priority" in raw:
+            problems.append(f"{where('priority')}: give the routing priority once, as 'routing_priority'")
+    elif urgency is not None:
         urgency = str(urgency).lower()
         if urgency not in URGENCIES:
-            problems.append(f"{where('priority')}: expected one of {', '.join(URGENCIES)}")
-    routing_priority = _routing_priority(raw.get("routing_priority"), priorities, where("routing_priority"), problems)
-    notify = strings("supervisor_email") + strings("notify")
-    for address in notify:
-        if not _EMAIL.match(address):
-            key = "supervisor_email" if "supervisor_email" in raw else "notify"
-            problems.append(f"{where(key)}: {address!r} is not an email address")
+            problems.append(f"{where('priority')}: expected one of {', '.join(URGENCIES)} or an integer")
+    key = "routing_priority" if "routing_priority" in raw else "priority"
+    routing_priority = _routing_priority(explicit_priority, priorities, where(key), problems)
+    if routing_priority is None and explicit_priority is None and isinstance(urgency, str):
+        routing_priority = priorities.get(urgency)  # `priorities: {high: 100}` gives the seed's names a value
+    notify: list[str] = []
+    notify_users: list[str] = []
+    for key in ("supervisor_email", "notify"):
+        for address in strings(key):
+            if _EMAIL.match(address):
+                notify.append(address)
+            elif _UUID.match(address) and key == "notify":
+                notify_users.append(address.lower())
+            else:
+                expected = "an email address" + (" or a Genesys user id" if key == "notify" else "")
+                problems.append(f"{where(key)}: {address!r} is not {expected}")
     attribute = raw.get("attribute")
     if attribute is not None and (not isinstance(attribute, str) or not attribute.strip()):
         problems.append(f"{where('attribute')}: expected a participant attribute name")
@@ -280,7 +307,54 @@ def _parse_rule(raw: Any, position: int, source: str, priorities: dict[str, int]
         notify=tuple(dict.fromkeys(notify)),
         queues=tuple(strings("queues")),
         patterns=tuple(patterns),
+        skill_names=tuple(dict.fromkeys(skill_names)),
+        notify_users=tuple(dict.fromkeys(notify_users)),
     )
+
+
+def resolve_matrix(
+    matrix: Matrix,
+    skill_ids_by_name: Callable[[Sequence[str]], Mapping[str, str]],
+    user_email: Callable[[str], str | None],
+) -> Matrix:
+    """Turn skill names into ids and user ids into emails, through Genesys; an unknown name or
+    user is a validation error (file:line), found when the matrix loads, not when a caller waits."""
+    if not matrix.unresolved:
+        return matrix
+    names = sorted({n for r in matrix.rules for n in r.skill_names})
+    found = skill_ids_by_name(names) if names else {}
+    emails: dict[str, str | None] = {}
+    problems: list[str] = []
+    rules = []
+    for rule in matrix.rules:
+        where = f"{matrix.source}:{rule.line} rule {rule.position}"
+        ids = list(rule.skill_ids)
+        for name in rule.skill_names:
+            if name in found:
+                ids.append(found[name].lower())
+            else:
+                problems.append(f"{where} 'skills': no routing skill named {name!r} in this Genesys org")
+        notify = list(rule.notify)
+        for user in rule.notify_users:
+            if user not in emails:
+                emails[user] = user_email(user)
+            email = emails[user]
+            if email:
+                notify.append(email)
+            else:
+                problems.append(f"{where} 'notify': no Genesys user {user!r}, or the user has no email")
+        rules.append(
+            replace(
+                rule,
+                skill_ids=tuple(dict.fromkeys(ids)),
+                notify=tuple(dict.fromkeys(notify)),
+                skill_names=(),
+                notify_users=(),
+            )
+        )
+    if problems:
+        raise MatrixError(matrix.source, problems)
+    return replace(matrix, rules=tuple(rules))
 
 
 def _routing_priority(value: Any, priorities: dict[str, int], where: str, problems: list[str]) -> int | None:

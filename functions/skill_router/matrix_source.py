@@ -6,20 +6,26 @@ is logged with file, line and field, and the MatrixRejected metric is emitted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
 from skill_router.errors import MatrixError
+from skill_router.genesys.errors import GenesysError
 from skill_router.matrix import MAX_MATRIX_BYTES, Matrix, parse_matrix
 from skill_router.observability import logger, metrics
 
 
 class MatrixSource:
-    def __init__(self, bucket: str, key: str, client: Any = None) -> None:
+    def __init__(
+        self, bucket: str, key: str, client: Any = None, resolver: Callable[[Matrix], Matrix] | None = None
+    ) -> None:
         self.bucket = bucket
         self.key = key
+        # Skill names and user ids -> ids and emails, through Genesys: once per matrix version.
+        self.resolver = resolver
         self.client = client or boto3.client("s3")
         self.matrix: Matrix | None = None
         self._etag: str | None = None
@@ -47,6 +53,17 @@ class MatrixSource:
         body = response["Body"].read(MAX_MATRIX_BYTES + 1)
         try:
             matrix = parse_matrix(body, self.location, version if version and version != "null" else etag)
+            if self.resolver is not None:
+                matrix = self.resolver(matrix)
+        except GenesysError as exc:
+            # Genesys could not answer the look-ups: not the file's fault, so try again next poll.
+            if self.matrix is None:
+                raise
+            logger.error(
+                "could not resolve the new matrix's skill names; the last good matrix stays in force",
+                extra={"error": str(exc), "kept_version": self.matrix.version},
+            )
+            return self.matrix
         except MatrixError as exc:
             self._rejected_etag = etag
             metrics.add_metric(name="MatrixRejected", unit="Count", value=1)

@@ -12,6 +12,7 @@ from skill_router.assign import Assigner
 from skill_router.cycle import Poller
 from skill_router.genesys.client import GenesysClient
 from skill_router.genesys.token import TokenProvider
+from skill_router.matrix import resolve_matrix
 from skill_router.matrix_source import MatrixSource
 from skill_router.notify import GenesysEmailNotifier, NoNotifier, Notifier, SesNotifier
 from skill_router.secrets import SecretsAdapter
@@ -47,7 +48,11 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         max_attempts=settings.max_attempts,
     )
     store = StateStore(settings.state_table, ttl_days=settings.ledger_ttl_days, dry_run=settings.dry_run)
-    matrix_source = MatrixSource(settings.matrix_bucket, settings.matrix_key)
+    matrix_source = MatrixSource(
+        settings.matrix_bucket,
+        settings.matrix_key,
+        resolver=lambda matrix: resolve_matrix(matrix, genesys.skill_ids_by_name, genesys.user_email),
+    )
     notifier: Notifier
     if settings.dry_run or settings.notify_channel == "none":
         notifier = NoNotifier()

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from skill_router.errors import MatrixError
-from skill_router.matrix import parse_matrix
+from skill_router.matrix import parse_matrix, resolve_matrix
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 BILLING = "5b1c2f7e-0000-4000-8000-000000000001"
@@ -85,8 +85,11 @@ def test_every_problem_is_reported_with_line_and_field():
     colour: blue
 """
     problems = problems_of(text)
-    assert "skill_matrix.yaml:3 rule 1 'skill_id': 'not-a-uuid' is not a Genesys skill id (a UUID)" in problems
-    assert "skill_matrix.yaml:4 rule 1 'priority': expected one of high, medium, low" in problems
+    assert (
+        "skill_matrix.yaml:3 rule 1 'skill_id': 'not-a-uuid' is not a Genesys skill id (a UUID); "
+        "put names under 'skills:'" in problems
+    )
+    assert "skill_matrix.yaml:4 rule 1 'priority': expected one of high, medium, low or an integer" in problems
     assert any(p.startswith("skill_matrix.yaml:5 rule 2: missing 'intent_keyword'") for p in problems)
     assert any(p.startswith("skill_matrix.yaml:6 rule 2 'colour': unknown key") for p in problems)
 
@@ -144,3 +147,50 @@ def test_huge_attribute_values_are_matched_on_a_bounded_prefix():
 def test_example_matrices_are_valid(path: Path):
     matrix = parse_matrix(path.read_text(), path.name)
     assert matrix.rules
+
+
+def test_named_priorities_give_the_seed_names_a_routing_priority():
+    text = f"""
+priorities: {{high: 100, low: 1}}
+skill_matrix:
+  - intent_keyword: billing
+    skill_id: {BILLING}
+    priority: high
+  - intent_keyword: fraud
+    skill_id: {BILLING}
+    priority: 50
+  - intent_keyword: tech
+    skill_id: {TECH}
+    priority: medium
+"""
+    rules = parse_matrix(text, "m.yaml").rules
+    assert [(r.routing_priority, r.high_priority) for r in rules] == [(100, True), (50, False), (None, False)]
+
+
+def test_skill_names_and_user_ids_are_resolved_or_named_as_errors():
+    user = "0b9c7a2e-1111-4222-8333-444455556666"
+    text = f"""
+skill_matrix:
+  - intent_keyword: billing
+    skills: [Billing, {TECH}]
+    notify: [{user}, lead@example.com]
+  - intent_keyword: spanish
+    skills: [Spanish]
+"""
+    matrix = parse_matrix(text, "m.yaml")
+    assert matrix.unresolved and matrix.rules[0].skill_names == ("Billing",)
+    lookups: list[list[str]] = []
+
+    def by_name(names):
+        lookups.append(list(names))
+        return {"Billing": BILLING}
+
+    with pytest.raises(MatrixError) as error:
+        resolve_matrix(matrix, by_name, lambda uid: "boss@example.com" if uid == user else None)
+    assert error.value.problems == ["m.yaml:6 rule 2 'skills': no routing skill named 'Spanish' in this Genesys org"]
+    assert lookups == [["Billing", "Spanish"]], "one look-up for every name in the file"
+    resolved = resolve_matrix(
+        parse_matrix(text.replace("[Spanish]", f"[{TECH}]"), "m.yaml"), by_name, lambda _: "boss@example.com"
+    )
+    assert resolved.rules[0].skill_ids == (TECH, BILLING) and not resolved.unresolved
+    assert resolved.rules[0].notify == ("lead@example.com", "boss@example.com")

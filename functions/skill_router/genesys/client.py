@@ -7,6 +7,7 @@ deadline allows the wait.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections import Counter
@@ -154,6 +155,31 @@ class GenesysClient:
                 return False
             raise
         return True
+
+    def skill_ids_by_name(self, names: Sequence[str]) -> dict[str, str]:
+        """Routing skill ids for exact names. Genesys filters by prefix, so every page of each
+        name's matches is read and the exact (then the unique case-insensitive) match kept."""
+        found: dict[str, str] = {}
+        for name in names:
+            entities: list[Any] = []
+            page = 1
+            while True:
+                listing = self._call(
+                    "GET /api/v2/routing/skills",
+                    functools.partial(
+                        self.routing_api.get_routing_skills, page_size=PAGE_SIZE, page_number=page, name=name
+                    ),
+                )
+                entities += listing.entities or []
+                if page >= int(listing.page_count or 1):
+                    break
+                page += 1
+            exact = [e for e in entities if e.name == name]
+            folded = [e for e in entities if str(e.name).casefold() == name.casefold()]
+            match = exact or (folded if len(folded) == 1 else [])
+            if match:
+                found[name] = str(match[0].id)
+        return found
 
     def user_email(self, user_id: str) -> str | None:
         try:
