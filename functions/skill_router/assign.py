@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from skill_router.errors import OutOfTime
 from skill_router.genesys.client import Discovered, GenesysClient, LiveConversation
 from skill_router.genesys.errors import GenesysError
 from skill_router.matrix import Matrix
@@ -74,6 +75,8 @@ def process_conversation(
         return _assign(live, found, matrix, deps, too_old)
     except GenesysError as exc:
         return _failed(deps, cid, prior, exc)
+    except OutOfTime as exc:  # the rate budget or the clock ran out before anything was changed
+        return Outcome(cid, "pending", final=False, reason=str(exc))
 
 
 def _assign(live: LiveConversation, found: Discovered, matrix: Matrix, deps: Assigner, too_old: bool) -> Outcome:

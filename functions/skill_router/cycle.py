@@ -13,13 +13,15 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from skill_router.assign import Assigner, process_conversation
+from skill_router.assign import Assigner, Outcome, process_conversation
 from skill_router.deadline import Deadline
-from skill_router.genesys.client import PAGE_SIZE, GenesysClient
+from skill_router.errors import OutOfTime
+from skill_router.genesys.client import PAGE_SIZE, Discovered, GenesysClient
 from skill_router.genesys.errors import GenesysError
 from skill_router.matrix_source import MatrixSource
 from skill_router.observability import logger, metrics
@@ -70,6 +72,7 @@ class Poller:
     assigner: Assigner
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     def run_invocation(self, deadline: Deadline, owner: str) -> dict[str, Any]:
         """All polls of one invocation under one lease; the lease is released however it ends."""
@@ -123,6 +126,9 @@ class Poller:
         while not deadline.expired:
             try:
                 result = self.genesys.query_window(start, end, page)
+            except OutOfTime:
+                report.problem = "time ran out; the rest of the window is polled next time"
+                break
             except GenesysError as exc:
                 report.problem = f"window query failed on page {page}: {exc}"
                 logger.error(
@@ -132,13 +138,21 @@ class Poller:
                 break
             report.pages += 1
             ledger = self.store.ledger(c.conversation_id for c in result.conversations)
-            for found in result.conversations:
-                report.seen += 1
+
+            def handle(found: Discovered, ledger: dict[str, dict[str, Any]] = ledger) -> Outcome | None:
                 if deadline.expired:
+                    return None
+                return process_conversation(found, ledger.get(found.conversation_id), matrix, self.assigner, now)
+
+            # A page's conversations are independent: a few threads clear a backlog at the rate
+            # budget's pace instead of one round trip at a time.
+            outcomes = list(self._executor().map(handle, result.conversations))
+            for found, outcome in zip(result.conversations, outcomes, strict=True):
+                report.seen += 1
+                if outcome is None:
                     unfinished.append(found.start)
                     report.outcomes["pending"] += 1
                     continue
-                outcome = process_conversation(found, ledger.get(found.conversation_id), matrix, self.assigner, now)
                 report.outcomes[outcome.outcome] += 1
                 report.notified += int(outcome.notified)
                 if not outcome.final:
@@ -165,6 +179,11 @@ class Poller:
         self._emit(report, now)
         logger.info("poll finished", extra={"report": report.as_dict()})
         return report
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="conversation")
+        return self._pool
 
     def _emit(self, report: PollReport, now: datetime) -> None:
         metrics.add_metric(name="ConversationsSeen", unit="Count", value=report.seen)

@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from skill_router.errors import MatrixError
+from skill_router.errors import MatrixError, OutOfTime
 from skill_router.genesys.errors import GenesysError
 from skill_router.matrix import MAX_MATRIX_BYTES, Matrix, parse_matrix
 from skill_router.observability import logger, metrics
@@ -55,7 +55,7 @@ class MatrixSource:
             matrix = parse_matrix(body, self.location, version if version and version != "null" else etag)
             if self.resolver is not None:
                 matrix = self.resolver(matrix)
-        except GenesysError as exc:
+        except (GenesysError, OutOfTime) as exc:
             # Genesys could not answer the look-ups: not the file's fault, so try again next poll.
             if self.matrix is None:
                 raise

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from skill_router.assign import Assigner
 from skill_router.cycle import Poller
+from skill_router.genesys.budget import RateBudget
 from skill_router.genesys.client import GenesysClient
 from skill_router.genesys.token import TokenProvider
 from skill_router.matrix import resolve_matrix
@@ -46,6 +47,9 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         connect_timeout=settings.http_connect_timeout,
         read_timeout=settings.http_read_timeout,
         max_attempts=settings.max_attempts,
+        # One budget per container: warm invocations keep counting where the last one stopped.
+        budget=RateBudget(settings.requests_per_minute, settings.rate_headroom),
+        pool_size=settings.concurrency + 2,
     )
     store = StateStore(settings.state_table, ttl_days=settings.ledger_ttl_days, dry_run=settings.dry_run)
     matrix_source = MatrixSource(

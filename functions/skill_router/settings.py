@@ -66,6 +66,9 @@ class Settings:
     safety_margin_seconds: float = 5.0
     max_attempts: int = 5
     ledger_ttl_days: int = 7
+    requests_per_minute: int = 300
+    rate_headroom: float = 0.05
+    concurrency: int = 4
 
 
 class _Reader:
@@ -156,6 +159,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         safety_margin_seconds=r.number("SAFETY_MARGIN_SECONDS", 5.0, 0, 60),
         max_attempts=r.integer("MAX_ATTEMPTS", 5, 1, 100),
         ledger_ttl_days=r.integer("LEDGER_TTL_DAYS", 7, 1, 365),
+        requests_per_minute=r.integer("GENESYS_REQUESTS_PER_MINUTE", 300, 10, 100_000),
+        rate_headroom=r.number("GENESYS_RATE_HEADROOM", 0.05, 0.0, 0.5),
+        concurrency=r.integer("GENESYS_CONCURRENCY", 4, 1, 16),
     )
     # A caller still waiting holds the watermark at their start for up to MAX_PENDING_AGE_SECONDS;
     # the window must still reach "now" from there, or newer callers would go unseen meanwhile.

@@ -134,6 +134,8 @@ def app(moto_endpoint: str, sim: GenesysSimulator, monkeypatch: pytest.MonkeyPat
         "GENESYS_API_URL": sim.base_url,
         "GENESYS_LOGIN_URL": sim.base_url,
         "SETTLE_LAG_SECONDS": "0",
+        # The simulator sets no rate limit unless a test asks for one; the budget is tested on its own.
+        "GENESYS_REQUESTS_PER_MINUTE": "100000",
     }
     application = App(sim=sim, env=env, endpoint=moto_endpoint, monkeypatch=monkeypatch)
     application.set(**env)

@@ -177,7 +177,8 @@ def test_two_invocations_started_together_one_works_one_exits(app: App, queue: s
 def test_crashed_run_lease_lapses_and_the_ledger_prevents_double_work(app: App, queue: str):
     first = queued(app, queue, "billing", minutes=3)
     second = queued(app, queue, "technical", minutes=2)
-    spawn_and_kill_on(app, "GET", GET + second, "instead")  # dies after finishing the first caller
+    # One conversation at a time, so the run dies after finishing the first caller.
+    spawn_and_kill_on(app, "GET", GET + second, "instead", GENESYS_CONCURRENCY="1")
     assert app.ledger(first)["outcome"] == "applied" and app.ledger(second) is None
     wait_for_lease_to_lapse(app)
     app.sim.clear_log()
@@ -211,7 +212,7 @@ def test_killed_after_the_email_claim_before_sending_sends_it_once_later(app: Ap
 
 
 def test_time_running_out_mid_window_loses_nothing(app: App, queue: str):
-    app.set(SAFETY_MARGIN_SECONDS="0.5")
+    app.set(SAFETY_MARGIN_SECONDS="0.5", GENESYS_CONCURRENCY="1")
     callers = [queued(app, queue, "technical", minutes=5 - i * 0.1) for i in range(8)]
     app.sim.delay("GET", GET, 0.4)
     report = poll.handler(SCHEDULED_EVENT, LambdaContext(2.5, 512))["polls"][0]

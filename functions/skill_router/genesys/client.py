@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 import urllib3
 
 from skill_router.deadline import Deadline
+from skill_router.genesys.budget import RateBudget
 from skill_router.genesys.errors import GenesysError, message_from_body
 from skill_router.genesys.http import BoundedHttpClient
 from skill_router.genesys.sdk import ApiException, sdk
@@ -26,6 +28,8 @@ from skill_router.genesys.token import TokenProvider
 from skill_router.observability import logger
 
 T = TypeVar("T")
+# Import the SDK classes the product uses now, in Lambda's init phase, not in the first poll.
+_API_CLASSES = (sdk.ApiClient, sdk.ConversationsApi, sdk.RoutingApi, sdk.UsersApi)
 PAGE_SIZE = 100  # the analytics details query's maximum
 MAX_BACKOFF_SECONDS = 20.0
 
@@ -77,10 +81,15 @@ class GenesysClient:
         read_timeout: float = 10.0,
         max_attempts: int = 5,
         sleep: Callable[[float], None] = time.sleep,
+        budget: RateBudget | None = None,
+        pool_size: int = 8,
     ) -> None:
         self.tokens = tokens
+        self.budget = budget or RateBudget(300)
         self.api_client = sdk.ApiClient(host=api_url.rstrip("/"))
-        self.api_client.set_http_client(BoundedHttpClient(connect_timeout, read_timeout))
+        self.api_client.set_http_client(
+            BoundedHttpClient(connect_timeout, read_timeout, pool_size=pool_size, on_headers=self.budget.observe)
+        )
         self.api_client.user_agent = "skill-router"
         self.conversations_api = sdk.ConversationsApi(self.api_client)
         self.routing_api = sdk.RoutingApi(self.api_client)
@@ -89,11 +98,16 @@ class GenesysClient:
         self._sleep = sleep
         self.deadline = Deadline.fixed(60.0)
         self.stats: Counter[str] = Counter()
+        self._stats_lock = threading.Lock()
 
     def begin(self, deadline: Deadline) -> None:
         """Start an invocation: waits are bounded by its deadline, stats count its calls."""
         self.deadline = deadline
         self.stats = Counter()
+
+    def _count(self, name: str) -> None:
+        with self._stats_lock:
+            self.stats[name] += 1
 
     # --- the calls ---------------------------------------------------------------------------
 
@@ -210,8 +224,10 @@ class GenesysClient:
         refreshed = False
         attempt = 0
         while True:
-            self.api_client.access_token = self.tokens.token()
-            self.stats["calls"] += 1
+            self.budget.acquire(self.deadline)  # OutOfTime when the budget has no room in time
+            token = self.tokens.token()
+            self.api_client.access_token = token
+            self._count("calls")
             try:
                 return fn()
             except ApiException as exc:
@@ -226,20 +242,21 @@ class GenesysClient:
                 error = GenesysError(operation, 0, f"no response ({type(exc).__name__})")
             if error.status == 401 and not refreshed:
                 refreshed = True
-                self.stats["token_refreshes"] += 1
+                self._count("token_refreshes")
                 logger.warning("Genesys answered 401; refreshing the token once", extra={"operation": operation})
-                self.tokens.refresh()
+                self.tokens.refresh(stale=token)
                 continue
-            if error.status == 429:
-                self.stats["throttled"] += 1
-            if not error.transient:
-                raise error
             attempt += 1
             delay = self._backoff(error, attempt)
-            if attempt >= self.max_attempts or not self.deadline.allows(delay):
-                self.stats["gave_up"] += 1
+            if error.status == 429:
+                self._count("throttled")
+                self.budget.throttled(delay)  # every thread holds off, not just this one
+            if not error.transient:
                 raise error
-            self.stats["retries"] += 1
+            if attempt >= self.max_attempts or not self.deadline.allows(delay):
+                self._count("gave_up")
+                raise error
+            self._count("retries")
             logger.warning(
                 "Genesys call failed; retrying",
                 extra={

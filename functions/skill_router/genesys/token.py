@@ -6,6 +6,7 @@ and the expiry kept. A token is used until 60 s before it expires (the seed's ma
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -59,8 +60,14 @@ class TokenProvider:
         self._clock = clock
         self._token: Token | None = None
         self.last_source = ""
+        # Conversations are handled on a few threads: one login at a time, one refresh per 401 wave.
+        self._lock = threading.RLock()
 
     def token(self) -> str:
+        with self._lock:
+            return self._token_locked()
+
+    def _token_locked(self) -> str:
         now = self._clock()
         if self._token and self._token.fresh(now):
             self.last_source = "memory"
@@ -72,10 +79,14 @@ class TokenProvider:
             return cached.access_token
         return self._fetch()
 
-    def refresh(self) -> str:
-        """After a 401: the token in hand was revoked or expired early; get a new one."""
-        self._token = None
-        return self._fetch()
+    def refresh(self, stale: str | None = None) -> str:
+        """After a 401: the token in hand was revoked or expired early; get a new one, unless
+        another thread already replaced the `stale` one."""
+        with self._lock:
+            if stale is not None and self._token is not None and self._token.access_token != stale:
+                return self._token.access_token
+            self._token = None
+            return self._fetch()
 
     def _from_cache(self) -> Token | None:
         try:

@@ -1,0 +1,110 @@
+"""The rate budget: never more than the org's limit in any 60 s, and it yields to Genesys's word.
+
+Time is virtual: the budget's sleeps advance a clock the simulator also reads, so minutes of
+traffic run in seconds and the figures do not depend on the machine's speed."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterator
+
+import pytest
+
+from skill_router.deadline import Deadline
+from skill_router.errors import OutOfTime
+from skill_router.genesys.budget import RateBudget
+from skill_router.genesys.client import GenesysClient
+from skill_router.genesys.token import Credentials, TokenProvider
+from tests.simulator import GenesysSimulator
+
+
+class VirtualClock:
+    def __init__(self, start: float = 1_900_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 0.0)
+
+
+def busiest_minute(times: list[float]) -> int:
+    ordered = sorted(times)
+    return max(bisect_left(ordered, t + 60.0) - i for i, t in enumerate(ordered))
+
+
+def test_no_60_second_window_ever_holds_more_than_the_budget():
+    clock = VirtualClock()
+    budget = RateBudget(300, headroom=0.05, clock=clock, sleep=clock.sleep)
+    sent = []
+    for _ in range(2000):
+        budget.acquire(Deadline.fixed(900))
+        sent.append(clock.now)
+    assert busiest_minute(sent) <= 285
+    minutes = (sent[-1] - sent[0]) / 60
+    assert 2000 / minutes >= 0.9 * 300, "and the budget is actually used, not wasted"
+
+
+def test_a_429_holds_everyone_off_for_retry_after():
+    clock = VirtualClock()
+    budget = RateBudget(300, clock=clock, sleep=clock.sleep)
+    budget.acquire(Deadline.fixed(900))
+    budget.throttled(7.0)
+    before = clock.now
+    budget.acquire(Deadline.fixed(900))
+    assert clock.now - before >= 7.0
+
+
+def test_a_lower_limit_reported_by_genesys_lowers_the_rate():
+    budget = RateBudget(300)
+    budget.observe({"inin-ratelimit-allowed": "120", "inin-ratelimit-count": "3"})
+    assert budget.limit == 120 and budget.per_minute <= 120 * 0.95
+    budget.observe({"inin-ratelimit-allowed": "600"})
+    assert budget.limit == 120, "a higher figure never raises it above the configured budget"
+
+
+def test_no_room_within_the_invocation_is_out_of_time_not_a_failure():
+    clock = VirtualClock()
+    budget = RateBudget(60, clock=clock, sleep=clock.sleep)
+    for _ in range(5):
+        budget.acquire(Deadline.fixed(900))
+    with pytest.raises(OutOfTime, match="rate budget"):
+        budget.acquire(Deadline.fixed(0.1))
+
+
+@pytest.fixture
+def sim() -> Iterator[tuple[GenesysSimulator, VirtualClock]]:
+    clock = VirtualClock()
+    with GenesysSimulator(clock=clock) as simulator:
+        simulator.add_client("c", "s")
+        yield simulator, clock
+
+
+def client_for(sim: GenesysSimulator, clock: VirtualClock, per_minute: int) -> GenesysClient:
+    budget = RateBudget(per_minute, clock=clock, sleep=clock.sleep)
+    tokens = TokenProvider(sim.base_url, lambda: Credentials("c", "s"), lambda: None, lambda _: None)
+    client = GenesysClient(sim.base_url, tokens, budget=budget)
+    client.begin(Deadline.fixed(900))
+    return client
+
+
+def test_a_backlog_through_the_simulator_meets_its_limit_with_no_429(sim: tuple[GenesysSimulator, VirtualClock]):
+    simulator, clock = sim
+    simulator.rate_limit_per_minute = 300
+    conversation = simulator.add_conversation()
+    client = client_for(simulator, clock, 300)
+    for _ in range(700):
+        assert client.get_conversation(conversation) is not None
+    assert simulator.throttled == 0
+    assert busiest_minute([r.at for r in simulator.requests if r.path.startswith("/api/v2/")]) <= 300
+
+
+def test_the_budget_follows_a_lower_limit_genesys_enforces(sim: tuple[GenesysSimulator, VirtualClock]):
+    simulator, clock = sim
+    simulator.rate_limit_per_minute = 120  # the org's limit is lower than the configured budget
+    conversation = simulator.add_conversation()
+    client = client_for(simulator, clock, 300)
+    for _ in range(300):
+        assert client.get_conversation(conversation) is not None
+    assert simulator.throttled <= 1 and client.budget.limit == 120
