@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 EVENT ?= events/scheduled.json
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help demo test test-unit test-integration invoke lint validate build clean
+.PHONY: help demo test test-unit test-integration invoke lint validate build clean bench
 # The SAM CLI pins its own PyYAML, boto3 and more: it gets a venv of its own.
 SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed
@@ -18,6 +18,7 @@ help:
 	@echo "make test      unit and integration tests"
 	@echo "make invoke    EVENT=events/scheduled.json: run the handler as Lambda would, locally"
 	@echo "make lint      ruff, mypy, cfn-lint"
+	@echo "make bench     calls, throughput, latency, cold start, memory, layer size (docs/performance.md)"
 	@echo "make validate  sam validate --lint (installs the SAM CLI into .venv-sam)"
 	@echo "make build     sam build: the function and the dependency layer, for Lambda's Python 3.13"
 
@@ -64,3 +65,6 @@ build: $(SAM_STAMP)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+bench: $(STAMP)
+	$(PY) scripts/bench.py

@@ -45,6 +45,7 @@ class PollReport:
     genesys_calls: int = 0
     matrix_version: str = ""
     problem: str | None = None
+    released: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         counts = {name: self.outcomes.get(name, 0) for name in REPORTED}
@@ -87,6 +88,7 @@ class Poller:
         reports: list[PollReport] = []
         watermark = lease.window_end
         started = self.clock()
+        released = False
         try:
             for number in range(self.settings.polls_per_invocation):
                 if number:
@@ -98,14 +100,18 @@ class Poller:
                     if wait > 0:
                         self.sleep(wait)
                 started = self.clock()
-                report = self.poll(deadline, owner, watermark)
+                last = number == self.settings.polls_per_invocation - 1
+                report = self.poll(deadline, owner, watermark, release=last)
+                released = report.released
                 reports.append(report)
                 watermark = datetime.fromisoformat(report.watermark_after) if report.watermark_after else watermark
         finally:
-            self.store.release_lease(owner)
+            if not released:
+                self.store.release_lease(owner)
         return {"status": "ok", "polls": [r.as_dict() for r in reports]}
 
-    def poll(self, deadline: Deadline, owner: str, watermark: datetime | None) -> PollReport:
+    def poll(self, deadline: Deadline, owner: str, watermark: datetime | None, release: bool = False) -> PollReport:
+        """One window. With `release`, the watermark write also frees the lease (one write, not two)."""
         matrix = self.matrix_source.current()
         now = datetime.fromtimestamp(self.clock(), UTC)
         s = self.settings
@@ -170,8 +176,9 @@ class Poller:
         if unfinished:
             safe = min([*unfinished, *([safe] if safe else [])])
         if safe is not None and (watermark is None or safe > watermark):
-            if self.store.advance_watermark(owner, safe):
+            if self.store.advance_watermark(owner, safe, release=release):
                 report.watermark_after = _iso(safe)
+                report.released = release
             else:
                 report.problem = "lost the lease; the watermark was left for the holder"
                 logger.error(report.problem)

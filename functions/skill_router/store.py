@@ -83,20 +83,28 @@ class StateStore:
         window_end = item.get("window_end", {}).get("S")
         return Lease(owner=owner, expires=expires, window_end=parse_time(window_end) if window_end else None)
 
-    def advance_watermark(self, owner: str, window_end: datetime) -> bool:
-        """Move the watermark forward, only while we hold the lease; False if we lost it."""
+    def advance_watermark(self, owner: str, window_end: datetime, release: bool = False) -> bool:
+        """Move the watermark forward, only while we hold the lease; False if we lost it.
+
+        With `release`, the same write frees the lease: the run's last write is one call, not two.
+        """
+        values = {
+            ":owner": {"S": owner},
+            ":end": {"S": format_time(window_end)},
+            ":now": {"S": format_time(datetime.fromtimestamp(self._clock(), UTC))},
+        }
+        expression = "SET window_end = :end, updated_at = :now"
+        if release:
+            expression += ", lease_expires = :zero"
+            values[":zero"] = {"N": "0"}
         try:
             self.calls += 1
             self.client.update_item(
                 TableName=self.table_name,
                 Key=self._watermark_key,
-                UpdateExpression="SET window_end = :end, updated_at = :now",
+                UpdateExpression=expression,
                 ConditionExpression="lease_owner = :owner AND (attribute_not_exists(window_end) OR window_end <= :end)",
-                ExpressionAttributeValues={
-                    ":owner": {"S": owner},
-                    ":end": {"S": format_time(window_end)},
-                    ":now": {"S": format_time(datetime.fromtimestamp(self._clock(), UTC))},
-                },
+                ExpressionAttributeValues=values,
             )
         except ClientError as exc:
             if _conditional(exc):

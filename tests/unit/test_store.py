@@ -99,3 +99,11 @@ def test_dry_run_state_never_touches_the_real_ledger(store):
     dry = StateStore(TABLE, client=store.client, dry_run=True)
     dry.record("c1", "applied")
     assert store.entry("c1") is None and dry.entry("c1") is not None
+
+
+def test_the_last_watermark_write_also_frees_the_lease(store, clock):
+    moment = datetime(2027, 1, 15, 10, 0, tzinfo=UTC)
+    store.acquire_lease("run-a", 120)
+    assert store.advance_watermark("run-a", moment, release=True)
+    lease = store.acquire_lease("run-b", 120)
+    assert lease is not None and lease.window_end == moment

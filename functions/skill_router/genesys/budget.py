@@ -1,21 +1,30 @@
 """One rate budget for every Genesys call: spend the org's limit deliberately, not by hitting 429s.
 
-A token bucket, shared by the threads of a container. Its rate and burst are chosen so that no
-60-second window ever holds more than the budget (rate x 60 + burst <= limit x (1 - headroom)),
-even across back-to-back invocations. It adapts to what Genesys says: a 429 pauses every thread
-for Retry-After, and a lower `inin-ratelimit-allowed` than configured lowers the rate.
+Genesys counts a client's requests per minute. The budget keeps the send times of the last 60 s
+(shared by the threads of a container, and by its warm invocations) and lets a request go only
+while fewer than limit x (1 - headroom) were sent in that minute, paced so that a minute's
+budget is spread over at least 20 s rather than fired in one burst. So no 60-second window ever
+holds more than the budget, and a run that works 55 s of every minute can still spend all of it.
+(A plain token bucket with that guarantee must keep rate x 60 + burst under the limit, and so
+could spend at most 55/60 of it.)
+
+It follows what Genesys says: a 429 holds every thread off for Retry-After, and a lower
+`inin-ratelimit-allowed` than configured lowers the budget.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 
 from skill_router.deadline import Deadline
 from skill_router.errors import OutOfTime
 
-BURST = 5
+WINDOW_SECONDS = 60.0
+SPREAD_SECONDS = 20.0  # a full minute's budget takes at least this long to send
 
 
 class RateBudget:
@@ -30,23 +39,16 @@ class RateBudget:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._tokens = float(BURST)
-        self._updated = clock()
+        self._sent: deque[float] = deque()
         self._paused_until = 0.0
         self.configured_limit = requests_per_minute
-        self.limit = requests_per_minute
         self.waited_seconds = 0.0
-        self._set_rate(requests_per_minute)
+        self._set_limit(requests_per_minute)
 
-    def _set_rate(self, limit: int) -> None:
+    def _set_limit(self, limit: int) -> None:
         self.limit = limit
-        usable = max(limit * (1.0 - self.headroom), BURST + 1.0)
-        self.burst = min(float(BURST), usable / 10)
-        self.per_second = (usable - self.burst) / 60.0
-
-    @property
-    def per_minute(self) -> float:
-        return self.per_second * 60.0 + self.burst
+        self.per_minute = max(1, math.floor(limit * (1.0 - self.headroom)))
+        self._interval = SPREAD_SECONDS / self.per_minute
 
     def acquire(self, deadline: Deadline) -> None:
         """Take one request's worth of budget, waiting as needed; OutOfTime if the wait would
@@ -54,25 +56,27 @@ class RateBudget:
         while True:
             with self._lock:
                 now = self._clock()
-                self._refill(now)
-                wait = max(self._paused_until - now, 0.0)
-                if not wait and self._tokens >= 1.0 - 1e-6:
-                    self._tokens = max(self._tokens - 1.0, 0.0)
+                while self._sent and self._sent[0] <= now - WINDOW_SECONDS:
+                    self._sent.popleft()
+                if self._paused_until > now:
+                    wait = self._paused_until - now
+                elif len(self._sent) >= self.per_minute:
+                    wait = self._sent[0] + WINDOW_SECONDS - now
+                elif self._sent and now - self._sent[-1] < self._interval:
+                    wait = self._sent[-1] + self._interval - now
+                else:
+                    self._sent.append(now)
                     return
-                if not wait:
-                    # At least 1 ms: a float clock may not move for a smaller step.
-                    wait = max((1.0 - self._tokens) / self.per_second, 0.001)
+            wait = max(wait, 0.001)  # a float clock may not move for a smaller step
             if not deadline.allows(wait):
                 raise OutOfTime(f"the Genesys rate budget has no room within this invocation (next in {wait:.1f} s)")
             self.waited_seconds += wait
             self._sleep(wait)
 
     def throttled(self, retry_after: float | None) -> None:
-        """Genesys answered 429: nobody sends until Retry-After, and the bucket starts empty."""
+        """Genesys answered 429: nobody sends until Retry-After."""
         with self._lock:
             now = self._clock()
-            self._tokens = 0.0
-            self._updated = now
             self._paused_until = max(self._paused_until, now + (retry_after if retry_after else 1.0))
 
     def observe(self, headers: Mapping[str, str] | None) -> None:
@@ -86,10 +90,4 @@ class RateBudget:
             return
         if reported and reported < self.limit:
             with self._lock:
-                self._set_rate(reported)
-                self._tokens = min(self._tokens, self.burst)
-
-    def _refill(self, now: float) -> None:
-        if now > self._updated:
-            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.per_second)
-            self._updated = now
+                self._set_limit(reported)

@@ -88,7 +88,7 @@ class GenesysClient:
         self.budget = budget or RateBudget(300)
         self.api_client = sdk.ApiClient(host=api_url.rstrip("/"))
         self.api_client.set_http_client(
-            BoundedHttpClient(connect_timeout, read_timeout, pool_size=pool_size, on_headers=self.budget.observe)
+            BoundedHttpClient(connect_timeout, read_timeout, pool_size=pool_size, on_headers=self._observe)
         )
         self.api_client.user_agent = "skill-router"
         self.conversations_api = sdk.ConversationsApi(self.api_client)
@@ -104,6 +104,9 @@ class GenesysClient:
         """Start an invocation: waits are bounded by its deadline, stats count its calls."""
         self.deadline = deadline
         self.stats = Counter()
+
+    def _observe(self, headers: Mapping[str, str]) -> None:
+        self.budget.observe(headers)
 
     def _count(self, name: str) -> None:
         with self._stats_lock:
