@@ -261,6 +261,70 @@ def idle_warm(endpoint: str) -> dict[str, float]:
     }
 
 
+def genesys_event(kind: str, conversation_id: str, **body: Any) -> dict[str, Any]:
+    envelope: dict[str, Any] = json.loads((ROOT / "events" / f"{kind}.json").read_text())
+    envelope["detail"]["eventBody"].update(conversationId=conversation_id, eventTime=int(time.time() * 1000), **body)
+    return envelope
+
+
+def event_mode(endpoint: str, cold_runs: int = 5, warm_runs: int = 40) -> dict[str, float]:
+    """Event-to-PATCH latency (cold: a fresh process, import included; warm: a reused container)."""
+    from skill_router.handlers import conversation_event
+
+    d = deploy(endpoint, 1.0, None)
+    patched_at: dict[str, float] = {}
+
+    def patch_time(cid: str) -> float:
+        if cid not in patched_at:
+            times = [r.at for r in d.sim.requests if r.method == "PATCH" and r.path.endswith(cid) and r.status == 200]
+            patched_at[cid] = min(times)
+        return patched_at[cid]
+
+    def caller() -> tuple[str, dict[str, Any]]:
+        cid = d.sim.add_conversation(queue_id=d.queue, attributes={"intent": "technical"})
+        return cid, genesys_event("acd_start", cid, queueId=d.queue, requestedRoutingSkillIds=[])
+
+    cold = []
+    for _ in range(cold_runs):
+        cid, envelope = caller()
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(envelope, f)
+        began = time.time()
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "lambda_runner.py"),
+                f.name,
+                "--handler",
+                "skill_router.handlers.conversation_event.handler",
+            ],
+            env={**os.environ, **d.env},
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        cold.append(patch_time(cid) - began)
+    conversation_event._runtime = d.runtime
+    warm: list[float] = []
+    calls_get: list[int] = []
+    calls_fast: list[int] = []
+    for i in range(warm_runs):
+        cid, envelope = caller()
+        if i % 2:  # the intent event first, then the queue: one PATCH, no GET
+            intent = genesys_event("attributes", cid, attributes={"intent": "technical"})
+            conversation_event.handler(intent, LambdaContext(30, 256))
+        began = time.time()
+        result = conversation_event.handler(envelope, LambdaContext(30, 256))
+        warm.append(patch_time(cid) - began)
+        (calls_fast if i % 2 else calls_get).append(result["genesys_calls"])
+    return {
+        "cold_p95": percentile(cold, 0.95),
+        "warm_p95": percentile(warm, 0.95),
+        "calls_get_path": statistics.mean(calls_get),
+        "calls_fast_path": statistics.mean(calls_fast),
+    }
+
+
 def timed_import(statement: str, runs: int = 5) -> float:
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
     env = {**os.environ, "HOME": tempfile.gettempdir()}
@@ -369,6 +433,17 @@ def main(argv: list[str] | None = None) -> int:
         lat = latency(endpoint, args.speed)
         row(f"p50 ({lat['assigned']:.0f} of {lat['callers']:.0f} callers)", f"{lat['p50']:.1f} s", "")
         row("p95", f"{lat['p95']:.1f} s", "<= 35 s", lat["p95"] <= 35)
+        section("Event mode (Genesys EventBridge events)")
+        ev = event_mode(endpoint)
+        row(
+            "event to PATCH p95, cold start (fresh process, import included)",
+            f"{ev['cold_p95'] * 1000:.0f} ms",
+            "<= 2000 ms",
+            ev["cold_p95"] <= 2.0,
+        )
+        row("event to PATCH p95, warm", f"{ev['warm_p95'] * 1000:.0f} ms", "<= 300 ms", ev["warm_p95"] <= 0.3)
+        row("Genesys calls per assignment: acd.start alone", f"{ev['calls_get_path']:.2f}", "")
+        row("Genesys calls per assignment: intent event first", f"{ev['calls_fast_path']:.2f}", "")
         section("Idle warm invocation")
         idle = idle_warm(endpoint)
         row("AWS calls", f"{idle['aws_calls']:.0f}", "<= 3", idle["aws_calls"] <= 3)

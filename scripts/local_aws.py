@@ -98,7 +98,8 @@ class LocalResources:
         }
         defaults = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
         values = {**defaults, "NotifyFrom": self.notify_from, **self.parameters, **physical}
-        env = {name: _resolve(value, values) for name, value in variables.items()}
+        conditions = template.get("Conditions", {})
+        env = {name: _resolve(value, values, conditions) for name, value in variables.items()}
         return {
             **env,
             **FAKE_CREDENTIALS,
@@ -108,7 +109,29 @@ class LocalResources:
         }
 
 
-def _resolve(value: Any, values: dict[str, str]) -> str:
+def _condition(expression: Any, values: dict[str, str], conditions: dict[str, Any]) -> bool:
+    """The few condition functions template.yaml uses: Equals, Not, And, Or, Condition, Ref."""
+    if isinstance(expression, dict) and len(expression) == 1:
+        ((name, args),) = expression.items()
+        if name == "Fn::Equals":
+            left, right = (_resolve(a, values, conditions) for a in args)
+            return left == right
+        if name == "Fn::Not":
+            return not _condition(args[0], values, conditions)
+        if name == "Fn::And":
+            return all(_condition(a, values, conditions) for a in args)
+        if name == "Fn::Or":
+            return any(_condition(a, values, conditions) for a in args)
+        if name == "Condition":
+            return _condition(conditions[args], values, conditions)
+    raise ValueError(f"template.yaml: condition {expression!r} cannot be evaluated locally")
+
+
+def _resolve(value: Any, values: dict[str, str], conditions: dict[str, Any] | None = None) -> str:
+    conditions = conditions or {}
+    if isinstance(value, dict) and set(value) == {"Fn::If"}:
+        name, if_true, if_false = value["Fn::If"]
+        return _resolve(if_true if _condition(conditions[name], values, conditions) else if_false, values, conditions)
     if isinstance(value, dict) and set(value) == {"Ref"}:
         try:
             return values[value["Ref"]]

@@ -7,8 +7,11 @@ context (scripts/lambda_runner.py), printing its log lines and its result.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,9 +31,27 @@ def main(argv: list[str]) -> int:
     sim.start()
     try:
         local = set_up(endpoint, sim)
-        print(f"moto server {endpoint}, Genesys simulator {sim.base_url}; invoking with {argv[0]}", flush=True)
+        event_file, handler = argv[0], "skill_router.handlers.poll.handler"
+        event = json.loads(Path(event_file).read_text())
+        if isinstance(event, dict) and str(event.get("detail-type", "")).startswith("v2.detail.events.conversation"):
+            # A Genesys event: aim it at the demo's first caller, so it has something to act on.
+            handler = "skill_router.handlers.conversation_event.handler"
+            body = event["detail"]["eventBody"]
+            caller = local.callers[0]
+            body.update(conversationId=caller.conversation_id, eventTime=int(time.time() * 1000))
+            if "queueId" in body:
+                skills, priority = sim.routing(caller.conversation_id)
+                body.update(queueId=local.queue, requestedRoutingSkillIds=skills, routingPriority=priority)
+            with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as copy:
+                json.dump(event, copy)
+            print(f"event aimed at the demo caller '{caller.label}' ({caller.conversation_id})", flush=True)
+            event_file = copy.name
+        print(f"moto server {endpoint}, Genesys simulator {sim.base_url}; invoking {handler} with {argv[0]}")
+        sys.stdout.flush()
         return subprocess.call(
-            [sys.executable, str(ROOT / "scripts" / "lambda_runner.py"), argv[0]], env=local.env, cwd=ROOT
+            [sys.executable, str(ROOT / "scripts" / "lambda_runner.py"), event_file, "--handler", handler],
+            env=local.env,
+            cwd=ROOT,
         )
     finally:
         sim.stop()

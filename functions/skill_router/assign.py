@@ -15,7 +15,7 @@ from typing import Any
 from skill_router.errors import OutOfTime
 from skill_router.genesys.client import Discovered, GenesysClient, LiveConversation
 from skill_router.genesys.errors import GenesysError
-from skill_router.matrix import Matrix
+from skill_router.matrix import Matrix, Rule
 from skill_router.notify import Notifier
 from skill_router.observability import logger
 from skill_router.settings import Settings
@@ -92,16 +92,29 @@ def _assign(live: LiveConversation, found: Discovered, matrix: Matrix, deps: Ass
         # Seen before the flow or bot set the intent: look again on the next poll.
         return Outcome(cid, "pending", final=False, reason="waiting for intent")
     rule, _ = hit
-    before = live.skill_ids
+    return apply_rule(cid, rule, live.queue_id, live.skill_ids, live.priority, matrix, deps)
+
+
+def apply_rule(
+    cid: str,
+    rule: Rule,
+    queue_id: str | None,
+    before: tuple[str, ...],
+    current_priority: int | None,
+    matrix: Matrix,
+    deps: Assigner,
+) -> Outcome:
+    """Merge the rule's skills into `before` (the conversation's requested skills now), raise its
+    priority if the rule says so, PATCH only if that changes something, record, notify once."""
     have = {s.lower() for s in before}
     after = before + tuple(s for s in rule.skill_ids if s not in have)
     priority = rule.routing_priority
-    if priority is not None and live.priority is not None and live.priority >= priority:
+    if priority is not None and current_priority is not None and current_priority >= priority:
         priority = None  # only ever raise a caller's priority
     fields: dict[str, Any] = {
         "rule_id": rule.id,
         "matrix_version": matrix.version,
-        "queue_id": live.queue_id,
+        "queue_id": queue_id,
         "skills_before": list(before),
     }
     if after == before and priority is None:

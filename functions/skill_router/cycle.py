@@ -46,6 +46,7 @@ class PollReport:
     matrix_version: str = ""
     problem: str | None = None
     released: bool = False
+    event_mode: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         counts = {name: self.outcomes.get(name, 0) for name in REPORTED}
@@ -58,6 +59,8 @@ class PollReport:
             "matched": counts["applied"] + counts["unchanged"],
             **counts,
             "notified": self.notified,
+            # In event mode the poller is the safety net: what it applied, events had missed.
+            "reconciled": counts["applied"] if self.event_mode else 0,
             "genesys_calls": self.genesys_calls,
             "matrix_version": self.matrix_version,
             **({"problem": self.problem} if self.problem else {}),
@@ -124,6 +127,7 @@ class Poller:
             watermark_before=_iso(watermark) if watermark else None,
             watermark_after=_iso(watermark) if watermark else None,
             matrix_version=matrix.version,
+            event_mode=s.event_mode,
         )
         calls_before = self.genesys.stats["calls"]
         unfinished: list[datetime] = []
@@ -197,6 +201,8 @@ class Poller:
         for name in ("applied", "unchanged", "gone", "failed", "pending"):
             metrics.add_metric(name=f"Conversations{name.title()}", unit="Count", value=report.outcomes.get(name, 0))
         metrics.add_metric(name="NotificationsSent", unit="Count", value=report.notified)
+        if report.event_mode:
+            metrics.add_metric(name="Reconciled", unit="Count", value=report.outcomes.get("applied", 0))
         metrics.add_metric(name="GenesysCalls", unit="Count", value=report.genesys_calls)
         if report.watermark_after:
             lag = (now - datetime.fromisoformat(report.watermark_after)).total_seconds()

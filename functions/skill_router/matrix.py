@@ -92,6 +92,10 @@ class Matrix:
     def attributes(self) -> set[str | None]:
         return {r.attribute for r in self.rules}
 
+    def rule(self, rule_id: Any) -> Rule | None:
+        """The rule with this id, if the matrix (still) has one."""
+        return next((r for r in self.rules if r.id == rule_id), None) if rule_id else None
+
     @property
     def unresolved(self) -> bool:
         """Some rule names a skill or a user that only Genesys can turn into an id or an email."""

@@ -69,6 +69,7 @@ class Settings:
     requests_per_minute: int = 300
     rate_headroom: float = 0.05
     concurrency: int = 4
+    event_mode: bool = False
 
 
 class _Reader:
@@ -162,6 +163,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         requests_per_minute=r.integer("GENESYS_REQUESTS_PER_MINUTE", 300, 10, 100_000),
         rate_headroom=r.number("GENESYS_RATE_HEADROOM", 0.05, 0.0, 0.5),
         concurrency=r.integer("GENESYS_CONCURRENCY", 4, 1, 16),
+        event_mode=r.flag("EVENT_MODE", False),
     )
     # A caller still waiting holds the watermark at their start for up to MAX_PENDING_AGE_SECONDS;
     # the window must still reach "now" from there, or newer callers would go unseen meanwhile.

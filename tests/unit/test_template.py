@@ -33,9 +33,9 @@ def function(template: dict[str, Any]) -> dict[str, Any]:
     return properties
 
 
-def statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+def statements(template: dict[str, Any], name: str = "PollFunction") -> list[dict[str, Any]]:
     found = []
-    for policy in function(template)["Policies"]:
+    for policy in template["Resources"][name]["Properties"]["Policies"]:
         for statement in policy["Statement"]:
             if "Fn::If" in statement:
                 found += [s for s in statement["Fn::If"][1:] if s != {"Ref": "AWS::NoValue"}]
@@ -55,8 +55,9 @@ def test_the_function_gets_every_contract_variable_and_they_parse(template: dict
     assert (settings.matrix_key, settings.notify_channel, settings.dry_run) == ("skill_matrix.yaml", "ses", False)
 
 
-def test_no_policy_statement_grants_every_resource_or_every_action(template: dict[str, Any]):
-    for statement in statements(template):
+@pytest.mark.parametrize("name", ["PollFunction", "EventFunction"])
+def test_no_policy_statement_grants_every_resource_or_every_action(template: dict[str, Any], name: str):
+    for statement in statements(template, name):
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         assert "*" not in resources, statement["Sid"]
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
@@ -93,3 +94,23 @@ def test_state_and_matrix_are_durable_and_private(template: dict[str, Any]):
     assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
     assert all(bucket["PublicAccessBlockConfiguration"].values())
     assert resources["StateTable"]["DeletionPolicy"] == "Retain"
+
+
+def test_event_mode_is_off_unless_an_event_source_is_named_and_then_filters_two_topics(template: dict[str, Any]):
+    resources = template["Resources"]
+    assert template["Parameters"]["GenesysEventSourceName"]["Default"] == ""
+    assert resources["EventFunction"]["Condition"] == "EventMode"
+    properties = resources["EventFunction"]["Properties"]
+    rule = properties["Events"]["ConversationEvents"]["Properties"]
+    assert rule["EventBusName"] == {"Ref": "GenesysEventSourceName"}
+    assert rule["Pattern"]["detail-type"] == [
+        "v2.detail.events.conversation.{id}.acd.start",
+        "v2.detail.events.conversation.{id}.attributes",
+    ]
+    assert rule["RetryPolicy"]["MaximumRetryAttempts"] <= 2 and "DeadLetterConfig" in rule
+    # The org's 300 requests a minute, shared: two event containers and the poller at 100 each.
+    assert properties["ReservedConcurrentExecutions"] * 100 + 100 <= 300
+    names = LocalResources("http://127.0.0.1:1", "us-east-1", "t", "b", "arn:c", "arn:t", "f@example.com")
+    assert names.env()["EVENT_MODE"] == "false" and names.env()["GENESYS_REQUESTS_PER_MINUTE"] == "300"
+    names.parameters["GenesysEventSourceName"] = "aws.partner/genesys.com/cloud/org/skill-router"
+    assert names.env()["EVENT_MODE"] == "true" and names.env()["GENESYS_REQUESTS_PER_MINUTE"] == "100"

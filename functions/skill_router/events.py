@@ -1,0 +1,132 @@
+"""Event mode: Genesys conversation events from Amazon EventBridge, through the same rules.
+
+Two topics of the Genesys "Amazon EventBridge Source" integration are used (both are detail
+events; their bodies are the SDK's AcdStartDetailEventTopicAcdStartEvent and
+AttributeDetailEventTopicAttributeUpdateEvent):
+- `v2.detail.events.conversation.{id}.attributes`: participant data was set (the flow or bot
+  wrote the intent). Its body carries `attributes`, but nothing about queues or skills.
+- `v2.detail.events.conversation.{id}.acd.start`: the caller entered a queue. Its body carries
+  `queueId`, `requestedRoutingSkillIds` and `routingPriority`, but no attributes.
+Together they hold all a rule needs. When the intent arrives first (the usual order: the IVR or
+bot sets it, then transfers to a queue), the matched rule's id is kept in the ledger (never the
+caller's attributes) and acd.start applies it with one PATCH and no GET. In any other order, or
+when the kept rule no longer exists, the conversation goes through the poller's own code path
+(`process_conversation`: GET, match, PATCH). Both share the ledger, so events delivered twice,
+and the poller that runs after them, find the work done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from skill_router.assign import Assigner, Outcome, apply_rule, process_conversation
+from skill_router.genesys.client import Discovered
+from skill_router.matrix import Matrix
+from skill_router.store import FINAL_OUTCOMES
+
+ACD_START = "acd.start"
+ATTRIBUTES = "attributes"
+TOPICS = {
+    "v2.detail.events.conversation.{id}.acd.start": ACD_START,
+    "v2.detail.events.conversation.{id}.attributes": ATTRIBUTES,
+}
+SOURCE_PREFIX = "aws.partner/genesys.com"
+INTENT_SEEN = "intent_seen"  # the ledger's note: rule matched, not queued yet
+WAITING = "waiting"  # the ledger's note: queued, no intent yet
+
+
+class EventRejected(ValueError):
+    """The event is not one skill-router can use; it is logged and dropped, never retried."""
+
+
+@dataclass(frozen=True)
+class ConversationEvent:
+    topic: str
+    conversation_id: str
+    at: datetime
+    queue_id: str | None = None
+    requested_skill_ids: tuple[str, ...] = ()
+    routing_priority: int | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+def parse_event(event: Any) -> ConversationEvent:
+    """The EventBridge envelope and the topic's body, checked field by field."""
+    if not isinstance(event, dict):
+        raise EventRejected(f"expected an EventBridge event (a JSON object), got {type(event).__name__}")
+    source = event.get("source")
+    if not isinstance(source, str) or not source.startswith(SOURCE_PREFIX):
+        raise EventRejected(f"'source' {source!r} is not a Genesys partner event source ({SOURCE_PREFIX}/...)")
+    topic = TOPICS.get(str(event.get("detail-type")))
+    if topic is None:
+        raise EventRejected(f"'detail-type' {event.get('detail-type')!r} is not one of {', '.join(TOPICS)}")
+    detail = event.get("detail")
+    body = detail.get("eventBody") if isinstance(detail, dict) else None
+    if not isinstance(body, dict):
+        raise EventRejected("'detail.eventBody' is missing or not an object")
+    conversation_id = body.get("conversationId")
+    if not isinstance(conversation_id, str) or not conversation_id.strip():
+        raise EventRejected("'detail.eventBody.conversationId' is missing")
+    event_time = body.get("eventTime")
+    if not isinstance(event_time, int | float) or isinstance(event_time, bool):
+        raise EventRejected("'detail.eventBody.eventTime' must be epoch milliseconds")
+    at = datetime.fromtimestamp(event_time / 1000, UTC)
+    if topic == ACD_START:
+        queue_id = body.get("queueId")
+        skills = body.get("requestedRoutingSkillIds") or []
+        priority = body.get("routingPriority")
+        if not isinstance(queue_id, str) or not queue_id:
+            raise EventRejected("'detail.eventBody.queueId' is missing from an acd.start event")
+        if not isinstance(skills, list) or not all(isinstance(s, str) for s in skills):
+            raise EventRejected("'detail.eventBody.requestedRoutingSkillIds' must be a list of skill ids")
+        if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
+            raise EventRejected("'detail.eventBody.routingPriority' must be an integer")
+        return ConversationEvent(topic, conversation_id, at, queue_id, tuple(skills), priority)
+    attributes = body.get("attributes")
+    if not isinstance(attributes, dict):
+        raise EventRejected("'detail.eventBody.attributes' is missing from an attributes event")
+    clean = {str(k): str(v) for k, v in attributes.items() if isinstance(v, str | int | float)}
+    return ConversationEvent(topic, conversation_id, at, attributes=clean)
+
+
+def handle_event(
+    event: ConversationEvent, prior: dict[str, Any] | None, matrix: Matrix, deps: Assigner, now: datetime
+) -> Outcome:
+    cid = event.conversation_id
+    if prior and prior.get("outcome") in FINAL_OUTCOMES:
+        # Delivered twice, or the poller got there first: finish the email if owed, nothing else.
+        return process_conversation(_discovered(event, prior), prior, matrix, deps, now)
+    if event.topic == ACD_START:
+        rule = matrix.rule(prior.get("rule_id")) if prior and prior.get("outcome") == INTENT_SEEN else None
+        if rule is not None and (not rule.queues or event.queue_id in rule.queues):
+            # The intent came first and matched: one PATCH, no GET.
+            return apply_rule(
+                cid, rule, event.queue_id, event.requested_skill_ids, event.routing_priority, matrix, deps
+            )
+        outcome = process_conversation(_discovered(event, prior), prior, matrix, deps, now)
+        if outcome.outcome == "pending":
+            deps.store.record(cid, WAITING, queue_id=event.queue_id)  # the intent event will finish it
+        return outcome
+    # An attributes event.
+    if prior and prior.get("outcome") == WAITING:
+        return process_conversation(_discovered(event, prior), prior, matrix, deps, now)
+    hit = matrix.match(event.attributes, deps.settings.intent_attribute, None)
+    if hit is None:
+        return Outcome(cid, "pending", final=False, reason="no rule matches these attributes (yet)")
+    deps.store.record(cid, INTENT_SEEN, rule_id=hit[0].id, matrix_version=matrix.version)
+    return Outcome(cid, "pending", final=False, rule_id=hit[0].id, reason="matched; applied when it is queued")
+
+
+def _discovered(event: ConversationEvent, prior: dict[str, Any] | None) -> Discovered:
+    queue_id = event.queue_id or (prior or {}).get("queue_id")
+    return Discovered(
+        conversation_id=event.conversation_id,
+        start=event.at,
+        ended=False,
+        queue_id=queue_id,
+        left_queue=False,
+        requested_skill_ids=event.requested_skill_ids,
+    )
