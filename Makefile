@@ -7,10 +7,12 @@ STAMP := $(VENV)/.installed
 EVENT ?= events/scheduled.json
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help demo test test-unit test-integration invoke lint validate build clean bench
+.PHONY: help demo test test-unit test-integration invoke lint validate build clean bench security lock audit
 # The SAM CLI pins its own PyYAML, boto3 and more: it gets a venv of its own.
 SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed
+SEC_VENV := .venv-sec
+SEC_STAMP := $(SEC_VENV)/.installed
 SAM := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM_VENV)/bin/sam
 
 help:
@@ -20,6 +22,9 @@ help:
 	@echo "make lint      ruff, mypy, cfn-lint"
 	@echo "make bench     calls, throughput, latency, cold start, memory, layer size (docs/performance.md)"
 	@echo "make validate  sam validate --lint (installs the SAM CLI into .venv-sam)"
+	@echo "make security  checkov on template.yaml, bandit on the code (installs into .venv-sec)"
+	@echo "make lock      re-pin the layer: layers/deps/requirements.lock with hashes (pip-compile)"
+	@echo "make audit     pip-audit the layer's lock file (needs internet access to a vulnerability database)"
 	@echo "make build     sam build: the function and the dependency layer, for Lambda's Python 3.13"
 
 $(STAMP): pyproject.toml requirements-dev.txt layers/deps/requirements.txt
@@ -64,7 +69,26 @@ build: $(SAM_STAMP)
 	PYENV_VERSION=3.13.0:$$(python3 -c 'import platform; print(platform.python_version())') $(SAM) build
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(SEC_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
 bench: $(STAMP)
 	$(PY) scripts/bench.py
+
+$(SEC_STAMP): requirements-security.txt
+	$(PYTHON) -m venv $(SEC_VENV)
+	$(SEC_VENV)/bin/python -m pip install --quiet -r requirements-security.txt
+	@touch $(SEC_STAMP)
+
+# Every accepted checkov finding is suppressed in template.yaml with its reason.
+security: $(SEC_STAMP)
+	$(SEC_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
+	$(SEC_VENV)/bin/bandit -q -c pyproject.toml -r functions scripts
+
+lock: $(SEC_STAMP)
+	cd layers/deps && ../../$(SEC_VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+		--no-header --output-file requirements.lock requirements.txt
+
+audit: $(SEC_STAMP)
+	@$(SEC_VENV)/bin/pip-audit --no-deps --disable-pip --require-hashes -r layers/deps/requirements.lock \
+		|| { echo "make audit: pip-audit could not finish (no route to a vulnerability database?):" \
+		"nothing was audited, which is not the same as nothing found."; exit 1; }

@@ -20,7 +20,8 @@ from moto.server import ThreadedMotoServer
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
-FAKE_CREDENTIALS = {
+# moto's conventional fake credentials: nothing here reaches a real AWS account.
+FAKE_CREDENTIALS = {  # nosec B105
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
@@ -49,7 +50,8 @@ _TemplateLoader.add_multi_constructor("!", _intrinsic)
 
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    template: dict[str, Any] = yaml.load(path.read_text(), Loader=_TemplateLoader)  # noqa: S506 - SafeLoader subclass
+    # _TemplateLoader is a SafeLoader subclass that reads !Ref and friends.
+    template: dict[str, Any] = yaml.load(path.read_text(), Loader=_TemplateLoader)  # noqa: S506 # nosec B506
     return template
 
 
@@ -155,7 +157,7 @@ def create_resources(
         table_name=f"{prefix}-StateTable",
         bucket_name=f"{prefix}-skillmatrixbucket".lower(),
         credentials_secret_id="",
-        token_secret_id="",
+        token_secret_id="",  # nosec B106
         notify_from=f"skill-router@{prefix}.example.com".lower(),
         parameters=dict(parameters or {}),
     )

@@ -172,7 +172,7 @@ class Poller:
                 break
             if result.conversations:
                 processed_through = result.conversations[-1].start
-            if len(result.conversations) < PAGE_SIZE or page * PAGE_SIZE >= result.total_hits:
+            if result.size < PAGE_SIZE or page * PAGE_SIZE >= result.total_hits:
                 report.complete = True
                 break
             page += 1

@@ -155,7 +155,8 @@ def parse_matrix(text: str | bytes, source: str, version: str = "local") -> Matr
     if len(text) > MAX_MATRIX_BYTES:
         raise MatrixError(source, [f"{source}: file is {len(text)} bytes; the limit is {MAX_MATRIX_BYTES}"])
     try:
-        document = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader
+        # _LineLoader is a SafeLoader subclass that only adds line numbers.
+        document = yaml.load(text, Loader=_LineLoader)  # noqa: S506 # nosec B506
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}" if mark else source

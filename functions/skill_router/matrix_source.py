@@ -86,8 +86,7 @@ class MatrixSource:
         error = exc.response.get("Error", {})
         code = str(error.get("Code", ""))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code in ("304", "NotModified") or status == 304:
-            assert self.matrix is not None
+        if (code in ("304", "NotModified") or status == 304) and self.matrix is not None:
             return self.matrix
         if code in ("NoSuchKey", "404", "NoSuchBucket"):
             problem = (

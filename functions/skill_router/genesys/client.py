@@ -70,6 +70,7 @@ class LiveConversation:
 class QueryPage:
     conversations: list[Discovered]
     total_hits: int
+    size: int  # conversations on the page as Genesys sent it, unreadable ones included
 
 
 class GenesysClient:
@@ -141,8 +142,15 @@ class GenesysClient:
             "POST /api/v2/analytics/conversations/details/query",
             lambda: self.conversations_api.post_analytics_conversations_details_query(query),
         )
-        conversations = [_discovered(c) for c in (response.conversations or [])]
-        return QueryPage(conversations=conversations, total_hits=int(response.total_hits or 0))
+        conversations = []
+        page = response.conversations or []
+        for raw in page:
+            found = _discovered(raw)
+            if found is None:  # nothing to place in time or to act on: skipped, and said so
+                logger.error("analytics returned a conversation without id or start; skipped")
+                continue
+            conversations.append(found)
+        return QueryPage(conversations=conversations, total_hits=int(response.total_hits or 0), size=len(page))
 
     def get_conversation(self, conversation_id: str) -> LiveConversation | None:
         """The conversation now, or None when Genesys no longer has it (404)."""
@@ -170,6 +178,9 @@ class GenesysClient:
         except GenesysError as exc:
             if exc.not_found:
                 return False
+            if exc.unreadable:  # accepted (2xx); only its echo of the new values was unreadable
+                logger.warning("PATCH accepted with an unreadable answer", extra={"conversation_id": conversation_id})
+                return True
             raise
         return True
 
@@ -243,6 +254,9 @@ class GenesysClient:
             except urllib3.exceptions.HTTPError as exc:
                 # With retries off, urllib3 raises the cause itself: timeouts, refused connections.
                 error = GenesysError(operation, 0, f"no response ({type(exc).__name__})")
+            except (TypeError, ValueError, AttributeError, KeyError) as exc:
+                # A 2xx whose body the SDK could not turn into its model: not worth a retry.
+                raise GenesysError(operation, 200, f"unreadable response ({type(exc).__name__})") from None
             if error.status == 401 and not refreshed:
                 refreshed = True
                 self._count("token_refreshes")
@@ -279,7 +293,8 @@ class GenesysClient:
             except ValueError:
                 pass  # an HTTP-date Retry-After is not used by Genesys; fall back to backoff
         ceiling = min(MAX_BACKOFF_SECONDS, 2.0 ** (attempt - 1))
-        return ceiling * random.uniform(0.5, 1.0)  # jitter keeps concurrent callers apart
+        # Jitter keeps concurrent callers apart; not a security use of randomness.
+        return ceiling * random.uniform(0.5, 1.0)  # nosec B311
 
 
 def _model(model: str, /, **fields: Any) -> Any:
@@ -302,7 +317,7 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def _discovered(conversation: Any) -> Discovered:
+def _discovered(conversation: Any) -> Discovered | None:
     open_queue: str | None = None
     had_queue = False
     requested: tuple[str, ...] = ()
@@ -318,8 +333,8 @@ def _discovered(conversation: Any) -> Discovered:
                     open_queue = segment.queue_id
                     requested = tuple(segment.requested_routing_skill_ids or ())
     start = conversation.conversation_start
-    if start is None:
-        raise GenesysError("analytics query", 200, f"conversation {conversation.conversation_id} has no start")
+    if start is None or not conversation.conversation_id:
+        return None
     return Discovered(
         conversation_id=str(conversation.conversation_id),
         start=start if start.tzinfo else start.replace(tzinfo=UTC),

@@ -25,6 +25,11 @@ class GenesysError(SkillRouterError):
     def not_found(self) -> bool:
         return self.status == 404
 
+    @property
+    def unreadable(self) -> bool:
+        """Genesys answered 2xx, but with a body the SDK could not read (the call itself worked)."""
+        return 200 <= self.status < 300
+
 
 def message_from_body(body: str | bytes | None) -> str:
     """The `message` of a Genesys error body, never the headers (they carry the token)."""
