@@ -55,8 +55,12 @@ class Run:
     def kill(self) -> None:
         self.process.kill()
 
+    output: str = ""
+
     def wait(self, timeout: float = 90.0) -> int:
-        self.process.communicate(timeout=timeout)
+        if self.process.returncode is None:
+            out, err = self.process.communicate(timeout=timeout)
+            self.output = (out or "") + (err or "")
         return self.process.returncode
 
     def result(self) -> dict[str, Any]:
@@ -92,7 +96,7 @@ class App:
     def invoke(self, event: Any = None, timeout: float = 55.0) -> dict[str, Any]:
         return poll.handler(SCHEDULED_EVENT if event is None else event, LambdaContext(timeout, 512))
 
-    def spawn(self, timeout: float = 55.0, **env: str) -> Run:
+    def spawn(self, timeout: float = 55.0, capture: bool = False, **env: str) -> Run:
         """The handler in a fresh process, as Lambda runs it: for runs that are killed mid-way."""
         result = Path(tempfile.mkstemp(suffix=".json")[1])
         command = [sys.executable, str(ROOT / "scripts" / "lambda_runner.py"), str(ROOT / "events" / "scheduled.json")]
@@ -100,7 +104,7 @@ class App:
             [*command, "--timeout", str(timeout), "--result-file", str(result)],
             env={**os.environ, **self.env, "POWERTOOLS_METRICS_DISABLED": "true", **env},
             cwd=ROOT,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
         )

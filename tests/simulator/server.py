@@ -305,6 +305,11 @@ class GenesysSimulator:
         with self.lock:
             self.delays.append(Delay(method.upper(), re.compile(path_regex), seconds, count))
 
+    def accept_token(self, token: str, lifetime: float = TOKEN_LIFETIME_SECONDS) -> None:
+        """Treat `token` as issued (one a test put in the token cache before the run)."""
+        with self.lock:
+            self.tokens[token] = self.clock() + lifetime
+
     def revoke_tokens(self) -> None:
         """Every issued token stops working (an admin revoked the client's tokens): 401 until a new login."""
         with self.lock:

@@ -163,6 +163,12 @@ class GenesysClient:
             if exc.not_found:
                 return None
             raise
+        participants = conversation.participants
+        if not participants or any(not getattr(p, "purpose", None) for p in participants):
+            # The SDK turns a malformed body into empty models; deciding on one would be a guess.
+            raise GenesysError(
+                "GET /api/v2/conversations/{conversationId}", 200, "unreadable response (participants without purpose)"
+            )
         return _live(conversation_id, conversation)
 
     def patch_routing(self, conversation_id: str, skill_ids: Sequence[str], priority: int | None) -> bool:
