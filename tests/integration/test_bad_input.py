@@ -69,7 +69,7 @@ def test_a_patch_accepted_with_an_unreadable_answer_counts_as_applied(app: App, 
 @pytest.mark.parametrize(
     ("intent", "expected"),
     [
-        ("Facturación 💳 BILLING – ¿puedo pagar?", [BILLING]),
+        ("Facturación 💳 BILLING \u2013 ¿puedo pagar?", [BILLING]),
         ('billing"}]; DROP TABLE conv; -- ${jndi:ldap://x} {{7*7}}', [BILLING]),
         ("billing " + "x" * 200_000, [BILLING]),
         ("x" * 200_000 + " billing", []),  # matching reads a bounded prefix of what callers typed
