@@ -111,6 +111,13 @@ class Poller:
         finally:
             if not released:
                 self.store.release_lease(owner)
+            stats = self.genesys.stats
+            for name, key in (
+                ("Genesys429s", "throttled"),
+                ("GenesysRetries", "retries"),
+                ("TokenRefreshes", "token_refreshes"),
+            ):
+                metrics.add_metric(name=name, unit="Count", value=stats.get(key, 0))
         return {"status": "ok", "polls": [r.as_dict() for r in reports]}
 
     def poll(self, deadline: Deadline, owner: str, watermark: datetime | None, release: bool = False) -> PollReport:

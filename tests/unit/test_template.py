@@ -114,3 +114,30 @@ def test_event_mode_is_off_unless_an_event_source_is_named_and_then_filters_two_
     assert names.env()["EVENT_MODE"] == "false" and names.env()["GENESYS_REQUESTS_PER_MINUTE"] == "300"
     names.parameters["GenesysEventSourceName"] = "aws.partner/genesys.com/cloud/org/skill-router"
     assert names.env()["EVENT_MODE"] == "true" and names.env()["GENESYS_REQUESTS_PER_MINUTE"] == "100"
+
+
+def test_alarms_and_dashboard_use_metrics_the_code_emits_and_the_dashboard_is_json(template: dict[str, Any]):
+    import json
+    import re
+    from pathlib import Path
+
+    source = "".join(p.read_text() for p in Path("functions/skill_router").rglob("*.py"))
+    emitted = set(re.findall(r'name=f?"(\w+)"', source)) | {
+        f"Conversations{n.title()}" for n in ("applied", "unchanged", "gone", "failed", "pending")
+    }
+    emitted |= set(re.findall(r'\("(\w+)", "\w+"\)', source))  # (metric name, stats key) pairs
+    resources = template["Resources"]
+    alarmed = {
+        r["Properties"]["MetricName"]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["Namespace"] == "SkillRouter"
+    }
+    body = re.sub(r"\$\{[^}]+\}", "x", resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"])
+    charted = set()
+    for widget in json.loads(body)["widgets"]:
+        namespace = ""
+        for metric in widget["properties"]["metrics"]:
+            namespace = namespace if metric[0] == "." else metric[0]  # "." repeats the row above
+            if namespace == "SkillRouter":
+                charted.add(metric[1])
+    assert alarmed and charted and (alarmed | charted) <= emitted, (alarmed | charted) - emitted
