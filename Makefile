@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 EVENT ?= events/scheduled.json
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help demo test test-unit test-integration invoke lint validate build clean bench security lock audit
+.PHONY: help demo test test-unit test-integration invoke lint validate build clean bench security lock audit matrix-check
 # The SAM CLI pins its own PyYAML, boto3 and more: it gets a venv of its own.
 SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed
@@ -18,7 +18,8 @@ SAM := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} 
 help:
 	@echo "make demo      run one poll end to end locally (moto server + Genesys simulator)"
 	@echo "make test      unit and integration tests"
-	@echo "make invoke    EVENT=events/scheduled.json: run the handler as Lambda would, locally"
+	@echo "make invoke    EVENT=events/scheduled.json [DRY_RUN=true]: run a handler as Lambda would, locally"
+	@echo "make matrix-check FILE=skill_matrix.yaml: validate a skill matrix (exit 1 with every problem)"
 	@echo "make lint      ruff, mypy, cfn-lint"
 	@echo "make bench     calls, throughput, latency, cold start, memory, layer size (docs/performance.md)"
 	@echo "make validate  sam validate --lint (installs the SAM CLI into .venv-sam)"
@@ -48,7 +49,11 @@ test-integration: $(STAMP)
 	$(PY) -m pytest tests/integration
 
 invoke: $(STAMP)
-	$(PY) scripts/local_invoke.py $(EVENT)
+	$(PY) scripts/local_invoke.py $(EVENT) $(if $(filter true,$(DRY_RUN)),--dry-run)
+
+FILE ?= examples/seed_skill_matrix.yaml
+matrix-check: $(STAMP)
+	$(VENV)/bin/skill-router matrix validate $(FILE)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

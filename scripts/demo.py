@@ -139,6 +139,22 @@ def run(endpoint: str, sim: GenesysSimulator) -> int:
     warm = second["invocations"][1]
 
     print_emails(endpoint, resources.notify_from)
+
+    # Trying a stricter matrix safely: a dry run decides and records, and changes nothing.
+    newcomer = sim.add_conversation(queue_id=queue, attributes={"intent": "technical: my router is down"})
+    sim.clear_log()
+    dry = invoke({**env, "DRY_RUN": "true"}, repeat=1)["invocations"][0]["result"]["polls"][0]
+    print("Dry run (DRY_RUN=true, or `make invoke DRY_RUN=true`): decides and records, changes nothing")
+    print(
+        f"  would apply {dry['applied']}; PATCH requests sent: {sim.count('PATCH')}; "
+        f"the new caller's skills stay {sim.routing(newcomer)[0] or '[]'}\n"
+    )
+
+    print("Audit trail: `skill-router audit --conversation ID` and `--since 1h`")
+    audit(env, "--conversation", callers[0].conversation_id)
+    audit(env, "--since", "1h")
+    audit(env, "--since", "1h", "--dry-run")
+    print()
     assigned = applied_first + applied_second
     print("Figures")
     print(
@@ -153,6 +169,13 @@ def run(endpoint: str, sim: GenesysSimulator) -> int:
     )
     print(f"  peak RSS of the function process:             {second['max_rss_mb']:.0f} MB")
     return 0
+
+
+def audit(env: dict[str, str], *args: str) -> None:
+    command = [str(Path(sys.executable).parent / "skill-router"), "audit", *args]
+    print(f"$ skill-router audit {' '.join(args)}")
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    print("\n".join("  " + line for line in (done.stdout + done.stderr).rstrip().splitlines()))
 
 
 def invoke(env: dict[str, str], repeat: int) -> dict[str, Any]:

@@ -23,14 +23,18 @@ from tests.simulator import GenesysSimulator  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
+    dry_run = "--dry-run" in argv
+    argv = [a for a in argv if a != "--dry-run"]
     if len(argv) != 1 or not Path(argv[0]).is_file():
-        print("usage: make invoke EVENT=events/scheduled.json (a JSON event file)", file=sys.stderr)
+        print("usage: make invoke EVENT=events/scheduled.json [DRY_RUN=true] (a JSON event file)", file=sys.stderr)
         return 2
     moto, endpoint = start_moto_server()
     sim = GenesysSimulator()
     sim.start()
     try:
         local = set_up(endpoint, sim)
+        if dry_run:  # decide and record everything, change nothing in Genesys, send nothing
+            local.env["DRY_RUN"] = "true"
         event_file, handler = argv[0], "skill_router.handlers.poll.handler"
         event = json.loads(Path(event_file).read_text())
         if isinstance(event, dict) and str(event.get("detail-type", "")).startswith("v2.detail.events.conversation"):

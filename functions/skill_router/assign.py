@@ -91,8 +91,9 @@ def _assign(live: LiveConversation, found: Discovered, matrix: Matrix, deps: Ass
             return _record(deps, cid, "no_intent", reason="no intent attribute within MAX_PENDING_AGE_SECONDS")
         # Seen before the flow or bot set the intent: look again on the next poll.
         return Outcome(cid, "pending", final=False, reason="waiting for intent")
-    rule, _ = hit
-    return apply_rule(cid, rule, live.queue_id, live.skill_ids, live.priority, matrix, deps)
+    rule, value = hit
+    keyword = rule.matching_keyword(value)
+    return apply_rule(cid, rule, live.queue_id, live.skill_ids, live.priority, matrix, deps, keyword)
 
 
 def apply_rule(
@@ -103,6 +104,7 @@ def apply_rule(
     current_priority: int | None,
     matrix: Matrix,
     deps: Assigner,
+    keyword: str | None = None,
 ) -> Outcome:
     """Merge the rule's skills into `before` (the conversation's requested skills now), raise its
     priority if the rule says so, PATCH only if that changes something, record, notify once."""
@@ -113,9 +115,13 @@ def apply_rule(
         priority = None  # only ever raise a caller's priority
     fields: dict[str, Any] = {
         "rule_id": rule.id,
+        "matched_keyword": keyword,  # the matrix's keyword, never the caller's words
         "matrix_version": matrix.version,
         "queue_id": queue_id,
         "skills_before": list(before),
+        "priority_before": current_priority,
+        "skills_after": list(after),
+        "dry_run": deps.settings.dry_run or None,
     }
     if after == before and priority is None:
         outcome = "unchanged"
@@ -130,7 +136,9 @@ def apply_rule(
     result = _record(deps, cid, outcome, **fields)
     result.rule_id, result.skills_before, result.skills_after = rule.id, before, after
     logger.info(
-        "rule applied" if outcome == "applied" else "rule already satisfied",
+        ("rule would apply (dry run)" if deps.settings.dry_run else "rule applied")
+        if outcome == "applied"
+        else "rule already satisfied",
         extra={
             "conversation_id": cid,
             "rule_id": rule.id,

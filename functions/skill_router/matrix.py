@@ -73,12 +73,16 @@ class Rule:
         return self.urgency == "high"
 
     def matches(self, value: str) -> bool:
+        return self.matching_keyword(value) is not None
+
+    def matching_keyword(self, value: str) -> str | None:
+        """The rule's keyword (or pattern) that matches `value`: the matrix's words, not the caller's."""
         text = value[:MAX_MATCHED_CHARS].casefold()
         if self.match == "regex":
-            return any(p.search(text) for p in self.patterns)
+            return next((p.pattern for p in self.patterns if p.search(text)), None)
         if self.match == "exact":
-            return text.strip() in self.keywords
-        return any(k in text for k in self.keywords)
+            return text.strip() if text.strip() in self.keywords else None
+        return next((k for k in self.keywords if k in text), None)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,87 @@
+"""The audit trail: every decision the function made, read back from the ledger.
+
+Each conversation's ledger item (`conv#<id>`, or `dryrun#conv#<id>` for dry runs) records the
+outcome, the rule and the matrix keyword that matched (never the caller's words), the matrix
+version, the skills and priority before and after, whether the supervisor was emailed, and when.
+Items live for LEDGER_TTL_DAYS (7 by default).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from skill_router.store import StateStore, _plain, format_time
+
+_DURATION = re.compile(r"^(\d+)\s*([smhd])$")
+COLUMNS = (
+    ("updated_at", "when (UTC)"),
+    ("conversation_id", "conversation"),
+    ("outcome", "outcome"),
+    ("rule_id", "rule"),
+    ("matched_keyword", "keyword"),
+    ("skills_before", "skills before"),
+    ("skills_after", "skills after"),
+    ("priority_written", "priority"),
+    ("notified_at", "emailed"),
+    ("reason", "reason"),
+)
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """`30m`, `1h`, `2d` before now, or an ISO-8601 time."""
+    now = now or datetime.now(UTC)
+    match = _DURATION.match(text.strip().lower())
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        return now - timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"--since {text!r}: use a duration like 30m, 1h, 2d or an ISO-8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def conversation(store: StateStore, conversation_id: str) -> dict[str, Any] | None:
+    entry = store.entry(conversation_id)
+    return {**entry, "conversation_id": conversation_id} if entry else None
+
+
+def since(store: StateStore, moment: datetime) -> Iterator[dict[str, Any]]:
+    """Decisions recorded since `moment`, oldest first. A filtered Scan: fine for an operator's
+    question about a table of days of conversations, not for a hot path."""
+    prefix = f"{store.prefix}conv#"
+    request: dict[str, Any] = {
+        "TableName": store.table_name,
+        "FilterExpression": "begins_with(pk, :prefix) AND updated_at >= :since",
+        "ExpressionAttributeValues": {":prefix": {"S": prefix}, ":since": {"S": format_time(moment)}},
+    }
+    found = []
+    while True:
+        response = store.client.scan(**request)
+        for item in response.get("Items", []):
+            entry = _plain(item)
+            entry["conversation_id"] = entry["pk"][len(prefix) :]
+            found.append(entry)
+        if "LastEvaluatedKey" not in response:
+            break
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    yield from sorted(found, key=lambda e: str(e.get("updated_at", "")))
+
+
+def render(entries: list[dict[str, Any]]) -> str:
+    rows = [[title for _, title in COLUMNS]]
+    for entry in entries:
+        row = []
+        for key, _ in COLUMNS:
+            value = entry.get(key)
+            if isinstance(value, list):
+                value = ", ".join(str(v) for v in value) or "-"
+            row.append("-" if value in (None, "") else str(value)[:60])
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
