@@ -40,6 +40,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         read_cache=secrets.read_token,
         write_cache=secrets.write_token,
         timeout=(settings.http_connect_timeout, settings.http_read_timeout),
+        on_rejected=secrets.forget_credentials,
     )
     genesys = GenesysClient(
         settings.api_url,

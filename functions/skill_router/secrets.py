@@ -7,12 +7,17 @@ from collections.abc import Mapping
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
 
 from skill_router.errors import ConfigurationError
 from skill_router.genesys.token import Credentials
 
 CREDENTIALS_FORMAT = '{"client_id": "...", "client_secret": "..."}'
+# The client credentials are read through Powertools' parameters with this cache age; a login
+# the credentials fail drops the cached copy, so a corrected secret is used at once.
+CREDENTIALS_MAX_AGE_SECONDS = 300
 
 
 class SecretsAdapter:
@@ -20,13 +25,24 @@ class SecretsAdapter:
         self.credentials_secret = credentials_secret
         self.token_secret = token_secret
         self.client = client or boto3.client("secretsmanager")
+        self.provider = SecretsProvider(boto3_client=self.client)
         self.calls = 0
+
+    def forget_credentials(self) -> None:
+        self.provider.clear_cache()
 
     def load_credentials(self) -> Credentials:
         try:
             self.calls += 1
-            raw = self.client.get_secret_value(SecretId=self.credentials_secret)["SecretString"]
-        except ClientError as exc:
+            raw = self.provider.get(self.credentials_secret, max_age=CREDENTIALS_MAX_AGE_SECONDS)
+            if not isinstance(raw, str):
+                raise KeyError("SecretString")
+        except GetParameterError as wrapped:
+            exc = wrapped.__context__
+            if not isinstance(exc, ClientError):
+                raise ConfigurationError(
+                    f"cannot read credentials secret {self.credentials_secret!r}: {wrapped}"
+                ) from None
             code = exc.response.get("Error", {}).get("Code", "")
             if code == "ResourceNotFoundException":
                 raise ConfigurationError(

@@ -101,3 +101,17 @@ def test_malformed_credentials_are_named_and_nothing_moves(app: App, queue: str,
     with pytest.raises(ConfigurationError, match=problem):
         app.invoke()
     assert "window_end" not in app.watermark() and app.ledger(conversation) is None
+
+
+def test_a_corrected_secret_is_used_on_the_next_run_despite_the_cache(app: App, queue: str):
+    secrets = app.client("secretsmanager")
+    secret_id = app.env["GENESYS_CREDENTIALS_SECRET"]
+    secrets.put_secret_value(SecretId=secret_id, SecretString='{"client_id": "sim-client", "client_secret": "typo"}')
+    conversation = queued(app, queue, "technical")
+    with pytest.raises(ConfigurationError, match="rejected the client credentials"):
+        app.invoke()
+    secrets.put_secret_value(
+        SecretId=secret_id, SecretString='{"client_id": "sim-client", "client_secret": "sim-client-secret-canary"}'
+    )
+    assert app.invoke()["polls"][0]["applied"] == 1, "the same warm container, no five-minute wait"
+    assert app.sim.routing(conversation)[0] == [TECH]

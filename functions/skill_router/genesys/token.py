@@ -51,7 +51,9 @@ class TokenProvider:
         write_cache: Callable[[Mapping[str, Any]], None],
         timeout: tuple[float, float] = (3.0, 10.0),
         clock: Callable[[], float] = time.time,
+        on_rejected: Callable[[], None] | None = None,
     ) -> None:
+        self._on_rejected = on_rejected
         self.login_url = login_url.rstrip("/")
         self._load_credentials = load_credentials
         self._read_cache = read_cache
@@ -115,6 +117,8 @@ class TokenProvider:
         except requests.RequestException as exc:
             raise GenesysError("POST /oauth/token", 0, f"cannot reach {url}: {type(exc).__name__}") from None
         if response.status_code in (400, 401, 403):
+            if self._on_rejected:
+                self._on_rejected()  # read the credentials afresh next time: someone may fix them
             raise ConfigurationError(
                 f"Genesys login rejected the client credentials (HTTP {response.status_code} from {url}: "
                 f"{_error_text(response)}). Check client_id and client_secret in the credentials secret and "
