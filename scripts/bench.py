@@ -90,9 +90,10 @@ class Deployment:
     runtime: Any
 
     def invoke(self, timeout: float = 55.0) -> dict[str, Any]:
+        from skill_router import runtime
         from skill_router.handlers import poll
 
-        poll._runtime = self.runtime
+        runtime.use(self.runtime)
         result: dict[str, Any] = poll.handler(EVENT, VirtualContext(self.clock, timeout))
         return result
 
@@ -304,7 +305,9 @@ def event_mode(endpoint: str, cold_runs: int = 5, warm_runs: int = 40) -> dict[s
             capture_output=True,
         )
         cold.append(patch_time(cid) - began)
-    conversation_event._runtime = d.runtime
+    from skill_router import runtime
+
+    runtime.use(d.runtime)
     warm: list[float] = []
     calls_get: list[int] = []
     calls_fast: list[int] = []

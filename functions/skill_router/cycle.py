@@ -207,6 +207,8 @@ class Poller:
         metrics.add_metric(name="ConversationsSeen", unit="Count", value=report.seen)
         for name in ("applied", "unchanged", "gone", "failed", "pending"):
             metrics.add_metric(name=f"Conversations{name.title()}", unit="Count", value=report.outcomes.get(name, 0))
+        matched = report.outcomes.get("applied", 0) + report.outcomes.get("unchanged", 0)
+        metrics.add_metric(name="ConversationsMatched", unit="Count", value=matched)
         metrics.add_metric(name="NotificationsSent", unit="Count", value=report.notified)
         if report.event_mode:
             metrics.add_metric(name="Reconciled", unit="Count", value=report.outcomes.get("applied", 0))

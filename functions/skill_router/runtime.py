@@ -68,3 +68,21 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
     assigner = Assigner(genesys=genesys, store=store, notifier=notifier, settings=settings)
     poller = Poller(settings=settings, genesys=genesys, store=store, matrix_source=matrix_source, assigner=assigner)
     return Runtime(settings, secrets, genesys, store, matrix_source, poller)
+
+
+_current: Runtime | None = None
+
+
+def current() -> Runtime:
+    """The container's runtime, built on the first invocation (so a configuration error is
+    reported by that invocation, not as an import crash) and reused by the warm ones."""
+    global _current
+    if _current is None:
+        _current = build_runtime()
+    return _current
+
+
+def use(runtime: Runtime | None) -> None:
+    """Replace the container's runtime (None: build it afresh, as a new container would)."""
+    global _current
+    _current = runtime

@@ -22,6 +22,7 @@ import pytest
 
 from scripts.lambda_runner import LambdaContext
 from scripts.local_aws import create_resources, put_credentials, start_moto_server
+from skill_router import runtime
 from skill_router.handlers import poll
 from skill_router.store import StateStore
 from tests.simulator import GenesysSimulator
@@ -91,7 +92,7 @@ class App:
         for name, value in overrides.items():
             self.env[name] = value
             self.monkeypatch.setenv(name, value)
-        poll._runtime = None
+        runtime.use(None)
 
     def invoke(self, event: Any = None, timeout: float = 55.0) -> dict[str, Any]:
         return poll.handler(SCHEDULED_EVENT if event is None else event, LambdaContext(timeout, 512))
@@ -144,7 +145,7 @@ def app(moto_endpoint: str, sim: GenesysSimulator, monkeypatch: pytest.MonkeyPat
     application = App(sim=sim, env=env, endpoint=moto_endpoint, monkeypatch=monkeypatch)
     application.set(**env)
     yield application
-    poll._runtime = None
+    runtime.use(None)
 
 
 def minutes_ago(minutes: float) -> datetime:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from scripts.lambda_runner import LambdaContext
+from skill_router import runtime
 from skill_router.handlers import conversation_event
 from tests.integration.conftest import (
     BILLING,
@@ -28,9 +29,9 @@ SAMPLES = {name: json.loads((ROOT / "events" / f"{name}.json").read_text()) for 
 
 @pytest.fixture(autouse=True)
 def fresh_event_runtime() -> Any:
-    conversation_event._runtime = None
+    runtime.use(None)
     yield
-    conversation_event._runtime = None
+    runtime.use(None)
 
 
 def event(kind: str, conversation_id: str, **body: Any) -> dict[str, Any]:

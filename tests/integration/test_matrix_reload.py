@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from skill_router import runtime
 from skill_router.errors import MatrixError
 from skill_router.observability import logger
 from tests.integration.conftest import BILLING, GET, SEED_MATRIX, TECH, App, queued
@@ -53,7 +54,7 @@ def test_a_changed_matrix_is_in_force_on_the_next_poll_and_recorded_in_the_ledge
 
 def test_an_unchanged_matrix_is_not_downloaded_again(app: App, queue: str):
     app.invoke()
-    source = __import__("skill_router.handlers.poll", fromlist=["_runtime"])._runtime.matrix_source
+    source = runtime.current().matrix_source
     matrix = source.matrix
     app.invoke()
     assert source.matrix is matrix, "304 Not Modified: the parsed matrix is reused"

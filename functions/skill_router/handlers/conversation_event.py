@@ -12,20 +12,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from skill_router import runtime
 from skill_router.deadline import Deadline
 from skill_router.errors import SkillRouterError
 from skill_router.events import EventRejected, handle_event, parse_event
 from skill_router.observability import logger, metrics, tracer
-from skill_router.runtime import Runtime, build_runtime
-
-_runtime: Runtime | None = None
-
-
-def runtime() -> Runtime:
-    global _runtime
-    if _runtime is None:
-        _runtime = build_runtime()
-    return _runtime
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -41,7 +32,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return {"status": "rejected", "reason": str(exc)}
     logger.append_keys(conversation_id=parsed.conversation_id, topic=parsed.topic)
     try:
-        rt = runtime()
+        rt = runtime.current()
         deadline = Deadline.from_context(context, rt.settings.safety_margin_seconds)
         rt.genesys.begin(deadline)
         matrix = rt.matrix_source.current()

@@ -6,20 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from skill_router import runtime
 from skill_router.deadline import Deadline
 from skill_router.errors import SkillRouterError
 from skill_router.observability import logger, metrics, tracer
-from skill_router.runtime import Runtime, build_runtime
-
-_runtime: Runtime | None = None
-
-
-def runtime() -> Runtime:
-    """Built on the first invocation (so a configuration error is reported, not an import crash)."""
-    global _runtime
-    if _runtime is None:
-        _runtime = build_runtime()
-    return _runtime
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -29,7 +19,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise ValueError(f"expected a scheduled event (a JSON object), got {type(event).__name__}")
     try:
-        rt = runtime()
+        rt = runtime.current()
         deadline = Deadline.from_context(context, rt.settings.safety_margin_seconds)
         result = rt.poller.run_invocation(deadline, owner=context.aws_request_id)
     except SkillRouterError as exc:
