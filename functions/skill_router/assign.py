@@ -168,8 +168,7 @@ def _notify(cid: str, recipients: list[str], entry: dict[str, Any], deps: Assign
         return False
     # The claim lasts until this invocation must have ended (its timeout), so a run killed between
     # claim and send leaves the email to the next run a minute later, not to nobody.
-    deadline = deps.genesys.deadline
-    claim_seconds = int(deadline.remaining() + deadline.margin) + CLAIM_GRACE_SECONDS
+    claim_seconds = int(deps.genesys.deadline.until_timeout()) + CLAIM_GRACE_SECONDS
     if not deps.store.claim_notification(cid, claim_seconds):
         return False
     rule_id = entry.get("rule_id")

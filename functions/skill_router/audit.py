@@ -9,11 +9,10 @@ Items live for LEDGER_TTL_DAYS (7 by default).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from skill_router.store import StateStore, _plain, format_time
+from skill_router.store import StateStore
 
 _DURATION = re.compile(r"^(\d+)\s*([smhd])$")
 COLUMNS = (
@@ -49,26 +48,9 @@ def conversation(store: StateStore, conversation_id: str) -> dict[str, Any] | No
     return {**entry, "conversation_id": conversation_id} if entry else None
 
 
-def since(store: StateStore, moment: datetime) -> Iterator[dict[str, Any]]:
-    """Decisions recorded since `moment`, oldest first. A filtered Scan: fine for an operator's
-    question about a table of days of conversations, not for a hot path."""
-    prefix = f"{store.prefix}conv#"
-    request: dict[str, Any] = {
-        "TableName": store.table_name,
-        "FilterExpression": "begins_with(pk, :prefix) AND updated_at >= :since",
-        "ExpressionAttributeValues": {":prefix": {"S": prefix}, ":since": {"S": format_time(moment)}},
-    }
-    found = []
-    while True:
-        response = store.client.scan(**request)
-        for item in response.get("Items", []):
-            entry = _plain(item)
-            entry["conversation_id"] = entry["pk"][len(prefix) :]
-            found.append(entry)
-        if "LastEvaluatedKey" not in response:
-            break
-        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-    yield from sorted(found, key=lambda e: str(e.get("updated_at", "")))
+def since(store: StateStore, moment: datetime) -> list[dict[str, Any]]:
+    """Decisions recorded since `moment`, oldest first."""
+    return store.entries_since(moment)
 
 
 def render(entries: list[dict[str, Any]]) -> str:

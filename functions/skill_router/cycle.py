@@ -48,6 +48,10 @@ class PollReport:
     released: bool = False
     event_mode: bool = False
 
+    @property
+    def matched(self) -> int:
+        return self.outcomes.get("applied", 0) + self.outcomes.get("unchanged", 0)
+
     def as_dict(self) -> dict[str, Any]:
         counts = {name: self.outcomes.get(name, 0) for name in REPORTED}
         return {
@@ -56,7 +60,7 @@ class PollReport:
             "complete": self.complete,
             "pages": self.pages,
             "seen": self.seen,
-            "matched": counts["applied"] + counts["unchanged"],
+            "matched": self.matched,
             **counts,
             "notified": self.notified,
             # In event mode the poller is the safety net: what it applied, events had missed.
@@ -83,7 +87,7 @@ class Poller:
         self.genesys.begin(deadline)
         # Lambda ends the run at its timeout, so the lease need not outlive it: a crashed run's
         # lease frees itself by the time the next scheduled run starts.
-        lease = self.store.acquire_lease(owner, deadline.remaining() + deadline.margin + 1)
+        lease = self.store.acquire_lease(owner, deadline.until_timeout() + 1)
         if lease is None:
             metrics.add_metric(name="LeaseHeld", unit="Count", value=1)
             logger.warning("another invocation holds the lease; this one does nothing")
@@ -207,8 +211,7 @@ class Poller:
         metrics.add_metric(name="ConversationsSeen", unit="Count", value=report.seen)
         for name in ("applied", "unchanged", "gone", "failed", "pending"):
             metrics.add_metric(name=f"Conversations{name.title()}", unit="Count", value=report.outcomes.get(name, 0))
-        matched = report.outcomes.get("applied", 0) + report.outcomes.get("unchanged", 0)
-        metrics.add_metric(name="ConversationsMatched", unit="Count", value=matched)
+        metrics.add_metric(name="ConversationsMatched", unit="Count", value=report.matched)
         metrics.add_metric(name="NotificationsSent", unit="Count", value=report.notified)
         if report.event_mode:
             metrics.add_metric(name="Reconciled", unit="Count", value=report.outcomes.get("applied", 0))

@@ -29,6 +29,11 @@ class Deadline:
         """Seconds left for work, after the safety margin."""
         return self._remaining_ms() / 1000.0 - self.margin
 
+    def until_timeout(self) -> float:
+        """Seconds until Lambda ends the invocation (the margin included): how long a lease or a
+        claim taken now must last, since a killed run cannot hold it past this."""
+        return self.remaining() + self.margin
+
     def allows(self, seconds: float) -> bool:
         return self.remaining() > seconds
 

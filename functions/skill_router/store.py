@@ -162,6 +162,27 @@ class StateStore:
         )
         return _plain(item["Item"]) if "Item" in item else None
 
+    def entries_since(self, moment: datetime) -> list[dict[str, Any]]:
+        """Ledger entries written since `moment` (each with its `conversation_id`), oldest first.
+        A filtered Scan: fine for an operator's question, never used on the poll's path."""
+        prefix = self._conversation_key("")["pk"]["S"]
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": "begins_with(pk, :prefix) AND updated_at >= :since",
+            "ExpressionAttributeValues": {":prefix": {"S": prefix}, ":since": {"S": format_time(moment)}},
+        }
+        found = []
+        while True:
+            self.calls += 1
+            response = self.client.scan(**request)
+            for item in response.get("Items", []):
+                entry = _plain(item)
+                found.append({**entry, "conversation_id": entry["pk"][len(prefix) :]})
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return sorted(found, key=lambda e: str(e.get("updated_at", "")))
+
     def record(self, conversation_id: str, outcome: str, count_attempt: bool = False, **fields: Any) -> None:
         """Write a conversation's outcome and details; `count_attempt` adds one to its attempts."""
         now = self._clock()
