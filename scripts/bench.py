@@ -23,7 +23,6 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -364,28 +363,252 @@ def peak_rss_after_poll(endpoint: str) -> float:
     return float(report["max_rss_mb"])
 
 
-def layer_size() -> tuple[float, float] | str:
-    folder = Path(tempfile.mkdtemp())
-    try:
-        done = subprocess.run(  # nosec B607
-            ["make", "-s", "-C", str(ROOT / "layers" / "deps"), "build-DependencyLayer", f"ARTIFACTS_DIR={folder}"],
+def folder_size(folder: Path) -> tuple[float, float]:
+    """Unzipped and zipped size in MB (Lambda's limits count the unzipped bytes)."""
+    unzipped = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    with tempfile.TemporaryDirectory() as scratch:
+        archive = Path(scratch) / "a.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+            for f in folder.rglob("*"):
+                if f.is_file():
+                    zf.write(f, f.relative_to(folder))
+        return unzipped / 1e6, archive.stat().st_size / 1e6
+
+
+# --- Where users run: the built layer and function, read-only, under Lambda's Python -------------
+LAMBDA_PYTHON_VERSION = (3, 13)  # template.yaml: Runtime: python3.13
+
+
+def lambda_python() -> str | None:
+    """A python3.13 to run as Lambda would: $LAMBDA_PYTHON, python3.13 on PATH, or pyenv's."""
+    candidates = [os.environ.get("LAMBDA_PYTHON", ""), shutil.which("python3.13") or ""]
+    candidates += sorted(map(str, Path.home().glob(".pyenv/versions/3.13*/bin/python3.13")), reverse=True)
+    wanted = f"import sys; sys.exit(sys.version_info[:2] != {LAMBDA_PYTHON_VERSION})"
+    for candidate in filter(None, candidates):
+        if subprocess.run([candidate, "-c", wanted], capture_output=True, check=False).returncode == 0:  # nosec B603
+            return candidate
+    return None
+
+
+@dataclass
+class LambdaBuild:
+    """The layer (opt/python) and function package (task) as `sam build` makes them."""
+
+    root: Path
+    python: str
+
+    @property
+    def opt(self) -> Path:
+        return self.root / "opt"
+
+    @property
+    def task(self) -> Path:
+        return self.root / "task"
+
+    def remove(self) -> None:
+        for path in (self.root, *self.root.rglob("*")):
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode | 0o200)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def build_for_lambda(python: str) -> LambdaBuild | str:
+    """`make` the two BuildMethod: makefile targets sam build runs, into a scratch folder."""
+    built = LambdaBuild(Path(tempfile.mkdtemp(prefix="skill-router-lambda-")), python)
+    for folder, target, out in (
+        ("layers/deps", "build-DependencyLayer", built.opt),
+        ("functions", "build-PollFunction", built.task),
+    ):
+        done = subprocess.run(  # nosec B603 B607
+            ["make", "-s", "-C", str(ROOT / folder), target, f"ARTIFACTS_DIR={out}", f"PYTHON313={python}"],
             capture_output=True,
             text=True,
             check=False,
         )
         if done.returncode:
-            return f"not built: {done.stderr.strip().splitlines()[-1:]}"
-        unzipped = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-        archive = folder.with_suffix(".zip")
-        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-            for f in folder.rglob("*"):
-                if f.is_file():
-                    zf.write(f, f.relative_to(folder))
-        zipped = archive.stat().st_size
-        archive.unlink()
-        return unzipped / 1e6, zipped / 1e6
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+            built.remove()
+            return f"{folder}: {target} failed: {done.stderr.strip().splitlines()[-1:]}"
+    return built
+
+
+def _cached_install(python: str, name: str, spec: str) -> Path:
+    """`pip install --target` with `python`, kept in .venv/bench-lambda (pip writes its pycs)."""
+    target = ROOT / ".venv" / "bench-lambda" / name
+    if not (target / ".complete").exists():
+        shutil.rmtree(target, ignore_errors=True)
+        subprocess.run(  # nosec B603
+            [python, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), *spec.split()],
+            check=True,
+            capture_output=True,
+        )
+        (target / ".complete").touch()
+    return target
+
+
+def runtime_packages(python: str) -> Path:
+    """boto3/botocore as the python3.13 runtime ships them (compiled, outside the layer), at the
+    version the tests use."""
+    from importlib.metadata import version
+
+    pins = " ".join(f"{p}=={version(p)}" for p in ("boto3", "botocore", "s3transfer", "jmespath"))
+    pins += f" urllib3=={version('urllib3')} python-dateutil=={version('python-dateutil')} six=={version('six')}"
+    return _cached_install(python, f"runtime-boto3-{version('boto3')}", pins)
+
+
+def fully_compiled_sdk(python: str, opt: Path) -> Path:
+    """A copy of the layer's SDK with every module compiled: the denominator of the import ratio
+    (`import PureCloudPlatformClientV2` loads all ~6,600 models, which the layer leaves uncompiled)."""
+    from importlib.metadata import version
+
+    target = ROOT / ".venv" / "bench-lambda" / f"sdk-{version('PureCloudPlatformClientV2')}-all-compiled"
+    if not (target / ".complete").exists():
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(
+            opt / "python" / "PureCloudPlatformClientV2",
+            target / "PureCloudPlatformClientV2",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        subprocess.run(  # nosec B603
+            [python, "-m", "compileall", "-q", "-j0", "--invalidation-mode", "unchecked-hash", str(target)],
+            check=True,
+            capture_output=True,
+        )
+        (target / ".complete").touch()
+    return target
+
+
+# Runs in the sandbox: one import, then optional work, timed; then which modules came from
+# source without a cpython-313 pyc beside them (compiled again in memory at every cold start).
+SANDBOX_PROBE = """
+import importlib.util, json, os, sys, time
+began, began_cpu = time.perf_counter(), time.process_time()
+import {module}
+imported, imported_cpu = time.perf_counter(), time.process_time()
+{then}
+done, done_cpu = time.perf_counter(), time.process_time()
+missing = sorted(
+    m.__name__ for m in list(sys.modules.values())
+    if (o := getattr(getattr(m, "__spec__", None), "origin", None)) and o.endswith(".py")
+    and not os.path.exists(importlib.util.cache_from_source(o))
+)
+print(json.dumps({{
+    "import": imported - began, "then": done - imported, "missing": missing,
+    "import_cpu": imported_cpu - began_cpu, "then_cpu": done_cpu - imported_cpu,
+}}))
+"""
+
+FIRST_POLL = """
+from skill_router.handlers import poll
+class Context:
+    function_name = "skill-router-PollFunction"; function_version = "$LATEST"; memory_limit_in_mb = 256
+    aws_request_id = "c0ffee00-0000-4000-8000-000000000000"; log_stream_name = log_group_name = "local"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:skill-router-PollFunction"
+    def get_remaining_time_in_millis(self): return 55000
+result = poll.handler({event}, Context())
+assert result["polls"][0]["applied"] == {callers}, result
+"""
+
+
+@dataclass
+class Sandbox:
+    """Lambda's layout, read-only: /var/task, /opt/python, the runtime's boto3; Lambda's variables."""
+
+    python: str
+    paths: list[Path]
+    env: dict[str, str]
+
+    def probe(self, module: str, then: str = "", extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+        code = SANDBOX_PROBE.format(module=module, then=then)
+        done = subprocess.run(  # nosec B603
+            [self.python, "-s", "-c", code],
+            env={**self.env, **(extra_env or {})},
+            cwd=self.paths[0],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode:
+            raise RuntimeError(f"sandbox probe of {module} failed: {done.stderr.strip()[-800:]}")
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result
+
+    def median(self, module: str, then: str = "", runs: int = 5) -> dict[str, Any]:
+        """Medians of wall and CPU seconds over `runs` fresh processes, and the last one's `missing`."""
+        results = [self.probe(module, then) for _ in range(runs)]
+        medians: dict[str, Any] = {k: statistics.median(r[k] for r in results) for k in results[0] if k != "missing"}
+        return {**medians, "missing": results[-1]["missing"]}
+
+
+def make_sandbox(python: str, paths: list[Path], function_env: dict[str, str]) -> Sandbox:
+    """Files read-only (a-w) and PYTHONDONTWRITEBYTECODE=1, as on Lambda's read-only /var/task and /opt."""
+    for folder in paths:
+        for path in (folder, *folder.rglob("*")):
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode & ~0o222)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        **function_env,
+        "LAMBDA_TASK_ROOT": str(paths[0]),
+        "AWS_LAMBDA_FUNCTION_NAME": "skill-router-PollFunction",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "PYTHONPATH": os.pathsep.join(map(str, paths)),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    for name in ("POWERTOOLS_TRACE_DISABLED", "POWERTOOLS_METRICS_DISABLED", "HOME"):
+        env.pop(name, None)  # Tracing: Active in the template; Lambda sets no HOME
+    return Sandbox(python, paths, env)
+
+
+def file_count(paths: list[Path]) -> int:
+    return sum(1 for folder in paths for f in folder.rglob("*") if f.is_file())
+
+
+def lambda_cold_start(endpoint: str, built: LambdaBuild) -> dict[str, Any]:
+    """Handler import, runtime build and the bare SDK import, each in fresh processes of Lambda's
+    Python with the built layer and package read-only; the same with the bytecode removed; and a
+    first poll (100 callers) to list any module it loads without bytecode."""
+    d = deploy(endpoint, 1.0, None)
+    now = d.clock()
+    for i in range(100):
+        d.sim.add_conversation(queue_id=d.queue, attributes={"intent": "billing"}, start=now - 120 + i)
+    runtime_dir = built.root / "runtime"
+    shutil.copytree(runtime_packages(built.python), runtime_dir, ignore=shutil.ignore_patterns(".complete"))
+    sdk_dir = built.root / "sdk-all-compiled"
+    shutil.copytree(fully_compiled_sdk(built.python, built.opt), sdk_dir, ignore=shutil.ignore_patterns(".complete"))
+    source_only = built.root / "no-bytecode"
+    for name, folder in (("task", built.task), ("opt", built.opt)):
+        shutil.copytree(folder, source_only / name, ignore=shutil.ignore_patterns("__pycache__"))
+    paths = [built.task, built.opt / "python", runtime_dir]
+    box = make_sandbox(built.python, paths, d.env)
+    bare_box = make_sandbox(built.python, [sdk_dir, built.opt / "python", runtime_dir], d.env)
+    old_box = make_sandbox(built.python, [source_only / "task", source_only / "opt" / "python", runtime_dir], d.env)
+    files = file_count([built.root])
+    build_runtime = "from skill_router import runtime; runtime.current()"
+    handler = box.median("skill_router.handlers.poll", build_runtime)
+    event_handler = box.median("skill_router.handlers.conversation_event")
+    bare = bare_box.median("PureCloudPlatformClientV2")
+    xray = box.median("aws_xray_sdk.core")
+    old_handler = old_box.median("skill_router.handlers.poll", build_runtime, runs=3)
+    first = box.probe(
+        "skill_router.handlers.poll",
+        FIRST_POLL.format(event=EVENT, callers=100),
+        extra_env={"POWERTOOLS_TRACE_DISABLED": "true"},  # no X-Ray daemon or trace header here
+    )
+    return {
+        "python": subprocess.run([built.python, "-V"], capture_output=True, text=True, check=True).stdout.strip(),  # nosec B603
+        "handler": handler,
+        "event_handler": event_handler,
+        "bare": bare,
+        "xray": xray,
+        "old_handler": old_handler,
+        "missing_at_init": handler["missing"],
+        "first_poll": first["then"],
+        "missing_after_poll": first["missing"],
+        "written": file_count([built.root]) - files,
+    }
 
 
 def row(name: str, value: str, target: str = "", met: bool | None = None) -> None:
@@ -393,16 +616,73 @@ def row(name: str, value: str, target: str = "", met: bool | None = None) -> Non
     print(f"  {name:<58} {value:>16}  {target:<14} {verdict}")
 
 
+def report_lambda_build(endpoint: str) -> None:
+    section("Lambda build: layer and function package as `sam build` makes them (bytecode by python3.13)")
+    python = lambda_python()
+    if python is None:
+        row("not measured", "no python3.13 (set LAMBDA_PYTHON)")
+        return
+    built = build_for_lambda(python)
+    if isinstance(built, str):
+        row("not built", built[:60])
+        return
+    try:
+        layer, function = folder_size(built.opt), folder_size(built.task)
+        row("dependency layer, unzipped / zipped", f"{layer[0]:.1f} / {layer[1]:.1f} MB")
+        row("function package, unzipped / zipped", f"{function[0]:.2f} / {function[1]:.2f} MB")
+        together = layer[0] + function[0]
+        row("layer + function, unzipped", f"{together:.1f} MB", "<= 150 MB", together <= 150)
+        cold = lambda_cold_start(endpoint, built)
+        section(
+            f"Cold start where Lambda runs it ({cold['python']}, LAMBDA_TASK_ROOT set, layer and package "
+            f"read-only; median of 5 fresh processes, CPU / wall; load average {os.getloadavg()[0]:.1f})"
+        )
+        h, bare, old = cold["handler"], cold["bare"], cold["old_handler"]
+        ratio = h["import_cpu"] / bare["import_cpu"]
+        row("poll handler import (CPU / wall)", seconds(h), "<= 0.35 s", h["import_cpu"] <= 0.35)
+        row("  then the runtime build (settings, clients)", seconds(h, "then"), "")
+        row("  of the import: the X-Ray SDK alone (`import aws_xray_sdk.core`)", seconds(cold["xray"]), "")
+        row("event handler import", seconds(cold["event_handler"]), "")
+        row("bare `import PureCloudPlatformClientV2` (all of it compiled)", seconds(bare), "")
+        row("ratio handler import / bare SDK import (CPU)", f"{ratio:.2f}", "<= 0.25", ratio <= 0.25)
+        row("without bytecode (before): handler import", seconds(old), "")
+        row("without bytecode (before): then the runtime build", seconds(old, "then"), "")
+        row("first poll after the cold start (100 callers assigned)", f"{cold['first_poll']:.2f} s", "")
+        missing = sorted({*cold["missing_at_init"], *cold["missing_after_poll"]})
+        row(
+            "modules loaded without bytecode (init + first poll)",
+            f"{len(missing)}",
+            "0",
+            not missing,
+        )
+        for name in missing[:10]:
+            print(f"    {name}")
+        row("files written to the read-only tree", f"{cold['written']}", "0", cold["written"] == 0)
+    finally:
+        built.remove()
+
+
+def seconds(figures: dict[str, Any], key: str = "import") -> str:
+    return f"{figures[key + '_cpu']:.2f} / {figures[key]:.2f} s"
+
+
+def section(title: str) -> None:
+    print(f"\n{title}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speed", type=float, default=10.0, help="virtual seconds per wall-clock second")
     parser.add_argument("--skip-layer", action="store_true", help="do not build the layer (needs PyPI)")
+    parser.add_argument("--lambda-only", action="store_true", help="only the Lambda build, sizes and cold start")
     args = parser.parse_args(argv)
     moto, endpoint = start_moto_server()
     started = time.perf_counter()
     try:
-        section: Callable[[str], None] = lambda title: print(f"\n{title}")  # noqa: E731
         print(f"skill-router benchmark (clock x{args.speed:g}; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs)")
+        if args.lambda_only:
+            report_lambda_build(endpoint)
+            return 0
         section("Genesys calls")
         calls = calls_per_assignment(endpoint)
         row(
@@ -453,23 +733,13 @@ def main(argv: list[str] | None = None) -> int:
         row("AWS calls", f"{idle['aws_calls']:.0f}", "<= 3", idle["aws_calls"] <= 3)
         row("Genesys calls", f"{idle['genesys_calls']:.0f}", "<= 1", idle["genesys_calls"] <= 1)
         row("wall time", f"{idle['wall'] * 1000:.0f} ms", "")
-        section("Cold start and memory")
-        handler = timed_import("import skill_router.handlers.poll")
-        bare = timed_import("import PureCloudPlatformClientV2")
-        xray = timed_import("import aws_xray_sdk.core")
-        row("handler module import (median of 5 fresh processes)", f"{handler:.2f} s", "")
-        row("  of which the X-Ray SDK that Powertools' Tracer loads", f"{xray:.2f} s", "")
-        row("bare `import PureCloudPlatformClientV2`", f"{bare:.2f} s", "")
-        row("ratio", f"{handler / bare:.2f}", "<= 0.25", handler / bare <= 0.25)
-        row("ratio without the X-Ray SDK", f"{(handler - xray) / bare:.2f}", "")
+        section("Memory")
         rss = peak_rss_after_poll(endpoint)
         row("peak RSS after a full poll (100 callers assigned)", f"{rss:.0f} MB", "<= 100 MB", rss <= 100)
-        section("Dependency layer")
-        size = "skipped" if args.skip_layer else layer_size()
-        if isinstance(size, tuple):
-            row("unzipped / zipped", f"{size[0]:.0f} / {size[1]:.0f} MB", "< 250 MB", size[0] < 250)
+        if args.skip_layer:
+            section("Lambda build and cold start: skipped (--skip-layer)")
         else:
-            row("size", size)
+            report_lambda_build(endpoint)
     finally:
         moto.stop()
     print(f"\n({time.perf_counter() - started:.0f} s)")
