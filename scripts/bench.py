@@ -164,15 +164,14 @@ def calls_per_assignment(endpoint: str) -> dict[str, float]:
         skills = (TECH,) if kind == 8 else ()
         d2.sim.add_conversation(queue_id=queue, attributes={"intent": intent}, skills=skills, start=now - 300 + i)
     d2.sim.clear_log()
-    seen = 0
-    for _ in range(2):
-        seen += d2.invoke()["polls"][0]["seen"]
+    sightings = sum(d2.invoke()["polls"][0]["seen"] for _ in range(2))
     mixed_calls = d2.sim.count(path_prefix="/api/v2/")
     return {
         "calls_per_assigned": assigned_calls / max(report["applied"], 1),
         "assigned": report["applied"],
-        "calls_per_seen": mixed_calls / max(seen, 1),
-        "seen": seen,
+        # Per distinct conversation: both overlapping polls see each of the 200.
+        "calls_per_conversation": mixed_calls / 200,
+        "sightings": sightings,
     }
 
 
@@ -208,16 +207,20 @@ def backlog(endpoint: str, speed: float, size: int = 1000) -> dict[str, float]:
     }
 
 
-def latency(endpoint: str, speed: float, minutes: int = 5) -> dict[str, float]:
-    d = deploy(
-        endpoint,
-        speed,
-        300,
-        GENESYS_REQUESTS_PER_MINUTE="300",
-        POLLS_PER_INVOCATION="2",
-        SETTLE_LAG_SECONDS="3",
-    )
-    d.sim.analytics_lag_seconds = 3.0
+# The cadences the template offers, its defaults first: the one place to change when the
+# PollIntervalSeconds parameter (10-60 s, replacing PollsPerInvocation) lands. None: not offered.
+CADENCES: list[tuple[str, dict[str, str] | None]] = [
+    ("template defaults (1 poll a minute, settle lag 10 s)", {}),
+    ("2 polls a minute (PollsPerInvocation=2)", {"POLLS_PER_INVOCATION": "2"}),
+    ("a poll every 10 s", None),  # e.g. {"POLL_INTERVAL_SECONDS": "10"} once the code offers it
+]
+ANALYTICS_LAG_SECONDS = 3.0  # the simulator's: how long a new conversation takes to show in analytics
+
+
+def latency(endpoint: str, speed: float, settings: dict[str, str], minutes: int = 5) -> dict[str, float]:
+    """Detection to assignment for callers arriving 1-7 s apart, one scheduled invocation a minute."""
+    d = deploy(endpoint, speed, 300, GENESYS_REQUESTS_PER_MINUTE="300", **settings)
+    d.sim.analytics_lag_seconds = ANALYTICS_LAG_SECONDS
     began = d.clock()
     arrivals: dict[str, float] = {}
     stop = threading.Event()
@@ -245,6 +248,23 @@ def latency(endpoint: str, speed: float, minutes: int = 5) -> dict[str, float]:
         "p50": statistics.median(delays),
         "p95": percentile(delays, 0.95),
     }
+
+
+def report_latency(endpoint: str, speed: float) -> None:
+    section(
+        "Detection to assignment, callers arriving for 5 minutes "
+        f"(simulator's analytics lag {ANALYTICS_LAG_SECONDS:g} s), at each cadence offered"
+    )
+    for label, settings in CADENCES:
+        if settings is None:
+            row(f"{label}: p50 / p95", "not offered yet", "")
+            continue
+        lat = latency(endpoint, speed, settings)
+        row(
+            f"{label}: p50 / p95 ({lat['assigned']:.0f} of {lat['callers']:.0f})",
+            f"{lat['p50']:.1f} / {lat['p95']:.1f} s",
+            "",
+        )
 
 
 def idle_warm(endpoint: str) -> dict[str, float]:
@@ -692,10 +712,8 @@ def main(argv: list[str] | None = None) -> int:
             calls["calls_per_assigned"] <= 2.05,
         )
         row(
-            f"per conversation seen (mixed, {calls['seen']:.0f} seen over 2 polls)",
-            f"{calls['calls_per_seen']:.3f}",
-            "<= 1.05",
-            calls["calls_per_seen"] <= 1.05,
+            f"per distinct conversation (mix of 200, 2 polls, {calls['sightings']:.0f} sightings)",
+            f"{calls['calls_per_conversation']:.3f}",
         )
         section("Backlog: 1,000 queued callers, 300 requests/min enforced by the simulator")
         b = backlog(endpoint, args.speed)
@@ -713,10 +731,7 @@ def main(argv: list[str] | None = None) -> int:
             "0 / 0",
             b["lost"] == 0 and b["duplicate_patches"] == 0,
         )
-        section("Detection to assignment, callers arriving for 5 minutes, polls every 30 s")
-        lat = latency(endpoint, args.speed)
-        row(f"p50 ({lat['assigned']:.0f} of {lat['callers']:.0f} callers)", f"{lat['p50']:.1f} s", "")
-        row("p95", f"{lat['p95']:.1f} s", "<= 35 s", lat["p95"] <= 35)
+        report_latency(endpoint, args.speed)
         section("Event mode (Genesys EventBridge events)")
         ev = event_mode(endpoint)
         row(
