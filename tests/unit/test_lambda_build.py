@@ -66,7 +66,8 @@ def test_the_function_package_imports_from_read_only_bytecode(tmp_path):
         pytest.skip("no python3.13 (Lambda's runtime) on this machine; set LAMBDA_PYTHON")
     out = tmp_path / "task"
     subprocess.run(
-        ["make", "-s", "-C", str(ROOT / "functions"), "build-EventFunction", f"ARTIFACTS_DIR={out}", f"PYTHON313={python}"],
+        ["make", "-s", "-C", str(ROOT / "functions"), "build-EventFunction", f"ARTIFACTS_DIR={out}"]
+        + [f"PYTHON313={python}"],
         check=True,
         capture_output=True,
     )
