@@ -65,9 +65,9 @@ def test_the_function_package_imports_from_read_only_bytecode(tmp_path):
     if python is None:
         pytest.skip("no python3.13 (Lambda's runtime) on this machine; set LAMBDA_PYTHON")
     out = tmp_path / "task"
+    make = ["make", "-s", "-C", str(ROOT / "functions"), "build-EventFunction"]
     subprocess.run(
-        ["make", "-s", "-C", str(ROOT / "functions"), "build-EventFunction", f"ARTIFACTS_DIR={out}"]
-        + [f"PYTHON313={python}"],
+        [*make, f"ARTIFACTS_DIR={out}", f"PYTHON313={python}"],
         check=True,
         capture_output=True,
     )
