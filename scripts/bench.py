@@ -347,16 +347,6 @@ def event_mode(endpoint: str, cold_runs: int = 5, warm_runs: int = 40) -> dict[s
     }
 
 
-def timed_import(statement: str, runs: int = 5) -> float:
-    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-    env = {**os.environ, "HOME": tempfile.gettempdir()}
-    values = [
-        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout)
-        for _ in range(runs)
-    ]
-    return statistics.median(values)
-
-
 def peak_rss_after_poll(endpoint: str) -> float:
     d = deploy(endpoint, 1.0, None)
     now = d.clock()
