@@ -116,7 +116,12 @@ class App:
         return StateStore(self.env["STATE_TABLE"], client=self.client("dynamodb"))
 
     def ledger(self, conversation_id: str) -> dict[str, Any] | None:
-        return self.store.entry(conversation_id)
+        """The conversation's latest queue-leg entry (else event mode's note on the conversation)."""
+        store = self.store
+        return store.latest(conversation_id) or store.entry(conversation_id)
+
+    def legs(self, conversation_id: str) -> list[dict[str, Any]]:
+        return [e for e in self.store.entries_for(conversation_id) if e.get("leg")]
 
     def watermark(self) -> dict[str, Any]:
         return self.store.read_watermark()
@@ -181,6 +186,14 @@ def queue(app: App) -> str:
 def queued(app: App, queue: str, intent: str | None, skills: tuple[str, ...] = (), minutes: float = 2) -> str:
     attributes = {"intent": intent} if intent is not None else {}
     return app.sim.add_conversation(queue_id=queue, attributes=attributes, skills=skills, start=minutes_ago(minutes))
+
+
+def later(seconds: float) -> None:
+    """The next polls run `seconds` from now on the poller's clock (a caller waiting for an
+    intent is read again on a backoff, not on every poll)."""
+    import time
+
+    runtime.current().poller.clock = lambda: time.time() + seconds
 
 
 def patches(app: App, conversation_id: str | None = None) -> int:

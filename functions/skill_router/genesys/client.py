@@ -44,10 +44,31 @@ class Discovered:
     queue_id: str | None  # the queue of the open ACD segment, if any
     left_queue: bool  # was queued and every ACD segment has ended (answered, abandoned, transferred out)
     requested_skill_ids: tuple[str, ...]
+    # The queue leg: the ACD participant of the open interact segment, and when the caller
+    # entered that queue (the segment's start). A transfer to another queue is a new leg.
+    participant_id: str | None = None
+    queue_entered: datetime | None = None
 
     @property
     def in_queue(self) -> bool:
         return self.queue_id is not None and not self.ended
+
+    @property
+    def leg(self) -> str | None:
+        """The ledger's name for this queue leg: the ACD participant id, else queue@entry time."""
+        return leg_key(self.participant_id, self.queue_id, self.queue_entered)
+
+    @property
+    def waiting_since(self) -> datetime:
+        return self.queue_entered or self.start
+
+
+def leg_key(participant_id: str | None, queue_id: str | None, entered: datetime | None) -> str | None:
+    if participant_id:
+        return participant_id
+    if queue_id and entered:
+        return f"{queue_id}@{int(entered.timestamp())}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -60,6 +81,7 @@ class LiveConversation:
     left_queue: bool
     skill_ids: tuple[str, ...]
     priority: int | None
+    participant_id: str | None = None  # the ACD participant of the open queue leg
 
     @property
     def in_queue(self) -> bool:
@@ -115,42 +137,67 @@ class GenesysClient:
 
     # --- the calls ---------------------------------------------------------------------------
 
-    def query_window(self, start: datetime, end: datetime, page_number: int) -> QueryPage:
+    def query_waiting(self, start: datetime, end: datetime, page_number: int) -> QueryPage:
+        """One page of the conversations waiting in a queue now that started on a UTC day the
+        interval touches (the interval is matched by day: developer.genesys.cloud, Analytics >
+        Detail queries). The filters, not the interval, decide what comes back: a live
+        conversation with an open interact segment of an ACD participant. IVR-only, outbound,
+        internal and answered conversations cost no page (docs/design.md, "Discovery")."""
         query = _model(
             "ConversationQuery",
             interval=f"{_iso(start)}/{_iso(end)}",
             order="asc",
             order_by="conversationStart",
             paging=_model("PagingSpec", page_size=PAGE_SIZE, page_number=page_number),
-            # Only live conversations can still be routed; ended ones cost nothing downstream.
             conversation_filters=[
                 _model(
                     "ConversationDetailQueryFilter",
                     type="and",
+                    predicates=[_predicate("ConversationDetailQueryPredicate", "conversationEnd", None)],
+                )
+            ],
+            segment_filters=[
+                _model(
+                    "SegmentDetailQueryFilter",
+                    type="and",
                     predicates=[
-                        _model(
-                            "ConversationDetailQueryPredicate",
-                            type="dimension",
-                            dimension="conversationEnd",
-                            operator="notExists",
-                        )
+                        _predicate("SegmentDetailQueryPredicate", "purpose", "acd"),
+                        _predicate("SegmentDetailQueryPredicate", "segmentType", "interact"),
+                        _predicate("SegmentDetailQueryPredicate", "segmentEnd", None),
                     ],
                 )
             ],
         )
+        # The SDK serialises the query (its enum checks included) and sends it through our HTTP
+        # client; the answer is read as plain JSON: the SDK's model deserialiser spends about a
+        # second of CPU per 100 conversations (measured), which every poll would pay per page.
         response = self._call(
             "POST /api/v2/analytics/conversations/details/query",
-            lambda: self.conversations_api.post_analytics_conversations_details_query(query),
+            lambda: self.api_client.call_api(
+                "/api/v2/analytics/conversations/details/query",
+                "POST",
+                {},
+                [],
+                {"Accept": "application/json", "Content-Type": "application/json"},
+                body=query,
+                post_params=[],
+                files={},
+                response_type="object",
+                auth_settings=["PureCloud OAuth"],
+            ),
         )
+        if not isinstance(response, dict) or not isinstance(response.get("conversations", []), list):
+            raise GenesysError("POST /api/v2/analytics/conversations/details/query", 200, "unreadable response")
         conversations = []
-        page = response.conversations or []
+        page = response.get("conversations") or []
         for raw in page:
-            found = _discovered(raw)
+            found = _discovered_json(raw)
             if found is None:  # nothing to place in time or to act on: skipped, and said so
                 logger.error("analytics returned a conversation without id or start; skipped")
                 continue
             conversations.append(found)
-        return QueryPage(conversations=conversations, total_hits=int(response.total_hits or 0), size=len(page))
+        total = response.get("totalHits")
+        return QueryPage(conversations=conversations, total_hits=total if isinstance(total, int) else 0, size=len(page))
 
     def get_conversation(self, conversation_id: str) -> LiveConversation | None:
         """The conversation now, or None when Genesys no longer has it (404)."""
@@ -171,11 +218,23 @@ class GenesysClient:
             )
         return _live(conversation_id, conversation)
 
-    def patch_routing(self, conversation_id: str, skill_ids: Sequence[str], priority: int | None) -> bool:
-        """Replace the requested skills (send the merged list); False when the conversation is gone."""
-        body = _model("RoutingConversationAttributesRequest", skill_ids=list(skill_ids))
+    def patch_routing(
+        self,
+        conversation_id: str,
+        skill_ids: Sequence[str] | None,
+        priority: int | None,
+        language_id: str | None = None,
+    ) -> bool:
+        """Send only what changes: `skillIds` replaces the requested skills and `[]` removes them
+        all (SDK RoutingConversationAttributesRequest), so it is sent only when given (the merged
+        list); an absent field is left as it is. False when the conversation is gone (404)."""
+        body = _model("RoutingConversationAttributesRequest")
+        if skill_ids is not None:
+            body.skill_ids = list(skill_ids)
         if priority is not None:
             body.priority = priority
+        if language_id is not None:
+            body.language_id = language_id
         try:
             self._call(
                 "PATCH /api/v2/routing/conversations/{conversationId}",
@@ -312,6 +371,13 @@ def _model(model: str, /, **fields: Any) -> Any:
     return instance
 
 
+def _predicate(model: str, dimension: str, value: str | None) -> Any:
+    """`dimension matches value`, or `dimension notExists` when value is None."""
+    if value is None:
+        return _model(model, type="dimension", dimension=dimension, operator="notExists")
+    return _model(model, type="dimension", dimension=dimension, operator="matches", value=value)
+
+
 def _header(headers: Any, name: str) -> str | None:
     if not headers:
         return None
@@ -323,32 +389,65 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def _discovered(conversation: Any) -> Discovered | None:
+def _discovered_json(conversation: Any) -> Discovered | None:
+    """A conversation of the details query's JSON answer (AnalyticsConversationWithoutAttributes)."""
+    if not isinstance(conversation, dict):
+        return None
     open_queue: str | None = None
     had_queue = False
     requested: tuple[str, ...] = ()
-    for participant in conversation.participants or []:
-        if participant.purpose != "acd":
+    participant_id: str | None = None
+    entered: datetime | None = None
+    for participant in _dicts(conversation.get("participants")):
+        if participant.get("purpose") != "acd":
             continue
-        for session in participant.sessions or []:
-            for segment in session.segments or []:
-                if not segment.queue_id or segment.segment_type not in (None, "interact"):
+        for session in _dicts(participant.get("sessions")):
+            for segment in _dicts(session.get("segments")):
+                queue = segment.get("queueId")
+                if not isinstance(queue, str) or not queue or segment.get("segmentType") not in (None, "interact"):
                     continue
                 had_queue = True
-                if segment.segment_end is None:
-                    open_queue = segment.queue_id
-                    requested = tuple(segment.requested_routing_skill_ids or ())
-    start = conversation.conversation_start
-    if start is None or not conversation.conversation_id:
+                if segment.get("segmentEnd") is None:
+                    open_queue = queue
+                    skills = segment.get("requestedRoutingSkillIds") or []
+                    requested = tuple(str(s) for s in skills if isinstance(s, str)) if isinstance(skills, list) else ()
+                    pid = participant.get("participantId")
+                    participant_id = pid if isinstance(pid, str) and pid and "#" not in pid else None
+                    entered = _time(segment.get("segmentStart"))
+    start = _time(conversation.get("conversationStart"))
+    cid = conversation.get("conversationId")
+    if start is None or not isinstance(cid, str) or not cid:
         return None
     return Discovered(
-        conversation_id=str(conversation.conversation_id),
-        start=start if start.tzinfo else start.replace(tzinfo=UTC),
-        ended=conversation.conversation_end is not None,
+        conversation_id=cid,
+        start=start,
+        ended=conversation.get("conversationEnd") is not None,
         queue_id=open_queue,
         left_queue=had_queue and open_queue is None,
         requested_skill_ids=requested,
+        participant_id=participant_id,
+        queue_entered=entered,
     )
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _live(conversation_id: str, conversation: Any) -> LiveConversation:
@@ -358,6 +457,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
     had_queue = False
     skills: tuple[str, ...] = ()
     priority: int | None = None
+    participant_id: str | None = None
     for participant in conversation.participants or []:
         values = {str(k): str(v) for k, v in (participant.attributes or {}).items() if v is not None}
         # The caller's participant data is authoritative; others may carry stale copies.
@@ -371,6 +471,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
             requested = (routing.skills if routing else None) or []
             skills = tuple(skill.id for skill in requested if skill.id)
             priority = routing.priority if routing else None
+            participant_id = participant.id
     attributes.update(customer)
     return LiveConversation(
         conversation_id=conversation_id,
@@ -379,4 +480,5 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
         left_queue=had_queue and queue_id is None,
         skill_ids=skills,
         priority=priority,
+        participant_id=participant_id,
     )
