@@ -30,6 +30,8 @@ from tests.simulator import GenesysSimulator
 ROOT = Path(__file__).parents[2]
 CLIENT_ID, CLIENT_SECRET = "sim-client", "sim-client-secret-canary"
 SCHEDULED_EVENT = json.loads((ROOT / "events" / "scheduled.json").read_text())
+EVENT_ORG = "8a4c3fa7-2c1d-4e5f-9a0b-1c2d3e4f5a6b"
+EVENT_SOURCE = f"aws.partner/genesys.com/cloud/{EVENT_ORG}/skill-router"
 
 
 @pytest.fixture(scope="session")
@@ -141,6 +143,9 @@ def app(moto_endpoint: str, sim: GenesysSimulator, monkeypatch: pytest.MonkeyPat
         "SETTLE_LAG_SECONDS": "0",
         # The simulator sets no rate limit unless a test asks for one; the budget is tested on its own.
         "GENESYS_REQUESTS_PER_MINUTE": "100000",
+        # The event function's deployment: the org and partner event source of events/*.json.
+        "GENESYS_EVENT_SOURCE": EVENT_SOURCE,
+        "GENESYS_ORG_ID": EVENT_ORG,
     }
     application = App(sim=sim, env=env, endpoint=moto_endpoint, monkeypatch=monkeypatch)
     application.set(**env)

@@ -25,6 +25,7 @@ from skill_router.genesys.errors import GenesysError, message_from_body
 from skill_router.genesys.http import BoundedHttpClient
 from skill_router.genesys.sdk import ApiException, sdk
 from skill_router.genesys.token import TokenProvider
+from skill_router.ids import InvalidId, is_genesys_id, require_id
 from skill_router.observability import logger
 
 T = TypeVar("T")
@@ -147,13 +148,14 @@ class GenesysClient:
         for raw in page:
             found = _discovered(raw)
             if found is None:  # nothing to place in time or to act on: skipped, and said so
-                logger.error("analytics returned a conversation without id or start; skipped")
+                logger.error("analytics returned a conversation without a Genesys id or a start; skipped")
                 continue
             conversations.append(found)
         return QueryPage(conversations=conversations, total_hits=int(response.total_hits or 0), size=len(page))
 
     def get_conversation(self, conversation_id: str) -> LiveConversation | None:
         """The conversation now, or None when Genesys no longer has it (404)."""
+        _path_id(conversation_id, "conversation id", "GET /api/v2/conversations/{conversationId}")
         try:
             conversation = self._call(
                 "GET /api/v2/conversations/{conversationId}",
@@ -173,6 +175,7 @@ class GenesysClient:
 
     def patch_routing(self, conversation_id: str, skill_ids: Sequence[str], priority: int | None) -> bool:
         """Replace the requested skills (send the merged list); False when the conversation is gone."""
+        _path_id(conversation_id, "conversation id", "PATCH /api/v2/routing/conversations/{conversationId}")
         body = _model("RoutingConversationAttributesRequest", skill_ids=list(skill_ids))
         if priority is not None:
             body.priority = priority
@@ -216,6 +219,7 @@ class GenesysClient:
         return found
 
     def user_email(self, user_id: str) -> str | None:
+        _path_id(user_id, "user id", "GET /api/v2/users/{userId}")
         try:
             user = self._call("GET /api/v2/users/{userId}", lambda: self.users_api.get_user(user_id))
         except GenesysError as exc:
@@ -303,6 +307,15 @@ class GenesysClient:
         return ceiling * random.uniform(0.5, 1.0)  # nosec B311
 
 
+def _path_id(value: str, what: str, operation: str) -> None:
+    """The SDK puts path parameters into the URL without encoding `/`: an id that is not a
+    Genesys id would call another endpoint. Refused before anything is sent (final, not retried)."""
+    try:
+        require_id(value, what)
+    except InvalidId as exc:
+        raise GenesysError(operation, 400, f"not sent: {exc}") from None
+
+
 def _model(model: str, /, **fields: Any) -> Any:
     """An SDK model with its fields set: the models take no constructor arguments, and their
     setters check enum values (an unknown `operator`, say) before anything is sent."""
@@ -339,7 +352,7 @@ def _discovered(conversation: Any) -> Discovered | None:
                     open_queue = segment.queue_id
                     requested = tuple(segment.requested_routing_skill_ids or ())
     start = conversation.conversation_start
-    if start is None or not conversation.conversation_id:
+    if start is None or not is_genesys_id(conversation.conversation_id):  # it becomes a URL and a key
         return None
     return Discovered(
         conversation_id=str(conversation.conversation_id),
