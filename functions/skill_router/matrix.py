@@ -144,8 +144,13 @@ class Matrix:
         return None
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that remembers the line of every mapping and of each of its keys."""
+# libyaml's parser (bundled in PyYAML's wheels) is ~20x faster than the pure-Python one: a 1 MB
+# matrix parses in about a second instead of 20. Both are the safe loader (no Python objects).
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _LineLoader(_SafeLoader):  # type: ignore[valid-type,misc]
+    """The safe loader, remembering the line of every mapping and of each of its keys."""
 
 
 class _Lines(dict[str, Any]):
@@ -179,7 +184,7 @@ def parse_matrix(text: str | bytes, source: str, version: str = "local") -> Matr
     if len(text) > MAX_MATRIX_BYTES:
         raise MatrixError(source, [f"{source}: file is {len(text)} bytes; the limit is {MAX_MATRIX_BYTES}"])
     try:
-        # _LineLoader is a SafeLoader subclass that only adds line numbers.
+        # _LineLoader is a (C)SafeLoader subclass that only adds line numbers.
         document = yaml.load(text, Loader=_LineLoader)  # noqa: S506 # nosec B506
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
