@@ -334,7 +334,9 @@ def matrix_load(rules: int = 10_000, runs: int = 3) -> dict[str, float]:
     from skill_router.matrix import parse_matrix
 
     def text(count: int) -> str:
-        lines = [f"  - {{intent_keyword: kw{i:05d}x, skill_id: 5b1c2f7e-0000-4000-8000-000000000001}}" for i in range(count)]
+        lines = [
+            f"  - {{intent_keyword: kw{i:05d}x, skill_id: 5b1c2f7e-0000-4000-8000-000000000001}}" for i in range(count)
+        ]
         return "skill_matrix:\n" + "\n".join(lines) + "\n"
 
     def best(document: str) -> float:

@@ -94,7 +94,8 @@ def parse_event(
             or not all(is_genesys_id(s) for s in skills)
         ):
             raise EventRejected(
-                f"'detail.eventBody.requestedRoutingSkillIds' must be a list of at most {MAX_REQUESTED_SKILLS} skill ids"
+                "'detail.eventBody.requestedRoutingSkillIds' must be a list of at most "
+                f"{MAX_REQUESTED_SKILLS} skill ids"
             )
         if priority is not None and (
             not isinstance(priority, int) or isinstance(priority, bool) or abs(priority) > PRIORITY_BOUND

@@ -282,7 +282,9 @@ def _parse_rule(raw: Any, position: int, source: str, priorities: dict[str, int]
     longest = MAX_PATTERN_CHARS if match == "regex" else MAX_KEYWORD_CHARS
     for keyword in keywords:
         if len(keyword) > longest:
-            problems.append(f"{where(keyword_key)}: {keyword[:30]!r}... is {len(keyword)} characters; the limit is {longest}")
+            problems.append(
+                f"{where(keyword_key)}: {keyword[:30]!r}... is {len(keyword)} characters; the limit is {longest}"
+            )
         elif match == "regex":
             pattern = _compile_regex(keyword)
             if isinstance(pattern, str):

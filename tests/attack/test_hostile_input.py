@@ -99,8 +99,20 @@ GOOD = "7b4e1c0a-3d2f-4a5b-8c6d-9e0f1a2b3c4d"
         [GOOD],
         {"id": GOOD},
     ],
-    ids=["3000-chars", "traversal", "uuid-then-traversal", "trailing-newline", "fullwidth-digit", "query",
-         "encoded-dots", "empty", "int", "null", "list", "object"],
+    ids=[
+        "3000-chars",
+        "traversal",
+        "uuid-then-traversal",
+        "trailing-newline",
+        "fullwidth-digit",
+        "query",
+        "encoded-dots",
+        "empty",
+        "int",
+        "null",
+        "list",
+        "object",
+    ],
 )
 def test_conversation_id_that_is_not_a_genesys_id_is_rejected(events_app: App, queue: str, conversation_id: Any):
     envelope = event("attributes", GOOD, attributes={"intent": "billing"})
@@ -132,8 +144,18 @@ def test_traversal_in_an_acd_start_never_reaches_genesys_users(events_app: App, 
         ("routingPriority", 1.5),
         ("routingPriority", True),
     ],
-    ids=["queue-traversal", "queue-3000", "queue-int", "skill-traversal", "5000-skills", "skills-string",
-         "priority-1e20", "priority-minus-1e12", "priority-float", "priority-bool"],
+    ids=[
+        "queue-traversal",
+        "queue-3000",
+        "queue-int",
+        "skill-traversal",
+        "5000-skills",
+        "skills-string",
+        "priority-1e20",
+        "priority-minus-1e12",
+        "priority-float",
+        "priority-bool",
+    ],
 )
 def test_acd_start_fields_are_bounded_and_checked(events_app: App, queue: str, field: str, value: Any):
     conversation = queued(events_app, queue, "billing")
@@ -159,8 +181,16 @@ OTHER_ORG = "11111111-2222-4333-8444-555555555555"
         "aws.partner/genesys.com",
         None,
     ],
-    ids=["other-org", "lookalike-domain", "other-name", "suffix", "trailing-newline", "upper-case", "bare-prefix",
-         "missing"],
+    ids=[
+        "other-org",
+        "lookalike-domain",
+        "other-name",
+        "suffix",
+        "trailing-newline",
+        "upper-case",
+        "bare-prefix",
+        "missing",
+    ],
 )
 def test_event_from_another_org_or_source_is_not_acted_on(events_app: App, queue: str, source: Any):
     conversation = queued(events_app, queue, "billing")
@@ -232,8 +262,15 @@ HOSTILE_VALUE = "a" * 900 + "!"  # within what is matched: the "!" is what makes
 @pytest.mark.parametrize(
     "pattern",
     ["(a|aa)+$", "^((a+))+$", "(a|a?)+$", "(\\w|[a-z])+$", "((ab)*|a+)+$", "(a+)+$", "(.*a){25}$"],
-    ids=["alternation", "doubly-nested", "optional-alternation", "overlapping-classes", "nested-star", "classic",
-         "counted-dotstar"],
+    ids=[
+        "alternation",
+        "doubly-nested",
+        "optional-alternation",
+        "overlapping-classes",
+        "nested-star",
+        "classic",
+        "counted-dotstar",
+    ],
 )
 def test_no_regex_shape_stalls_a_match(tmp_path, pattern: str):
     """In a process of its own: the failure is a hang. Loaded and matched in time, or refused at load."""
@@ -252,7 +289,11 @@ def test_no_regex_shape_stalls_a_match(tmp_path, pattern: str):
     )
     done = subprocess.run(
         [sys.executable, "-c", script, json.dumps([pattern, HOSTILE_VALUE])],
-        cwd=ROOT, capture_output=True, text=True, timeout=20, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[0] in ("matched", "nomatch", "refused")
@@ -287,7 +328,9 @@ def test_a_regex_re2_cannot_run_is_refused_at_load_with_file_and_line(pattern: s
 
 
 def test_a_huge_regex_program_is_refused_at_load():
-    text = f'skill_matrix:\n  - keywords: ["(?:(?:a{{100}}){{100}}){{100}}"]\n    match: regex\n    skill_id: {BILLING}\n'
+    text = (
+        f'skill_matrix:\n  - keywords: ["(?:(?:a{{100}}){{100}}){{100}}"]\n    match: regex\n    skill_id: {BILLING}\n'
+    )
     with pytest.raises(MatrixError, match=r"m\.yaml:2 rule 1 'keywords'"):
         parse_matrix(text, "m.yaml")
 

@@ -118,7 +118,10 @@ def test_a_catastrophic_shape_for_a_backtracker_is_matched_by_re2():
 
 
 def test_a_regex_re2_refuses_is_reported_with_line_and_reason():
-    text = f"skill_matrix:\n  - intent_keyword: billing\n    skill_id: {BILLING}\n  - intent_keyword: '(a)\\1'\n    match: regex\n    skill_id: {BILLING}\n"
+    text = (
+        f"skill_matrix:\n  - intent_keyword: billing\n    skill_id: {BILLING}\n"
+        f"  - intent_keyword: '(a)\\1'\n    match: regex\n    skill_id: {BILLING}\n"
+    )
     problem = problems_of(text)[0]
     assert problem.startswith("skill_matrix.yaml:4 rule 2 'intent_keyword': regex '(a)\\\\1' cannot be used: RE2")
     assert "invalid escape sequence" in problem
