@@ -21,7 +21,7 @@ import boto3
 import pytest
 
 from scripts.lambda_runner import LambdaContext
-from scripts.local_aws import create_resources, put_credentials, start_moto_server
+from scripts.local_aws import LOCAL_EVENT_SOURCE, create_resources, put_credentials, start_moto_server
 from skill_router import runtime
 from skill_router.handlers import poll
 from skill_router.store import StateStore
@@ -30,8 +30,9 @@ from tests.simulator import GenesysSimulator
 ROOT = Path(__file__).parents[2]
 CLIENT_ID, CLIENT_SECRET = "sim-client", "sim-client-secret-canary"
 SCHEDULED_EVENT = json.loads((ROOT / "events" / "scheduled.json").read_text())
-EVENT_ORG = "8a4c3fa7-2c1d-4e5f-9a0b-1c2d3e4f5a6b"
-EVENT_SOURCE = f"aws.partner/genesys.com/cloud/{EVENT_ORG}/skill-router"
+# The event function's deployment (resources.env() sets it): the partner event source of events/*.json.
+EVENT_SOURCE = LOCAL_EVENT_SOURCE
+EVENT_ORG = LOCAL_EVENT_SOURCE.split("/")[3]
 
 
 @pytest.fixture(scope="session")
@@ -143,9 +144,6 @@ def app(moto_endpoint: str, sim: GenesysSimulator, monkeypatch: pytest.MonkeyPat
         "SETTLE_LAG_SECONDS": "0",
         # The simulator sets no rate limit unless a test asks for one; the budget is tested on its own.
         "GENESYS_REQUESTS_PER_MINUTE": "100000",
-        # The event function's deployment: the org and partner event source of events/*.json.
-        "GENESYS_EVENT_SOURCE": EVENT_SOURCE,
-        "GENESYS_ORG_ID": EVENT_ORG,
     }
     application = App(sim=sim, env=env, endpoint=moto_endpoint, monkeypatch=monkeypatch)
     application.set(**env)
