@@ -110,6 +110,8 @@ def parse_event(
 
 
 def _id(body: dict[str, Any], name: str) -> str:
+    if body.get(name) in (None, ""):
+        raise EventRejected(f"'detail.eventBody.{name}' is missing")
     try:
         # Lower case: Genesys writes its ids so, and the ledger key must be one spelling.
         return require_id(body.get(name), f"'detail.eventBody.{name}'").lower()
