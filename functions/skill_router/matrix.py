@@ -44,6 +44,7 @@ MATCH_MODES = ("contains", "exact", "regex")
 URGENCIES = ("high", "medium", "low")
 PRIORITY_BOUND = 25_000_000  # Genesys rejects routing priorities outside +/- this
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 RULE_KEYS = (
     "id",
@@ -89,7 +90,7 @@ class Rule:
 
     def matching_keyword(self, value: str) -> str | None:
         """The rule's keyword (or pattern) that matches `value`: the matrix's words, not the caller's."""
-        return self._matching_folded(value[:MAX_MATCHED_CHARS].casefold())
+        return self._matching_folded(fold(value))
 
     def _matching_folded(self, text: str) -> str | None:
         if self.match == "regex":
@@ -138,7 +139,7 @@ class Matrix:
             if not isinstance(value, str) or not value:
                 continue
             if name not in folded:
-                folded[name] = value[:MAX_MATCHED_CHARS].casefold()
+                folded[name] = fold(value)
             if rule._matching_folded(folded[name]) is not None:
                 return rule, value
         return None
@@ -147,6 +148,13 @@ class Matrix:
 # libyaml's parser (bundled in PyYAML's wheels) is ~20x faster than the pure-Python one: a 1 MB
 # matrix parses in about a second instead of 20. Both are the safe loader (no Python objects).
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def fold(value: str) -> str:
+    """What a rule matches: the value's first MAX_MATCHED_CHARS, case-folded, as valid Unicode (a
+    lone surrogate, which JSON can carry, becomes U+FFFD: RE2 matches UTF-8 and would raise)."""
+    text = value[:MAX_MATCHED_CHARS].casefold()
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
 
 
 class _LineLoader(_SafeLoader):  # type: ignore[valid-type,misc]

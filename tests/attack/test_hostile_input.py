@@ -420,3 +420,68 @@ def test_a_keyword_list_aliased_into_every_rule_is_refused():
     text = f"skill_matrix: [{{keywords: &k [{words}], skill_id: {BILLING}}}, {rules}]\n"
     with pytest.raises(MatrixError, match="'keywords': 5000 keywords; the limit is 100 a rule"):
         parse_matrix(text, "alias.yaml")
+
+
+def test_a_lone_surrogate_in_an_intent_neither_crashes_a_regex_rule_nor_the_poll(app: App, queue: str):
+    """JSON can carry "\\ud800"; RE2 matches UTF-8, and encoding that raised in every poll."""
+    app.upload_matrix(
+        f"skill_matrix:\n  - keywords: ['bill(ing)?']\n    match: regex\n    skill_id: {BILLING}\n"
+        f"  - intent_keyword: technical\n    skill_id: {TECH}\n"
+    )
+    odd = queued(app, queue, "\ud800 billing")
+    other = queued(app, queue, "technical")
+    report = app.invoke()["polls"][0]
+    assert report["applied"] == 2, report
+    assert BILLING in app.sim.routing(odd)[0] and TECH in app.sim.routing(other)[0]
+
+
+def test_a_lone_surrogate_in_an_attributes_event_is_matched_not_raised(events_app: App, queue: str):
+    app = events_app
+    app.upload_matrix(f"skill_matrix:\n  - keywords: ['bill(ing)?']\n    match: regex\n    skill_id: {BILLING}\n")
+    conversation = queued(app, queue, None)
+    result = send(event("attributes", conversation, attributes={"intent": "\udfff billing"}))
+    assert result["status"] == "ok" and result["outcome"] == "pending"  # matched; applied at acd.start
+
+
+def test_an_event_function_deployed_without_its_source_acts_on_nothing(events_app: App, queue: str):
+    """Fail closed and loudly: a configuration error (errors alarm), never an event acted on."""
+    from skill_router.errors import ConfigurationError
+
+    conversation = queued(events_app, queue, "billing")
+    envelope = acd_start(events_app, conversation, queue)
+    events_app.set(GENESYS_EVENT_SOURCE="")
+    with pytest.raises(ConfigurationError, match="GENESYS_EVENT_SOURCE is not set"):
+        send(envelope)
+    assert patches(events_app, conversation) == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"GENESYS_EVENT_SOURCE": SOURCE, "GENESYS_ORG_ID": OTHER_ORG}, "names org"),
+        ({"GENESYS_EVENT_SOURCE": "aws.partner/genesys.com/skill-router"}, "not a Genesys partner event source"),
+        ({"GENESYS_ORG_ID": "my-org"}, "not a Genesys org id"),
+    ],
+    ids=["source-of-another-org", "source-without-org", "org-not-a-uuid"],
+)
+def test_a_deployment_for_the_wrong_org_is_a_configuration_error(env: dict[str, str], problem: str):
+    from skill_router.errors import ConfigurationError
+    from skill_router.settings import load_settings
+
+    base = {"GENESYS_CREDENTIALS_SECRET": "c", "GENESYS_TOKEN_SECRET": "t", "STATE_TABLE": "s"}
+    with pytest.raises(ConfigurationError, match=problem):
+        load_settings({**base, "SKILL_MATRIX_BUCKET": "b", "NOTIFY_CHANNEL": "none", **env})
+
+
+@pytest.mark.parametrize(
+    ("keyword", "mode", "limit"),
+    [("k" * 201, "contains", 200), ("k" * 201, "exact", 200), ("a" * 501, "regex", 500)],
+    ids=["contains-201", "exact-201", "regex-501"],
+)
+def test_a_keyword_past_its_length_limit_is_refused_with_its_line(keyword: str, mode: str, limit: int):
+    text = f"skill_matrix:\n  - keywords: [{keyword}]\n    match: {mode}\n    skill_id: {BILLING}\n"
+    with pytest.raises(MatrixError) as raised:
+        parse_matrix(text, "m.yaml")
+    assert raised.value.problems == [
+        f"m.yaml:2 rule 1 'keywords': {keyword[:30]!r}... is {len(keyword)} characters; the limit is {limit}"
+    ]
