@@ -485,3 +485,19 @@ def test_a_keyword_past_its_length_limit_is_refused_with_its_line(keyword: str, 
     assert raised.value.problems == [
         f"m.yaml:2 rule 1 'keywords': {keyword[:30]!r}... is {len(keyword)} characters; the limit is {limit}"
     ]
+
+
+def test_the_template_routes_only_the_configured_source_and_names_the_org():
+    """Defence in depth: EventBridge itself delivers only the deployed source's events, the function
+    is told the source and org, and a stack in event mode cannot be deployed without the org."""
+    from scripts.local_aws import load_template
+
+    template = load_template()
+    function = template["Resources"]["EventFunction"]["Properties"]
+    pattern = function["Events"]["ConversationEvents"]["Properties"]["Pattern"]
+    assert pattern["source"] == [{"Ref": "GenesysEventSourceName"}]
+    variables = function["Environment"]["Variables"]
+    assert variables["GENESYS_EVENT_SOURCE"] == {"Ref": "GenesysEventSourceName"}
+    assert variables["GENESYS_ORG_ID"] == {"Ref": "GenesysOrganizationId"}
+    rule = template["Rules"]["EventModeNamesTheOrg"]
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "GenesysOrganizationId"}, ""]}]}
