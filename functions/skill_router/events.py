@@ -35,9 +35,8 @@ TOPICS = {
     "v2.detail.events.conversation.{id}.acd.start": ACD_START,
     "v2.detail.events.conversation.{id}.attributes": ATTRIBUTES,
 }
-SOURCE_PREFIX = "aws.partner/genesys.com"
 # EventBridge retries for at most MaximumEventAgeInSeconds (300, template.yaml); a day leaves room
-# for a redrive from the DLQ. Older, or ahead of this clock by more than a few minutes: not a
+# for a redrive from the DLQ (the messages above say "a day" and "5 minutes": keep them in step). Older, or ahead of this clock by more than a few minutes: not a
 # delivery of a live caller's event (the poller still reconciles whatever is waiting).
 MAX_EVENT_AGE = timedelta(days=1)
 MAX_EVENT_AHEAD = timedelta(minutes=5)
@@ -120,18 +119,22 @@ def _id(body: dict[str, Any], name: str) -> str:
 
 
 def _event_time(value: Any, now: datetime) -> datetime:
-    """Epoch milliseconds, finite, and within the window an EventBridge delivery can have."""
-    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+    """Epoch milliseconds, finite, and within the window an EventBridge delivery can have. Compared
+    as given (int against float is exact in Python): a 400-digit integer never becomes a float."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or not _finite(value):
         raise EventRejected("'detail.eventBody.eventTime' must be epoch milliseconds")
-    seconds = value / 1000
-    earliest = (now - MAX_EVENT_AGE).timestamp()
-    latest = (now + MAX_EVENT_AHEAD).timestamp()
-    if not earliest <= seconds <= latest:
+    earliest = (now - MAX_EVENT_AGE).timestamp() * 1000
+    latest = (now + MAX_EVENT_AHEAD).timestamp() * 1000
+    if not earliest <= value <= latest:
         raise EventRejected(
-            f"'detail.eventBody.eventTime' {value!r} is not within {MAX_EVENT_AGE} before "
-            f"or {MAX_EVENT_AHEAD} after now; the poller handles whatever is still waiting"
+            f"'detail.eventBody.eventTime' {_short(value)} is more than a day old or more than 5 minutes "
+            "ahead of this function's clock; the poller handles whatever is still waiting"
         )
-    return datetime.fromtimestamp(seconds, UTC)
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
+def _finite(value: int | float) -> bool:
+    return isinstance(value, int) or math.isfinite(value)
 
 
 def _short(value: Any) -> str:
