@@ -36,8 +36,9 @@ TOPICS = {
     "v2.detail.events.conversation.{id}.attributes": ATTRIBUTES,
 }
 # EventBridge retries for at most MaximumEventAgeInSeconds (300, template.yaml); a day leaves room
-# for a redrive from the DLQ (the messages above say "a day" and "5 minutes": keep them in step). Older, or ahead of this clock by more than a few minutes: not a
-# delivery of a live caller's event (the poller still reconciles whatever is waiting).
+# for a redrive from the DLQ. Older, or more than a few minutes ahead of this clock: not a live
+# caller's event (the poller still reconciles whatever is waiting). _event_time's message says
+# "a day" and "5 minutes": keep it in step.
 MAX_EVENT_AGE = timedelta(days=1)
 MAX_EVENT_AHEAD = timedelta(minutes=5)
 MAX_REQUESTED_SKILLS = 100
