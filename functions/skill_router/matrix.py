@@ -370,9 +370,8 @@ def _compile_regex(keyword: str) -> Any:
     try:
         return re2.compile(keyword, _RE2_OPTIONS)
     except re2.error as exc:
-        reason = str(exc.args[0] if exc.args else exc)
-        if isinstance(reason, bytes):
-            reason = reason.decode("utf-8", "replace")
+        detail = exc.args[0] if exc.args else exc
+        reason = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
         return (
             f"cannot be used: RE2 (the linear-time engine skill-router matches with) refuses it ({reason}); "
             "no backreferences, lookahead/lookbehind, atomic groups or possessive repeats, \\z not \\Z"
@@ -439,7 +438,7 @@ def _routing_priority(value: Any, priorities: dict[str, int], where: str, proble
 
 def _shadowed(rules: list[Rule], source: str) -> list[str]:
     """Warn about contains-rules that an earlier rule on the same attribute always pre-empts: an
-    earlier rule (any queue) with, for every keyword of the later one, a keyword inside it.
+    earlier rule for every queue with, for every keyword of the later one, a keyword inside it.
 
     Close to linear: each keyword's substrings are looked up only at the lengths earlier keywords
     have (keywords are at most MAX_KEYWORD_CHARS long), and at most _CANDIDATES earlier rules are
