@@ -86,7 +86,8 @@ def parse_event(
     at = _event_time(body.get("eventTime"), now or datetime.now(UTC))
     if topic == ACD_START:
         queue_id = _id(body, "queueId")
-        skills = body.get("requestedRoutingSkillIds", [])
+        skills = body.get("requestedRoutingSkillIds")
+        skills = [] if skills is None else skills  # absent or null: none requested
         priority = body.get("routingPriority")
         if (
             not isinstance(skills, list)

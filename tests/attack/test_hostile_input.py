@@ -202,10 +202,18 @@ def test_event_from_another_org_or_source_is_not_acted_on(events_app: App, queue
     assert patches(events_app, conversation) == 0 and events_app.ledger(conversation) is None
 
 
-def test_the_configured_source_is_still_served(events_app: App, queue: str):
-    """The checks above must not turn event mode off: the real source's events are applied."""
+@pytest.mark.parametrize("shape", ["as-sent", "upper-case-ids", "null-skills-and-priority"])
+def test_the_configured_source_is_still_served(events_app: App, queue: str, shape: str):
+    """The checks above must not turn event mode off: the real source's events are applied, with
+    ids in either case (one ledger key: lower case) and the optional fields null."""
     conversation = queued(events_app, queue, "billing")
-    result = send(acd_start(events_app, conversation, queue))
+    envelope = acd_start(events_app, conversation, queue)
+    body = envelope["detail"]["eventBody"]
+    if shape == "upper-case-ids":
+        body.update(conversationId=conversation.upper(), queueId=queue.upper())
+    elif shape == "null-skills-and-priority":
+        body.update(requestedRoutingSkillIds=None, routingPriority=None)
+    result = send(envelope)
     assert result["status"] == "ok" and result["outcome"] == "applied"
     assert BILLING in events_app.sim.routing(conversation)[0]
 
