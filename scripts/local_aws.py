@@ -20,6 +20,7 @@ from moto.server import ThreadedMotoServer
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
+LOCAL_EVENT_SOURCE: str = json.loads((ROOT / "events" / "acd_start.json").read_text())["source"]
 # moto's conventional fake credentials: nothing here reaches a real AWS account.
 FAKE_CREDENTIALS = {  # nosec B105
     "AWS_ACCESS_KEY_ID": "testing",
@@ -108,6 +109,10 @@ class LocalResources:
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
+            # The event function's own two: the partner event source (and its org) of events/*.json,
+            # so `make invoke EVENT=events/acd_start.json` and the bench's events are accepted.
+            "GENESYS_EVENT_SOURCE": LOCAL_EVENT_SOURCE,
+            "GENESYS_ORG_ID": LOCAL_EVENT_SOURCE.split("/")[3],
         }
 
 

@@ -17,14 +17,16 @@ and the poller that runs after them, find the work done.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from skill_router.assign import Assigner, Outcome, apply_rule, process_conversation
 from skill_router.genesys.client import Discovered, leg_key
-from skill_router.matrix import Matrix
+from skill_router.ids import InvalidId, event_source_org, is_genesys_id, require_id
+from skill_router.matrix import PRIORITY_BOUND, Matrix
 from skill_router.store import FINAL_OUTCOMES, parse_time
 
 ACD_START = "acd.start"
@@ -33,7 +35,13 @@ TOPICS = {
     "v2.detail.events.conversation.{id}.acd.start": ACD_START,
     "v2.detail.events.conversation.{id}.attributes": ATTRIBUTES,
 }
-SOURCE_PREFIX = "aws.partner/genesys.com"
+# EventBridge retries for at most MaximumEventAgeInSeconds (300, template.yaml); a day leaves room
+# for a redrive from the DLQ. Older, or more than a few minutes ahead of this clock: not a live
+# caller's event (the poller still reconciles whatever is waiting). _event_time's message says
+# "a day" and "5 minutes": keep it in step.
+MAX_EVENT_AGE = timedelta(days=1)
+MAX_EVENT_AHEAD = timedelta(minutes=5)
+MAX_REQUESTED_SKILLS = 100
 INTENT_SEEN = "intent_seen"  # the ledger's note: rule matched, not queued yet
 WAITING = "waiting"  # the ledger's note: queued, no intent yet
 
@@ -54,49 +62,93 @@ class ConversationEvent:
     participant_id: str | None = None  # acd.start: the ACD participant, i.e. the queue leg
 
 
-def parse_event(event: Any) -> ConversationEvent:
-    """The EventBridge envelope and the topic's body, checked field by field."""
+def parse_event(
+    event: Any, accepted_source: str, now: datetime | None = None, org_id: str | None = None
+) -> ConversationEvent:
+    """The EventBridge envelope and the topic's body, checked field by field: only the partner
+    event source the stack was deployed for, only Genesys ids where an id goes into a URL or a
+    key, only numbers within their bounds. Anything else is EventRejected (returned, not retried)."""
     if not isinstance(event, dict):
         raise EventRejected(f"expected an EventBridge event (a JSON object), got {type(event).__name__}")
     source = event.get("source")
-    if not isinstance(source, str) or not source.startswith(SOURCE_PREFIX):
-        raise EventRejected(f"'source' {source!r} is not a Genesys partner event source ({SOURCE_PREFIX}/...)")
-    topic = TOPICS.get(str(event.get("detail-type")))
+    if not accepted_source or source != accepted_source:
+        raise EventRejected(f"'source' {_short(source)} is not the configured event source {accepted_source!r}")
+    if org_id and event_source_org(source) != org_id.lower():
+        raise EventRejected(f"'source' {_short(source)} is not from the configured org {org_id}")
+    detail_type = event.get("detail-type")
+    topic = TOPICS.get(detail_type) if isinstance(detail_type, str) else None
     if topic is None:
-        raise EventRejected(f"'detail-type' {event.get('detail-type')!r} is not one of {', '.join(TOPICS)}")
+        raise EventRejected(f"'detail-type' {_short(detail_type)} is not one of {', '.join(TOPICS)}")
     detail = event.get("detail")
     body = detail.get("eventBody") if isinstance(detail, dict) else None
     if not isinstance(body, dict):
         raise EventRejected("'detail.eventBody' is missing or not an object")
-    conversation_id = body.get("conversationId")
-    if not isinstance(conversation_id, str) or not conversation_id.strip():
-        raise EventRejected("'detail.eventBody.conversationId' is missing")
-    event_time = body.get("eventTime")
-    if not isinstance(event_time, int | float) or isinstance(event_time, bool):
-        raise EventRejected("'detail.eventBody.eventTime' must be epoch milliseconds")
-    at = datetime.fromtimestamp(event_time / 1000, UTC)
+    conversation_id = _id(body, "conversationId")
+    at = _event_time(body.get("eventTime"), now or datetime.now(UTC))
     if topic == ACD_START:
-        queue_id = body.get("queueId")
-        skills = body.get("requestedRoutingSkillIds") or []
+        queue_id = _id(body, "queueId")
+        skills = body.get("requestedRoutingSkillIds")
+        skills = [] if skills is None else skills  # absent or null: none requested
         priority = body.get("routingPriority")
-        if not isinstance(queue_id, str) or not queue_id:
-            raise EventRejected("'detail.eventBody.queueId' is missing from an acd.start event")
-        if not isinstance(skills, list) or not all(isinstance(s, str) for s in skills):
-            raise EventRejected("'detail.eventBody.requestedRoutingSkillIds' must be a list of skill ids")
-        if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
-            raise EventRejected("'detail.eventBody.routingPriority' must be an integer")
+        if (
+            not isinstance(skills, list)
+            or len(skills) > MAX_REQUESTED_SKILLS
+            or not all(is_genesys_id(s) for s in skills)
+        ):
+            raise EventRejected(
+                "'detail.eventBody.requestedRoutingSkillIds' must be a list of at most "
+                f"{MAX_REQUESTED_SKILLS} skill ids"
+            )
+        if priority is not None and (
+            not isinstance(priority, int) or isinstance(priority, bool) or abs(priority) > PRIORITY_BOUND
+        ):
+            raise EventRejected(f"'detail.eventBody.routingPriority' must be an integer within +/-{PRIORITY_BOUND:,}")
         participant = body.get("participantId")
-        participant_id = (
-            participant if isinstance(participant, str) and participant and "#" not in participant else None
-        )
+        # It becomes part of the ledger key (the queue leg): a Genesys id or nothing.
+        participant_id = str(participant).lower() if is_genesys_id(participant) else None
+        requested = tuple(s.lower() for s in skills)
         return ConversationEvent(
-            topic, conversation_id, at, queue_id, tuple(skills), priority, participant_id=participant_id
+            topic, conversation_id, at, queue_id, requested, priority, participant_id=participant_id
         )
     attributes = body.get("attributes")
     if not isinstance(attributes, dict):
         raise EventRejected("'detail.eventBody.attributes' is missing from an attributes event")
     clean = {str(k): str(v) for k, v in attributes.items() if isinstance(v, str | int | float)}
     return ConversationEvent(topic, conversation_id, at, attributes=clean)
+
+
+def _id(body: dict[str, Any], name: str) -> str:
+    if body.get(name) in (None, ""):
+        raise EventRejected(f"'detail.eventBody.{name}' is missing")
+    try:
+        # Lower case: Genesys writes its ids so, and the ledger key must be one spelling.
+        return require_id(body.get(name), f"'detail.eventBody.{name}'").lower()
+    except InvalidId as exc:
+        raise EventRejected(str(exc)) from None
+
+
+def _event_time(value: Any, now: datetime) -> datetime:
+    """Epoch milliseconds, finite, and within the window an EventBridge delivery can have. Compared
+    as given (int against float is exact in Python): a 400-digit integer never becomes a float."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or not _finite(value):
+        raise EventRejected("'detail.eventBody.eventTime' must be epoch milliseconds")
+    earliest = (now - MAX_EVENT_AGE).timestamp() * 1000
+    latest = (now + MAX_EVENT_AHEAD).timestamp() * 1000
+    if not earliest <= value <= latest:
+        raise EventRejected(
+            f"'detail.eventBody.eventTime' {_short(value)} is more than a day old or more than 5 minutes "
+            "ahead of this function's clock; the poller handles whatever is still waiting"
+        )
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
+def _finite(value: int | float) -> bool:
+    return isinstance(value, int) or math.isfinite(value)
+
+
+def _short(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
 def handle_event(

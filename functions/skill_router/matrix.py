@@ -14,26 +14,38 @@ intent, so "Billing" never matched; here both sides are folded). First matching 
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import re2
 import yaml
 
 from skill_router.errors import MatrixError
 
 MAX_MATRIX_BYTES = 1_000_000
-# Attribute values are caller- or bot-controlled: bound what a regex ever scans.
+# Bounds that keep loading and matching linear (README "Skill matrix format", limits). YAML aliases
+# can repeat a rule or a keyword list without repeating its bytes, so counts are bounded too.
+MAX_RULES = 10_000
+MAX_KEYWORDS_PER_RULE = 100
+MAX_KEYWORD_CHARS = 200  # contains and exact keywords
+MAX_PATTERN_CHARS = 500  # regex keywords
+# Attribute values are caller- or bot-controlled: bound what is ever matched.
 MAX_MATCHED_CHARS = 1_000
+# RE2 guarantees time linear in the text; this bounds the compiled program (and so the constant).
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.case_sensitive = False
+_RE2_OPTIONS.max_mem = 8 << 20
+_RE2_OPTIONS.log_errors = False  # the problem is reported once, with file and line
 MATCH_MODES = ("contains", "exact", "regex")
 URGENCIES = ("high", "medium", "low")
 PRIORITY_BOUND = 25_000_000  # Genesys rejects routing priorities outside +/- this
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# A group that repeats something that itself repeats, e.g. (a+)+ or (\w*)*: the classic shape of
-# catastrophic backtracking in Python's re engine.
-_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]")
 RULE_KEYS = (
     "id",
     "intent_keyword",
@@ -63,7 +75,8 @@ class Rule:
     routing_priority: int | None
     notify: tuple[str, ...]
     queues: tuple[str, ...]
-    patterns: tuple[re.Pattern[str], ...] = field(default=(), compare=False, repr=False)
+    # Compiled by RE2 (google-re2): no backtracking, so no caller's value can stall a match.
+    patterns: tuple[Any, ...] = field(default=(), compare=False, repr=False)
     # Named in the file, resolved through Genesys when the function loads the matrix.
     skill_names: tuple[str, ...] = ()
     notify_users: tuple[str, ...] = ()
@@ -77,7 +90,9 @@ class Rule:
 
     def matching_keyword(self, value: str) -> str | None:
         """The rule's keyword (or pattern) that matches `value`: the matrix's words, not the caller's."""
-        text = value[:MAX_MATCHED_CHARS].casefold()
+        return self._matching_folded(fold(value))
+
+    def _matching_folded(self, text: str) -> str | None:
         if self.match == "regex":
             return next((p.pattern for p in self.patterns if p.search(text)), None)
         if self.match == "exact":
@@ -115,17 +130,35 @@ class Matrix:
         self, attributes: Mapping[str, str], default_attribute: str, queue_id: str | None = None
     ) -> tuple[Rule, str] | None:
         """First rule whose keyword matches; returns the rule and the value it matched."""
+        folded: dict[str, str] = {}  # each value bounded and folded once, not once per rule
         for rule in self.rules:
             if rule.queues and queue_id not in rule.queues:
                 continue
-            value = attributes.get(rule.attribute or default_attribute)
-            if isinstance(value, str) and value and rule.matches(value):
+            name = rule.attribute or default_attribute
+            value = attributes.get(name)
+            if not isinstance(value, str) or not value:
+                continue
+            if name not in folded:
+                folded[name] = fold(value)
+            if rule._matching_folded(folded[name]) is not None:
                 return rule, value
         return None
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that remembers the line of every mapping and of each of its keys."""
+# libyaml's parser (bundled in PyYAML's wheels) is ~20x faster than the pure-Python one: a 1 MB
+# matrix parses in about a second instead of 20. Both are the safe loader (no Python objects).
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def fold(value: str) -> str:
+    """What a rule matches: the value's first MAX_MATCHED_CHARS, case-folded, as valid Unicode (a
+    lone surrogate, which JSON can carry, becomes U+FFFD: RE2 matches UTF-8 and would raise)."""
+    text = value[:MAX_MATCHED_CHARS].casefold()
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
+
+
+class _LineLoader(_SafeLoader):  # type: ignore[valid-type,misc]
+    """The safe loader, remembering the line of every mapping and of each of its keys."""
 
 
 class _Lines(dict[str, Any]):
@@ -159,7 +192,7 @@ def parse_matrix(text: str | bytes, source: str, version: str = "local") -> Matr
     if len(text) > MAX_MATRIX_BYTES:
         raise MatrixError(source, [f"{source}: file is {len(text)} bytes; the limit is {MAX_MATRIX_BYTES}"])
     try:
-        # _LineLoader is a SafeLoader subclass that only adds line numbers.
+        # _LineLoader is a (C)SafeLoader subclass that only adds line numbers.
         document = yaml.load(text, Loader=_LineLoader)  # noqa: S506 # nosec B506
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -175,9 +208,13 @@ def parse_matrix(text: str | bytes, source: str, version: str = "local") -> Matr
         problems.append(f"{source}:{document.key_lines[key]} unknown top-level key {key!r}")
     priorities = _parse_priorities(document, source, problems)
     raw_rules = document["skill_matrix"]
+    line = document.key_lines["skill_matrix"]
     if not isinstance(raw_rules, list) or not raw_rules:
-        line = document.key_lines["skill_matrix"]
         raise MatrixError(source, [*problems, f"{source}:{line} 'skill_matrix': expected a non-empty list"])
+    if len(raw_rules) > MAX_RULES:
+        raise MatrixError(
+            source, [*problems, f"{source}:{line} 'skill_matrix': {len(raw_rules)} rules; the limit is {MAX_RULES:,}"]
+        )
     rules: list[Rule] = []
     seen_ids: dict[str, int] = {}
     for position, raw in enumerate(raw_rules, start=1):
@@ -237,25 +274,31 @@ def _parse_rule(raw: Any, position: int, source: str, priorities: dict[str, int]
             return []
         return [v.strip() for v in values]
 
+    keyword_key = "keywords" if "keywords" in raw else "intent_keyword"
+    if isinstance(raw.get(keyword_key), list) and len(raw[keyword_key]) > MAX_KEYWORDS_PER_RULE:
+        problems.append(
+            f"{where(keyword_key)}: {len(raw[keyword_key])} keywords; the limit is {MAX_KEYWORDS_PER_RULE} a rule"
+        )
+        return None
     keywords = strings("intent_keyword") + strings("keywords")
     if not keywords and "intent_keyword" not in raw and "keywords" not in raw:
         problems.append(f"{where()}: missing 'intent_keyword' (or 'keywords')")
     match = str(raw.get("match", "contains")).lower()
     if match not in MATCH_MODES:
         problems.append(f"{where('match')}: expected one of {', '.join(MATCH_MODES)}")
-    patterns: list[re.Pattern[str]] = []
-    if match == "regex":
-        for keyword in keywords:
-            if _NESTED_QUANTIFIER.search(keyword) or len(keyword) > 500:
-                problems.append(
-                    f"{where('keywords' if 'keywords' in raw else 'intent_keyword')}: regex {keyword!r} "
-                    "repeats a repeated group and could backtrack catastrophically; simplify it"
-                )
-                continue
-            try:
-                patterns.append(re.compile(keyword, re.IGNORECASE))
-            except re.error as exc:
-                problems.append(f"{where('keywords' if 'keywords' in raw else 'intent_keyword')}: bad regex: {exc}")
+    patterns: list[Any] = []
+    longest = MAX_PATTERN_CHARS if match == "regex" else MAX_KEYWORD_CHARS
+    for keyword in keywords:
+        if len(keyword) > longest:
+            problems.append(
+                f"{where(keyword_key)}: {keyword[:30]!r}... is {len(keyword)} characters; the limit is {longest}"
+            )
+        elif match == "regex":
+            pattern = _compile_regex(keyword)
+            if isinstance(pattern, str):
+                problems.append(f"{where(keyword_key)}: regex {keyword!r} {pattern}")
+            else:
+                patterns.append(pattern)
     seed_skill = strings("skill_id")
     for skill in seed_skill:
         if not _UUID.match(skill):
@@ -321,6 +364,20 @@ def _parse_rule(raw: Any, position: int, source: str, priorities: dict[str, int]
     )
 
 
+def _compile_regex(keyword: str) -> Any:
+    """The pattern compiled by RE2, or why not: RE2 has no backreferences, lookaround, atomic
+    groups or possessive repeats (the features that need backtracking), and refuses huge programs."""
+    try:
+        return re2.compile(keyword, _RE2_OPTIONS)
+    except re2.error as exc:
+        detail = exc.args[0] if exc.args else exc
+        reason = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
+        return (
+            f"cannot be used: RE2 (the linear-time engine skill-router matches with) refuses it ({reason}); "
+            "no backreferences, lookahead/lookbehind, atomic groups or possessive repeats, \\z not \\Z"
+        )
+
+
 def resolve_matrix(
     matrix: Matrix,
     skill_ids_by_name: Callable[[Sequence[str]], Mapping[str, str]],
@@ -380,18 +437,42 @@ def _routing_priority(value: Any, priorities: dict[str, int], where: str, proble
 
 
 def _shadowed(rules: list[Rule], source: str) -> list[str]:
-    """Warn about contains-rules that an earlier rule on the same attribute always pre-empts."""
+    """Warn about contains-rules that an earlier rule on the same attribute always pre-empts: an
+    earlier rule for every queue with, for every keyword of the later one, a keyword inside it.
+
+    Close to linear: each keyword's substrings are looked up only at the lengths earlier keywords
+    have (keywords are at most MAX_KEYWORD_CHARS long), and at most _CANDIDATES earlier rules are
+    tried for each later one (so a rule pre-empted only by its 17th candidate goes unreported)."""
     warnings = []
-    for i, later in enumerate(rules):
+    # Per attribute: earlier keyword -> positions of the unrestricted contains-rules having it (ascending).
+    seen: dict[str | None, dict[str, list[int]]] = defaultdict(dict)
+    lengths: dict[str | None, set[int]] = defaultdict(set)
+    by_position = {r.position: r for r in rules}
+    for later in rules:
         if later.match != "contains":
             continue
-        for earlier in rules[:i]:
-            if earlier.match != "contains" or earlier.attribute != later.attribute or earlier.queues:
-                continue
+        known, sizes = seen[later.attribute], lengths[later.attribute]
+        first = later.keywords[0]
+        candidates: set[int] = set()
+        for size in sizes:
+            for start in range(len(first) - size + 1):
+                positions = known.get(first[start : start + size])
+                if positions:
+                    # Positions are ascending: the earliest few are those before `later`.
+                    candidates.update(positions[: min(_CANDIDATES, bisect.bisect_left(positions, later.position))])
+        for position in sorted(candidates)[:_CANDIDATES]:
+            earlier = by_position[position]
             if all(any(e in k for e in earlier.keywords) for k in later.keywords):
                 warnings.append(
                     f"{source}:{later.line} rule {later.position} can never match: rule {earlier.position} "
                     f"(line {earlier.line}) matches every keyword it has"
                 )
                 break
+        if not later.queues:
+            for keyword in set(later.keywords):
+                known.setdefault(keyword, []).append(later.position)
+                sizes.add(len(keyword))
     return warnings
+
+
+_CANDIDATES = 16

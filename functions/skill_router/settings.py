@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from skill_router.errors import ConfigurationError
+from skill_router.ids import event_source_org, is_genesys_id
 
 # The region domains of PureCloudPlatformClientV2.PureCloudRegionHosts (269.0.0), kept here so
 # settings can be validated without importing the SDK; a unit test keeps the two in step.
@@ -74,6 +75,9 @@ class Settings:
     rate_headroom: float = 0.05
     concurrency: int = 4
     event_mode: bool = False
+    # Event mode: the one partner event source, and the org, whose events are acted on.
+    event_source: str = ""
+    org_id: str = ""
 
 
 class _Reader:
@@ -171,7 +175,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rate_headroom=r.number("GENESYS_RATE_HEADROOM", 0.05, 0.0, 0.5),
         concurrency=r.integer("GENESYS_CONCURRENCY", 4, 1, 16),
         event_mode=r.flag("EVENT_MODE", False),
+        event_source=r.text("GENESYS_EVENT_SOURCE", ""),
+        org_id=r.text("GENESYS_ORG_ID", "").lower(),
     )
+    _check_event_source(settings, r.problems)
     # A caller still waiting holds the watermark at their start for up to MAX_PENDING_AGE_SECONDS;
     # the window must still reach "now" from there, or newer callers would go unseen meanwhile.
     reach = settings.overlap_seconds + settings.max_pending_age_seconds + MIN_WINDOW_PROGRESS_SECONDS
@@ -184,3 +191,24 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if r.problems:
         raise ConfigurationError("configuration problem(s): " + "; ".join(r.problems))
     return settings
+
+
+def _check_event_source(settings: Settings, problems: list[str]) -> None:
+    """GENESYS_EVENT_SOURCE is aws.partner/genesys.com/cloud/<org id>/<name>; GENESYS_ORG_ID, when
+    set, must be that org (a source name copied from another org's setup is caught at deploy)."""
+    if settings.org_id and not is_genesys_id(settings.org_id):
+        problems.append(f"GENESYS_ORG_ID={settings.org_id!r} is not a Genesys org id (a UUID)")
+        return
+    if not settings.event_source:
+        return
+    org = event_source_org(settings.event_source)
+    if org is None:
+        problems.append(
+            f"GENESYS_EVENT_SOURCE={settings.event_source!r} is not a Genesys partner event source name "
+            "(aws.partner/genesys.com/cloud/<org id>/<name>)"
+        )
+    elif settings.org_id and org != settings.org_id:
+        problems.append(
+            f"GENESYS_EVENT_SOURCE names org {org}, but GENESYS_ORG_ID is {settings.org_id}: "
+            "use the event source of your own org's EventBridge integration"
+        )

@@ -21,7 +21,7 @@ import boto3
 import pytest
 
 from scripts.lambda_runner import LambdaContext
-from scripts.local_aws import create_resources, put_credentials, start_moto_server
+from scripts.local_aws import LOCAL_EVENT_SOURCE, create_resources, put_credentials, start_moto_server
 from skill_router import runtime
 from skill_router.handlers import poll
 from skill_router.store import StateStore
@@ -30,6 +30,9 @@ from tests.simulator import GenesysSimulator
 ROOT = Path(__file__).parents[2]
 CLIENT_ID, CLIENT_SECRET = "sim-client", "sim-client-secret-canary"
 SCHEDULED_EVENT = json.loads((ROOT / "events" / "scheduled.json").read_text())
+# The event function's deployment (resources.env() sets it): the partner event source of events/*.json.
+EVENT_SOURCE = LOCAL_EVENT_SOURCE
+EVENT_ORG = LOCAL_EVENT_SOURCE.split("/")[3]
 
 
 @pytest.fixture(scope="session")

@@ -116,7 +116,7 @@ def test_queued_first_then_the_intent_event_finishes_it(app: App, queue: str):
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        (lambda e: e.update(source="aws.partner/other.com/x"), "not a Genesys partner event source"),
+        (lambda e: e.update(source="aws.partner/other.com/x"), "is not the configured event source"),
         (lambda e: e.update({"detail-type": "v2.users.{id}.presence"}), "'detail-type'"),
         (lambda e: e["detail"]["eventBody"].pop("conversationId"), "conversationId' is missing"),
         (lambda e: e["detail"]["eventBody"].update(eventTime="yesterday"), "epoch milliseconds"),

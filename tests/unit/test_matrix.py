@@ -109,9 +109,22 @@ def test_missing_skill_matrix_list_is_explained():
     assert "'skill_matrix': expected a non-empty list" in problems_of("skill_matrix: []\n")[0]
 
 
-def test_catastrophic_regex_is_rejected():
+def test_a_catastrophic_shape_for_a_backtracker_is_matched_by_re2():
+    """(a+)+$ hangs Python's re on "aaa...!"; RE2 has no backtracking, so it loads and answers."""
     text = f"skill_matrix:\n  - intent_keyword: '(a+)+$'\n    match: regex\n    skill_id: {BILLING}\n"
-    assert "could backtrack catastrophically" in problems_of(text)[0]
+    matrix = parse_matrix(text, "skill_matrix.yaml")
+    assert matrix.match({"intent": "a" * 900 + "!"}, "intent") is None
+    assert matrix.match({"intent": "AAAA"}, "intent") is not None  # case-insensitive, as before
+
+
+def test_a_regex_re2_refuses_is_reported_with_line_and_reason():
+    text = (
+        f"skill_matrix:\n  - intent_keyword: billing\n    skill_id: {BILLING}\n"
+        f"  - intent_keyword: '(a)\\1'\n    match: regex\n    skill_id: {BILLING}\n"
+    )
+    problem = problems_of(text)[0]
+    assert problem.startswith("skill_matrix.yaml:4 rule 2 'intent_keyword': regex '(a)\\\\1' cannot be used: RE2")
+    assert "invalid escape sequence" in problem
 
 
 def test_named_routing_priorities_map_to_integers():

@@ -25,6 +25,7 @@ from skill_router.genesys.errors import GenesysError, message_from_body
 from skill_router.genesys.http import BoundedHttpClient
 from skill_router.genesys.sdk import ApiException, sdk
 from skill_router.genesys.token import TokenProvider
+from skill_router.ids import InvalidId, is_genesys_id, require_id
 from skill_router.observability import logger
 
 T = TypeVar("T")
@@ -193,7 +194,7 @@ class GenesysClient:
         for raw in page:
             found = _discovered_json(raw)
             if found is None:  # nothing to place in time or to act on: skipped, and said so
-                logger.error("analytics returned a conversation without id or start; skipped")
+                logger.error("analytics returned a conversation without a Genesys id or a start; skipped")
                 continue
             conversations.append(found)
         total = response.get("totalHits")
@@ -201,6 +202,7 @@ class GenesysClient:
 
     def get_conversation(self, conversation_id: str) -> LiveConversation | None:
         """The conversation now, or None when Genesys no longer has it (404)."""
+        _path_id(conversation_id, "conversation id", "GET /api/v2/conversations/{conversationId}")
         try:
             conversation = self._call(
                 "GET /api/v2/conversations/{conversationId}",
@@ -228,6 +230,7 @@ class GenesysClient:
         """Send only what changes: `skillIds` replaces the requested skills and `[]` removes them
         all (SDK RoutingConversationAttributesRequest), so it is sent only when given (the merged
         list); an absent field is left as it is. False when the conversation is gone (404)."""
+        _path_id(conversation_id, "conversation id", "PATCH /api/v2/routing/conversations/{conversationId}")
         body = _model("RoutingConversationAttributesRequest")
         if skill_ids is not None:
             body.skill_ids = list(skill_ids)
@@ -275,6 +278,7 @@ class GenesysClient:
         return found
 
     def user_email(self, user_id: str) -> str | None:
+        _path_id(user_id, "user id", "GET /api/v2/users/{userId}")
         try:
             user = self._call("GET /api/v2/users/{userId}", lambda: self.users_api.get_user(user_id))
         except GenesysError as exc:
@@ -362,6 +366,15 @@ class GenesysClient:
         return ceiling * random.uniform(0.5, 1.0)  # nosec B311
 
 
+def _path_id(value: str, what: str, operation: str) -> None:
+    """The SDK puts path parameters into the URL without encoding `/`: an id that is not a
+    Genesys id would call another endpoint. Refused before anything is sent (final, not retried)."""
+    try:
+        require_id(value, what)
+    except InvalidId as exc:
+        raise GenesysError(operation, 400, f"not sent: {exc}") from None
+
+
 def _model(model: str, /, **fields: Any) -> Any:
     """An SDK model with its fields set: the models take no constructor arguments, and their
     setters check enum values (an unknown `operator`, say) before anything is sent."""
@@ -412,14 +425,14 @@ def _discovered_json(conversation: Any) -> Discovered | None:
                     skills = segment.get("requestedRoutingSkillIds") or []
                     requested = tuple(str(s) for s in skills if isinstance(s, str)) if isinstance(skills, list) else ()
                     pid = participant.get("participantId")
-                    participant_id = pid if isinstance(pid, str) and pid and "#" not in pid else None
+                    participant_id = str(pid).lower() if is_genesys_id(pid) else None  # part of the ledger key
                     entered = _time(segment.get("segmentStart"))
     start = _time(conversation.get("conversationStart"))
     cid = conversation.get("conversationId")
-    if start is None or not isinstance(cid, str) or not cid:
+    if start is None or not is_genesys_id(cid):  # it becomes a URL and a key
         return None
     return Discovered(
-        conversation_id=cid,
+        conversation_id=str(cid).lower(),
         start=start,
         ended=conversation.get("conversationEnd") is not None,
         queue_id=open_queue,

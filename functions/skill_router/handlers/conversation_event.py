@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from skill_router import runtime
 from skill_router.deadline import Deadline
-from skill_router.errors import SkillRouterError
+from skill_router.errors import ConfigurationError, SkillRouterError
 from skill_router.events import EventRejected, handle_event, parse_event
 from skill_router.observability import logger, metrics, tracer
 
@@ -24,15 +24,26 @@ from skill_router.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        parsed = parse_event(event)
+        # A misconfigured deployment fails loudly (errors alarm, DLQ), before any event is judged.
+        rt = runtime.current()
+        if not rt.settings.event_source:
+            raise ConfigurationError(
+                "GENESYS_EVENT_SOURCE is not set: the event function acts only on the partner event source "
+                "it was deployed for (template parameter GenesysEventSourceName)"
+            )
+    except SkillRouterError as exc:
+        logger.error(str(exc), extra={"error_type": type(exc).__name__})
+        raise
+    try:
+        parsed = parse_event(event, rt.settings.event_source, datetime.now(UTC), rt.settings.org_id)
     except EventRejected as exc:
         metrics.add_metric(name="EventRejected", unit="Count", value=1)
         detail_type = event.get("detail-type") if isinstance(event, dict) else None
+        detail_type = str(detail_type)[:100] if detail_type is not None else None
         logger.error("event rejected", extra={"reason": str(exc), "detail_type": detail_type})
         return {"status": "rejected", "reason": str(exc)}
     logger.append_keys(conversation_id=parsed.conversation_id, topic=parsed.topic)
     try:
-        rt = runtime.current()
         deadline = Deadline.from_context(context, rt.settings.safety_margin_seconds)
         rt.genesys.begin(deadline)
         matrix = rt.matrix_source.current()
