@@ -17,9 +17,9 @@ def pin_library_loggers() -> None:
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     for name, existing in list(logging.Logger.manager.loggerDict.items()):
-        if isinstance(existing, logging.Logger) and name.split(".")[0] in QUIET_LOGGERS:
-            if existing.level != logging.NOTSET and existing.level < logging.WARNING:
-                existing.setLevel(logging.WARNING)  # a child set lower explicitly (botocore.parsers)
+        quiet = isinstance(existing, logging.Logger) and name.split(".")[0] in QUIET_LOGGERS
+        if quiet and logging.NOTSET < existing.level < logging.WARNING:  # type: ignore[union-attr]
+            existing.setLevel(logging.WARNING)  # type: ignore[union-attr]  # a child set lower explicitly
 
 
 pin_library_loggers()

@@ -197,7 +197,7 @@ def test_an_answer_dripped_one_byte_at_a_time_cannot_outlive_the_invocation(
         proxy.rule("GET", GET + cid, "drip", count=None, interval=0.25)
     else:
         proxy.rule("POST", "/oauth/token$", "drip", count=None, interval=0.25)
-    report, output, wall = spawn(app, timeout=12, SAFETY_MARGIN_SECONDS="2")
+    report, _, _ = spawn(app, timeout=12, SAFETY_MARGIN_SECONDS="2")
     invocation = report["invocations"][0]
     assert invocation["duration_seconds"] <= 12, f"the invocation outlived its timeout: {invocation}"
     assert outcome(app, cid) != "failed"
@@ -211,7 +211,7 @@ def test_headers_dripped_one_byte_at_a_time_cannot_outlive_the_invocation(
 ):
     cid = queued(app, queue, "billing")
     proxy.rule("GET", GET + cid, "drip_headers", count=None, interval=0.25)
-    report, _, wall = spawn(app, timeout=12, SAFETY_MARGIN_SECONDS="2")
+    report, _, _ = spawn(app, timeout=12, SAFETY_MARGIN_SECONDS="2")
     assert report["invocations"][0]["duration_seconds"] <= 12
     assert outcome(app, cid) != "failed"
 
@@ -330,8 +330,9 @@ def test_two_containers_sharing_a_token_stay_under_its_limit(app: App):
     out_of_budget: list[int] = []
 
     def container() -> None:
-        tokens = TokenProvider(app.sim.base_url, lambda: None, lambda: {"access_token": token, "expires_at": 2e9},
-                               lambda _t: None)  # type: ignore[arg-type, return-value]
+        tokens = TokenProvider(
+            app.sim.base_url, lambda: None, lambda: {"access_token": token, "expires_at": 2e9}, lambda _t: None
+        )  # type: ignore[arg-type, return-value]
         client = GenesysClient(app.sim.base_url, tokens, budget=RateBudget(20))
         client.begin(Deadline.fixed(22.0))
         for _ in range(20):

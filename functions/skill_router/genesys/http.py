@@ -17,11 +17,14 @@ Redirects are never followed (the token must not travel to wherever a Location p
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
+import time
 import zlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import certifi
@@ -87,18 +90,19 @@ class BoundedPoolManager(urllib3.PoolManager):
         self.time_limit = time_limit
         self.max_bytes = max_bytes
 
-    def urlopen(self, method: str, url: str, redirect: bool = True, **kw: Any) -> Any:  # noqa: ARG002
+    def urlopen(self, method: str, url: str, redirect: bool = True, **kw: Any) -> Any:  # type: ignore[override]
         limit = self.time_limit()
         if limit <= 0:
             raise RequestTooSlow("no time left in the invocation for another request")
         kw.update(preload_content=False, decode_content=False, retries=False)
-        timer = _Watchdog(limit)
         _current.connection = None
-        timer.start()
+        timer = _WATCHDOG.watch(limit, _current.__dict__)
         response = None
+        complete = False
         try:
             response = super().urlopen(method, url, redirect=False, **kw)
             data = self._read(response, timer)
+            complete = True
             return BoundedResponse(response.status, response.reason, data, response.headers)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             if timer.fired:
@@ -107,12 +111,13 @@ class BoundedPoolManager(urllib3.PoolManager):
                 raise
             raise urllib3.exceptions.ProtocolError(f"connection failed: {type(exc).__name__}") from None
         finally:
-            timer.cancel()
+            _WATCHDOG.forget(timer)
             if response is not None:
-                response.close()  # an unread or cut answer: the connection is not reused
+                if not complete:
+                    response.close()  # an unread or cut answer: its connection is not reused
                 response.release_conn()
 
-    def _read(self, response: Any, timer: _Watchdog) -> bytes:
+    def _read(self, response: Any, timer: _Watch) -> bytes:
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > self.max_bytes:
             raise ResponseTooLarge(f"answer of {declared} bytes (at most {self.max_bytes})")
@@ -151,31 +156,52 @@ class BoundedPoolManager(urllib3.PoolManager):
         return bytes(out)
 
 
+@dataclass(eq=False)
+class _Watch:
+    ends: float
+    state: dict[str, Any]  # the requesting thread's slot of `_current`: its connection
+    fired: bool = False
+
+
 class _Watchdog:
-    """Shuts the thread's connection down when the request outlives its time: a blocked `recv`
-    (headers or body, plain or TLS) then returns at once."""
+    """One thread for the process: shuts a request's connection down when the request outlives
+    its time, so a blocked `recv` (headers or body, plain or TLS) returns at once."""
 
-    def __init__(self, seconds: float) -> None:
-        self.fired = False
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
-        self._state = _current.__dict__  # this thread's slot, read from the timer thread
+    def __init__(self) -> None:
+        self._watches: set[_Watch] = set()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._timer.start()
+    def watch(self, seconds: float, state: dict[str, Any]) -> _Watch:
+        watch = _Watch(time.monotonic() + seconds, state)
+        with self._wake:
+            self._watches.add(watch)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="http-watchdog", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+        return watch
 
-    def cancel(self) -> None:
-        self._timer.cancel()
+    def forget(self, watch: _Watch) -> None:
+        with self._wake:
+            self._watches.discard(watch)
 
-    def _fire(self) -> None:
-        self.fired = True
-        connection = self._state.get("connection")
-        sock = getattr(connection, "sock", None)
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+    def _run(self) -> None:
+        with self._wake:
+            while True:
+                now = time.monotonic()
+                for watch in [w for w in self._watches if w.ends <= now]:
+                    self._watches.discard(watch)
+                    watch.fired = True
+                    sock = getattr(watch.state.get("connection"), "sock", None)
+                    if sock is not None:
+                        with contextlib.suppress(OSError):  # already closed: nothing left to stop
+                            sock.shutdown(socket.SHUT_RDWR)
+                soonest = min((w.ends for w in self._watches), default=now + 60.0)
+                self._wake.wait(max(soonest - now, 0.001))
+
+
+_WATCHDOG = _Watchdog()
 
 
 class BoundedHttpClient(sdk.default_http_client.DefaultHttpClient):

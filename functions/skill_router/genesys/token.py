@@ -154,7 +154,9 @@ class TokenProvider:
         token = self._parse(response)
         if token is None:
             kind = response.getheader("Content-Type") or "no content type"
-            raise GenesysError(LOGIN, 0, f"no usable answer from {url} (HTTP 200 without access_token/expires_in, {kind})")
+            raise GenesysError(
+                LOGIN, 0, f"no usable answer from {url} (HTTP 200 without access_token/expires_in, {kind})"
+            )
         self._token = token
         self.last_source = "oauth"
         logger.info("new Genesys access token", extra={"expires_at": int(token.expires_at)})
