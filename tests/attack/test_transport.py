@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from scripts.lambda_runner import LambdaContext
 from skill_router import runtime
@@ -360,10 +361,36 @@ def test_an_event_container_out_of_budget_leaves_the_caller_pending(app: App, qu
     cid = queued(app, queue, None)
     app.sim.set_attributes(cid, {"intent": "billing"})
     conversation_event.handler(event("attributes", cid, attributes={"intent": "billing"}), LambdaContext(20, 256))
-    runtime.current().genesys.budget.throttled(30)  # another container spent the minute
+    # Another container spent the token's minute: the last answer said so.
+    full = {"inin-ratelimit-allowed": "300", "inin-ratelimit-count": "300", "inin-ratelimit-reset": "50"}
+    runtime.current().genesys.budget.observe(full, "PATCH /api/v2/routing/conversations/{conversationId}")
     result = conversation_event.handler(acd_start(app, cid, queue), LambdaContext(8, 256))
     assert result["outcome"] == "pending"
     app.set(EVENT_MODE="true")
+    app.invoke(timeout=20)  # the poller reconciles
+    assert outcome(app, cid) == "applied"
+
+
+def test_an_event_container_throttled_by_genesys_leaves_the_caller_pending(app: App, queue: str):
+    """The token's minute was spent by other containers (the simulator counts per token): the
+    event is not raised into EventBridge's retries; the poller reconciles the caller."""
+    from tests.integration.test_event_mode import acd_start, event
+
+    runtime.use(None)
+    app.set(EVENT_MODE="true")
+    cid = queued(app, queue, None)
+    app.sim.set_attributes(cid, {"intent": "billing"})
+    conversation_event.handler(event("attributes", cid, attributes={"intent": "billing"}), LambdaContext(20, 256))
+    app.sim.rate_limit_per_minute = 2
+    token = runtime.current().genesys.tokens.token()
+    for _ in range(2):  # another container, same token
+        requests.get(
+            app.sim.base_url + "/api/v2/routing/skills", headers={"Authorization": f"Bearer {token}"}, timeout=5
+        )
+    result = conversation_event.handler(acd_start(app, cid, queue), LambdaContext(8, 256))
+    assert result["outcome"] == "pending"
+    app.sim.rate_limit_per_minute = None
+    app.set(EVENT_MODE="true")  # the poller: another container, a minute later
     app.invoke(timeout=20)  # the poller reconciles
     assert outcome(app, cid) == "applied"
 

@@ -16,6 +16,7 @@ from skill_router import runtime
 from skill_router.deadline import Deadline
 from skill_router.errors import OutOfTime, SkillRouterError
 from skill_router.events import EventRejected, handle_event, parse_event
+from skill_router.genesys.errors import GenesysError
 from skill_router.observability import logger, metrics, pin_library_loggers, tracer
 
 
@@ -39,10 +40,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         matrix = rt.matrix_source.current()
         prior = rt.store.entry(parsed.conversation_id)
         outcome = handle_event(parsed, prior, matrix, rt.poller.assigner, datetime.now(UTC))
-    except OutOfTime as exc:
+    except (OutOfTime, GenesysError) as exc:
+        if isinstance(exc, GenesysError) and exc.status != 429:
+            logger.error(str(exc), extra={"error_type": type(exc).__name__})
+            raise
         # The token's budget (shared by every container) or the invocation's time ran out before
-        # anything was changed: the caller is left to the poller, which reconciles it. Not an
-        # error: raising would have EventBridge retry into the same exhausted minute.
+        # anything was changed (or Genesys still answered 429): the caller is left to the poller,
+        # which reconciles it. Not an error: EventBridge would retry into the same spent minute.
         metrics.add_metric(name="EventsDeferred", unit="Count", value=1)
         logger.warning("no rate budget or time left; the poller will handle this caller", extra={"reason": str(exc)})
         return {
