@@ -156,7 +156,7 @@ class GenesysSimulator:
         self.delays: list[Delay] = []
         self.hooks: list[Hook] = []
         self.throttled = 0
-        self._window: deque[float] = deque()  # request times inside the rate-limit minute
+        self._windows: dict[str, deque[float]] = {}  # per token: request times inside its rate-limit minute
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -454,36 +454,56 @@ class GenesysSimulator:
                             self.delays.remove(d)
             return fault, wait
 
-    def _rate_limited(self) -> SimError | None:
-        """Genesys's per-client limit: past it, 429 with Retry-After; inside it, the inin-ratelimit headers."""
+    def _rate_limited(self, authorization: str | None = None) -> SimError | None:
+        """Genesys's limit per token: past it, 429 with Retry-After; inside it, the inin-ratelimit headers.
+
+        Genesys counts requests per client-credentials token per minute
+        (client.credentials.token.rate.per.minute, 300 by default: developer.genesys.cloud
+        /organization/organization/limits#platform-api), so every container or client sharing a
+        token shares one count, and each answer reports it: `inin-ratelimit-count`, `-allowed` and
+        `-reset` (seconds until the count resets; the SDK's logging docs show `count: 1`,
+        `allowed: 180`, `reset: 61` on a first request). The minute here slides: `reset` is when
+        the oldest counted request leaves it."""
         limit = self.rate_limit_per_minute
         if limit is None:
             return None
         with self.lock:
             now = self.clock()
-            while self._window and self._window[0] <= now - 60.0:
-                self._window.popleft()
-            if len(self._window) >= limit:
+            window = self._token_window(authorization, now)
+            if len(window) >= limit:
                 self.throttled += 1
-                retry = max(1, int(self._window[0] + 60.0 - now + 0.999))
+                retry = max(1, int(window[0] + 60.0 - now + 0.999))
                 return SimError(
                     429,
                     "too.many.requests",
                     f"Rate limit exceeded the maximum. [{limit} requests/60 seconds]",
-                    {"Retry-After": str(retry), **self._limit_headers(limit)},
+                    {"Retry-After": str(retry), **self._limit_headers(limit, window, now)},
                 )
-            self._window.append(now)
+            window.append(now)
             return None
 
-    def _limit_headers(self, limit: int) -> dict[str, str]:
-        return {"inin-ratelimit-allowed": str(limit), "inin-ratelimit-count": str(len(self._window))}
+    def _token_window(self, authorization: str | None, now: float) -> deque[float]:
+        token = (authorization or "").removeprefix("Bearer ").removeprefix("bearer ")
+        window = self._windows.setdefault(token, deque())
+        while window and window[0] <= now - 60.0:
+            window.popleft()
+        return window
 
-    def rate_headers(self) -> dict[str, str]:
+    def _limit_headers(self, limit: int, window: deque[float], now: float) -> dict[str, str]:
+        reset = max(0, int(window[0] + 60.0 - now + 0.999)) if window else 60
+        return {
+            "inin-ratelimit-allowed": str(limit),
+            "inin-ratelimit-count": str(len(window)),
+            "inin-ratelimit-reset": str(reset),
+        }
+
+    def rate_headers(self, authorization: str | None = None) -> dict[str, str]:
         limit = self.rate_limit_per_minute
         if limit is None:
             return {}
         with self.lock:
-            return self._limit_headers(limit)
+            now = self.clock()
+            return self._limit_headers(limit, self._token_window(authorization, now), now)
 
     def log(self, method: str, path: str, query: str, status: int, body: Any) -> None:
         with self.lock:
@@ -821,13 +841,13 @@ class _Handler(BaseHTTPRequestHandler):
                 answer = self.sim.issue_token(self.headers.get("Authorization"), parse_qs(raw.decode()))
             else:
                 self.sim.authorize(self.headers.get("Authorization"))
-                limited = self.sim._rate_limited()
+                limited = self.sim._rate_limited(self.headers.get("Authorization"))
                 if limited is not None:
                     raise limited
                 if fault is not None:
                     raise _fault_error(fault)
                 answer = self._route(method, path, query, body)
-                headers = self.sim.rate_headers()
+                headers = self.sim.rate_headers(self.headers.get("Authorization"))
         except SimError as error:
             status, answer, headers = error.status, error.body(), error.headers
         self.sim.log(method, path, url.query, status, body)

@@ -71,12 +71,37 @@ def test_a_429_holds_everyone_off_for_retry_after():
     assert clock.now - before >= 7.0
 
 
-def test_a_lower_limit_reported_by_genesys_lowers_the_rate():
-    budget = RateBudget(300)
-    budget.observe({"inin-ratelimit-allowed": "120", "inin-ratelimit-count": "3"})
-    assert budget.limit == 120 and budget.per_minute == 114
-    budget.observe({"inin-ratelimit-allowed": "600"})
-    assert budget.limit == 120, "a higher figure never raises it above the configured budget"
+def test_a_full_bucket_holds_its_operations_until_its_reset_and_no_longer():
+    clock = VirtualClock()
+    budget = RateBudget(300, clock=clock, sleep=clock.sleep)
+    # The query's bucket (another container spent it) is full for 12 s more.
+    budget.observe({"inin-ratelimit-allowed": "120", "inin-ratelimit-count": "120", "inin-ratelimit-reset": "12"}, "Q")
+    before = clock.now
+    budget.acquire(Deadline.fixed(900), "GET")  # another bucket's operation: not held
+    assert clock.now - before < 1
+    budget.acquire(Deadline.fixed(900), "Q")
+    assert clock.now - before >= 12, "held until the bucket's reset"
+    budget.acquire(Deadline.fixed(900), "Q")
+    assert budget.limit == 300 and budget.per_minute == 285, "the configured budget is never lowered"
+
+
+def test_a_reported_limit_lapses_at_its_reset_and_never_for_more_than_a_minute():
+    clock = VirtualClock()
+    budget = RateBudget(300, clock=clock, sleep=clock.sleep)
+    budget.observe({"inin-ratelimit-allowed": "2", "inin-ratelimit-count": "5", "inin-ratelimit-reset": "3600"}, "Q")
+    before = clock.now
+    for _ in range(20):
+        budget.acquire(Deadline.fixed(900), "Q")
+    assert clock.now - before <= 60 + 20 * budget._interval + 1
+
+
+def test_retry_after_is_bounded_by_a_minute():
+    clock = VirtualClock()
+    budget = RateBudget(300, clock=clock, sleep=clock.sleep)
+    budget.throttled(3600.0)
+    before = clock.now
+    budget.acquire(Deadline.fixed(900))
+    assert 59 <= clock.now - before <= 61
 
 
 def test_no_room_within_the_invocation_is_out_of_time_not_a_failure():
@@ -122,4 +147,5 @@ def test_the_budget_follows_a_lower_limit_genesys_enforces(sim: tuple[GenesysSim
     client = client_for(simulator, clock, 300)
     for _ in range(300):
         assert client.get_conversation(conversation) is not None
-    assert simulator.throttled <= 1 and client.budget.limit == 120
+    assert simulator.throttled <= 1, "paced by the count Genesys reports, not by 429s"
+    assert client.budget.limit == 300, "and the configured budget itself was not lowered for good"

@@ -108,12 +108,13 @@ def test_event_mode_is_off_unless_an_event_source_is_named_and_then_filters_two_
         "v2.detail.events.conversation.{id}.attributes",
     ]
     assert rule["RetryPolicy"]["MaximumRetryAttempts"] <= 2 and "DeadLetterConfig" in rule
-    # The org's 300 requests a minute, shared: two event containers and the poller at 100 each.
-    assert properties["ReservedConcurrentExecutions"] * 100 + 100 <= 300
+    # One token's 300 requests a minute, shared: every container is given all of it and paces from
+    # the count Genesys reports on each answer (no static split that idles event mode's share).
+    assert properties["Environment"]["Variables"]["GENESYS_REQUESTS_PER_MINUTE"] == "300"
     names = LocalResources("http://127.0.0.1:1", "us-east-1", "t", "b", "arn:c", "arn:t", "f@example.com")
     assert names.env()["EVENT_MODE"] == "false" and names.env()["GENESYS_REQUESTS_PER_MINUTE"] == "300"
     names.parameters["GenesysEventSourceName"] = "aws.partner/genesys.com/cloud/org/skill-router"
-    assert names.env()["EVENT_MODE"] == "true" and names.env()["GENESYS_REQUESTS_PER_MINUTE"] == "100"
+    assert names.env()["EVENT_MODE"] == "true" and names.env()["GENESYS_REQUESTS_PER_MINUTE"] == "300"
 
 
 def test_alarms_and_dashboard_use_metrics_the_code_emits_and_the_dashboard_is_json(template: dict[str, Any]):

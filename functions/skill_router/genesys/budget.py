@@ -8,8 +8,23 @@ holds more than the budget, and a run that works 55 s of every minute can still 
 (A plain token bucket with that guarantee must keep rate x 60 + burst under the limit, and so
 could spend at most 55/60 of it.)
 
-It follows what Genesys says: a 429 holds every thread off for Retry-After, and a lower
-`inin-ratelimit-allowed` than configured lowers the budget.
+It follows what Genesys says, and never for longer than Genesys's own minute:
+- A 429 holds every thread off for Retry-After, bounded by MAX_RETRY_AFTER_SECONDS (a 60 s
+  window never needs more; one absurd answer must not silence the container's warm runs).
+- Every answer carries `inin-ratelimit-count`, `-allowed` and `-reset`: how many requests its
+  bucket has counted, allows, and the seconds until the count resets. Genesys counts per token
+  (client.credentials.token.rate.per.minute, 300 by default, developer.genesys.cloud
+  /organization/organization/limits#platform-api), and every container of a deployment uses the
+  same token (the token-cache secret), so the count includes the other containers' requests.
+  Requests of an operation that last answered from a bucket wait while that bucket's count (plus
+  what was sent since) reaches allowed x (1 - headroom), until its reset. A snapshot lapses at
+  its reset: a bucket that once said "2 allowed" (a per-resource limit, or a lie) holds back
+  only its own operations, and only until then. Header semantics and an example
+  (`inin-ratelimit-count: 1`, `-allowed: 180`, `-reset: 61`): the Python SDK's logging docs
+  (MyPureCloud/platform-client-sdk-python, README "Logging"); the allowed value differs per
+  bucket (DESIGN.md: "the header on an answer describes the bucket of that request").
+So each container is configured with the token's whole budget and the shared count paces them
+all: event mode gets the whole minute when the poller is idle, with no static split.
 """
 
 from __future__ import annotations
@@ -19,12 +34,38 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from skill_router.deadline import Deadline
 from skill_router.errors import OutOfTime
 
 WINDOW_SECONDS = 60.0
 SPREAD_SECONDS = 20.0  # a full minute's budget takes at least this long to send
+MAX_RETRY_AFTER_SECONDS = 60.0  # Genesys's limits are per minute: no wait it asks for is longer
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After in seconds, within [0, MAX_RETRY_AFTER_SECONDS]; None if absent or not a
+    number (Genesys sends seconds; an HTTP-date, NaN or garbage falls back to backoff)."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    if math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+@dataclass
+class _Bucket:
+    """What Genesys last said about one rate-limit bucket."""
+
+    allowed: int
+    count: int
+    resets_at: float
+    sent_since: int = 0
 
 
 class RateBudget:
@@ -43,6 +84,8 @@ class RateBudget:
         self._paused_until = 0.0
         self.configured_limit = requests_per_minute
         self.waited_seconds = 0.0
+        self._buckets: dict[int, _Bucket] = {}  # by allowed value: answers of one bucket share it
+        self._bucket_of: dict[str, int] = {}  # operation -> the bucket its last answer reported
         self._set_limit(requests_per_minute)
 
     def _set_limit(self, limit: int) -> None:
@@ -50,7 +93,7 @@ class RateBudget:
         self.per_minute = max(1, math.floor(limit * (1.0 - self.headroom)))
         self._interval = SPREAD_SECONDS / self.per_minute
 
-    def acquire(self, deadline: Deadline) -> None:
+    def acquire(self, deadline: Deadline, operation: str = "") -> None:
         """Take one request's worth of budget, waiting as needed; OutOfTime if the wait would
         outlast the invocation (the work is then left for the next run, nothing is lost)."""
         while True:
@@ -58,14 +101,19 @@ class RateBudget:
                 now = self._clock()
                 while self._sent and self._sent[0] <= now - WINDOW_SECONDS:
                     self._sent.popleft()
+                bucket = self._bucket(operation, now)
                 if self._paused_until > now:
                     wait = self._paused_until - now
                 elif len(self._sent) >= self.per_minute:
                     wait = self._sent[0] + WINDOW_SECONDS - now
                 elif self._sent and now - self._sent[-1] < self._interval:
                     wait = self._sent[-1] + self._interval - now
+                elif bucket is not None and bucket.count + bucket.sent_since >= self._share(bucket.allowed):
+                    wait = bucket.resets_at - now  # the token's count (all containers) is at the limit
                 else:
                     self._sent.append(now)
+                    if bucket is not None:
+                        bucket.sent_since += 1
                     return
             wait = max(wait, 0.001)  # a float clock may not move for a smaller step
             if not deadline.allows(wait):
@@ -74,20 +122,46 @@ class RateBudget:
             self._sleep(wait)
 
     def throttled(self, retry_after: float | None) -> None:
-        """Genesys answered 429: nobody sends until Retry-After."""
+        """Genesys answered 429: nobody sends until Retry-After (at most a minute)."""
+        pause = retry_after if retry_after is not None and retry_after > 0 else 1.0
         with self._lock:
             now = self._clock()
-            self._paused_until = max(self._paused_until, now + (retry_after if retry_after else 1.0))
+            self._paused_until = max(self._paused_until, now + min(pause, MAX_RETRY_AFTER_SECONDS))
 
-    def observe(self, headers: Mapping[str, str] | None) -> None:
-        """Follow the limit Genesys reports for this client, when it is lower than configured."""
+    def release_hold(self) -> None:
+        """Forget a 429's hold (a new invocation starts)."""
+        with self._lock:
+            self._paused_until = 0.0
+
+    def observe(self, headers: Mapping[str, str] | None, operation: str = "") -> None:
+        """Remember what this answer's bucket has counted and allows, until its reset."""
         if not headers:
             return
-        allowed = headers.get("inin-ratelimit-allowed")
-        try:
-            reported = int(allowed) if allowed is not None else None
-        except ValueError:
-            return
-        if reported and reported < self.limit:
-            with self._lock:
-                self._set_limit(reported)
+        allowed = _integer(headers.get("inin-ratelimit-allowed"))
+        count = _integer(headers.get("inin-ratelimit-count"))
+        if allowed is None or count is None or allowed <= 0 or count < 0:
+            return  # absent or nonsense: the configured budget alone paces
+        reset = _integer(headers.get("inin-ratelimit-reset"))
+        seconds = WINDOW_SECONDS if reset is None else min(max(reset, 0), WINDOW_SECONDS)
+        with self._lock:
+            now = self._clock()
+            self._bucket_of[operation] = allowed
+            self._buckets[allowed] = _Bucket(allowed, count, now + seconds)
+
+    def _bucket(self, operation: str, now: float) -> _Bucket | None:
+        allowed = self._bucket_of.get(operation)
+        bucket = self._buckets.get(allowed) if allowed is not None else None
+        if bucket is not None and bucket.resets_at <= now:
+            del self._buckets[bucket.allowed]  # Genesys's count has reset: what it said is spent
+            return None
+        return bucket
+
+    def _share(self, allowed: int) -> int:
+        return max(1, math.floor(allowed * (1.0 - self.headroom)))
+
+
+def _integer(value: str | None) -> int | None:
+    try:
+        return int(str(value).strip()) if value is not None else None
+    except ValueError:
+        return None

@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 import urllib3
 
 from skill_router.deadline import Deadline
-from skill_router.genesys.budget import RateBudget
+from skill_router.genesys.budget import RateBudget, retry_after_seconds
 from skill_router.genesys.errors import GenesysError, message_from_body
-from skill_router.genesys.http import BoundedHttpClient
+from skill_router.genesys.http import BoundedHttpClient, bounded_pool
 from skill_router.genesys.sdk import ApiException, sdk
 from skill_router.genesys.token import TokenProvider
 from skill_router.ids import InvalidId, is_genesys_id, require_id
@@ -111,26 +111,38 @@ class GenesysClient:
         self.tokens = tokens
         self.budget = budget or RateBudget(300)
         self.api_client = sdk.ApiClient(host=api_url.rstrip("/"))
-        self.api_client.set_http_client(
-            BoundedHttpClient(connect_timeout, read_timeout, pool_size=pool_size, on_headers=self._observe)
+        self.deadline = Deadline.fixed(60.0)
+        # Each request (the login's too) ends by the invocation's deadline, however slowly it drips.
+        self.http = BoundedHttpClient(
+            connect_timeout,
+            read_timeout,
+            pool_size=pool_size,
+            on_headers=self._observe,
+            remaining=lambda: self.deadline.remaining(),
         )
+        self.api_client.set_http_client(self.http)
+        tokens.pool = bounded_pool(connect_timeout, read_timeout, 2, remaining=lambda: self.deadline.remaining())
         self.api_client.user_agent = "skill-router"
         self.conversations_api = sdk.ConversationsApi(self.api_client)
         self.routing_api = sdk.RoutingApi(self.api_client)
         self.users_api = sdk.UsersApi(self.api_client)
         self.max_attempts = max_attempts
         self._sleep = sleep
-        self.deadline = Deadline.fixed(60.0)
         self.stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
+        self._operation = threading.local()
 
     def begin(self, deadline: Deadline) -> None:
         """Start an invocation: waits are bounded by its deadline, stats count its calls."""
         self.deadline = deadline
         self.stats = Counter()
+        # A 429's hold ends with the invocation that received it: if Genesys still throttles,
+        # its next answer says so again (one answer must not silence the warm runs after it).
+        self.budget.release_hold()
 
     def _observe(self, headers: Mapping[str, str]) -> None:
-        self.budget.observe(headers)
+        # The answer's bucket is remembered for the operation this thread is calling.
+        self.budget.observe(headers, getattr(self._operation, "name", ""))
 
     def _count(self, name: str) -> None:
         with self._stats_lock:
@@ -306,13 +318,19 @@ class GenesysClient:
     def _call(self, operation: str, fn: Callable[[], T]) -> T:
         refreshed = False
         attempt = 0
+        self._operation.name = operation
         while True:
-            self.budget.acquire(self.deadline)  # OutOfTime when the budget has no room in time
-            token = self.tokens.token()
-            self.api_client.access_token = token
-            self._count("calls")
+            self.budget.acquire(self.deadline, operation)  # OutOfTime when the budget has no room in time
+            token: str | None = None
             try:
+                # A login that hiccups (no token, a page, a redirect) is transient like any other
+                # failure of this call: retried here, then on the next poll, never final at once.
+                token = self.tokens.token()
+                self.api_client.access_token = token
+                self._count("calls")
                 return fn()
+            except GenesysError as exc:  # from the login
+                error = exc
             except ApiException as exc:
                 error = GenesysError(
                     operation,
@@ -321,22 +339,29 @@ class GenesysClient:
                     retry_after=_header(exc.headers, "Retry-After"),
                 )
             except urllib3.exceptions.HTTPError as exc:
-                # With retries off, urllib3 raises the cause itself: timeouts, refused connections.
+                # With retries off, urllib3 raises the cause itself: timeouts, refused connections,
+                # an answer too slow in total or too large (http.py).
                 error = GenesysError(operation, 0, f"no response ({type(exc).__name__})")
             except (TypeError, ValueError, AttributeError, KeyError) as exc:
-                # A 2xx whose body the SDK could not turn into its model: not worth a retry.
+                # A 2xx whose body the SDK could not turn into its model. Not retried here (for a
+                # POST the request took effect); transient for the caller: the next poll reads again.
                 raise GenesysError(operation, 200, f"unreadable response ({type(exc).__name__})") from None
-            if error.status == 401 and not refreshed:
+            if error.status == 401 and not refreshed and token is not None:
                 refreshed = True
                 self._count("token_refreshes")
                 logger.warning("Genesys answered 401; refreshing the token once", extra={"operation": operation})
-                self.tokens.refresh(stale=token)
-                continue
+                try:
+                    self.tokens.refresh(stale=token)
+                    continue
+                except GenesysError as exc:  # the login hiccupped: back off like any transient failure
+                    error = exc
             attempt += 1
             delay = self._backoff(error, attempt)
             if error.status == 429:
                 self._count("throttled")
-                self.budget.throttled(delay)  # every thread holds off, not just this one
+                # Every thread holds off, not just this one; never past this invocation (the next
+                # run asks again: one answer must not silence a warm container's later runs).
+                self.budget.throttled(min(delay, max(self.deadline.until_timeout(), 0.0)))
             if not error.transient:
                 raise error
             if attempt >= self.max_attempts or not self.deadline.allows(delay):
@@ -346,7 +371,7 @@ class GenesysClient:
             logger.warning(
                 "Genesys call failed; retrying",
                 extra={
-                    "operation": operation,
+                    "operation": error.operation,
                     "status": error.status,
                     "attempt": attempt,
                     "delay": round(delay, 2),
@@ -356,12 +381,10 @@ class GenesysClient:
 
     @staticmethod
     def _backoff(error: GenesysError, attempt: int) -> float:
-        if error.retry_after:
-            try:
-                return max(0.0, float(error.retry_after))
-            except ValueError:
-                pass  # an HTTP-date Retry-After is not used by Genesys; fall back to backoff
         ceiling = min(MAX_BACKOFF_SECONDS, 2.0 ** (attempt - 1))
+        retry_after = retry_after_seconds(error.retry_after)
+        if retry_after is not None:
+            return retry_after
         # Jitter keeps concurrent callers apart; not a security use of randomness.
         return ceiling * random.uniform(0.5, 1.0)  # nosec B311
 

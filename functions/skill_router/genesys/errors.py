@@ -19,7 +19,10 @@ class GenesysError(SkillRouterError):
 
     @property
     def transient(self) -> bool:
-        return self.status in TRANSIENT_STATUSES
+        """Worth trying again later: no usable answer, throttling, a server error, a redirect
+        (Genesys's API does not redirect; a proxy or load balancer in between did), or a 2xx
+        whose body could not be read. One such answer must not end a caller's chances."""
+        return self.status in TRANSIENT_STATUSES or 300 <= self.status < 400 or self.unreadable
 
     @property
     def not_found(self) -> bool:

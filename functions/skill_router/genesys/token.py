@@ -2,23 +2,34 @@
 
 `ApiClient.get_client_credentials_token` drops `expires_in`, so the endpoint is called here
 and the expiry kept. A token is used until 60 s before it expires (the seed's margin).
+
+The login goes through the same bounded HTTP pool as the API calls (http.py): its time and
+size are bounded, redirects are not followed (the client secret goes nowhere else). A login
+that answers without a usable token (an HTML page, a 200 without `access_token`, a redirect,
+a 5xx) is a transient failure (status 0, "no usable answer"): retried, never mistaken for an
+answer about the conversation the call was for.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import requests
+import urllib3
 
 from skill_router.errors import ConfigurationError
 from skill_router.genesys.errors import GenesysError
+from skill_router.genesys.http import BoundedResponse, bounded_pool
 from skill_router.observability import logger
 
 REFRESH_MARGIN_SECONDS = 60
+LOGIN = "POST /oauth/token"
 
 
 @dataclass(frozen=True)
@@ -61,7 +72,10 @@ class TokenProvider:
         self._timeout = timeout
         self._clock = clock
         self._token: Token | None = None
+        self._rejected: str | None = None
         self.last_source = ""
+        # The API client replaces this with its own pool, bounded by the invocation's deadline.
+        self.pool: Any = bounded_pool(timeout[0], timeout[1])
         # Conversations are handled on a few threads: one login at a time, one refresh per 401 wave.
         self._lock = threading.RLock()
 
@@ -75,7 +89,7 @@ class TokenProvider:
             self.last_source = "memory"
             return self._token.access_token
         cached = self._from_cache()
-        if cached and cached.fresh(now):
+        if cached and cached.fresh(now) and cached.access_token != self._rejected:
             self._token = cached
             self.last_source = "secret"
             return cached.access_token
@@ -87,6 +101,9 @@ class TokenProvider:
         with self._lock:
             if stale is not None and self._token is not None and self._token.access_token != stale:
                 return self._token.access_token
+            # Genesys rejected it: not to be taken from the token cache again (if this login
+            # fails, the next try must log in, not reuse the rejected token).
+            self._rejected = stale or (self._token.access_token if self._token else None)
             self._token = None
             return self._fetch()
 
@@ -107,36 +124,39 @@ class TokenProvider:
     def _fetch(self) -> str:
         credentials = self._load_credentials()
         url = f"{self.login_url}/oauth/token"
+        basic = base64.b64encode(f"{credentials.client_id}:{credentials.client_secret}".encode()).decode()
         try:
-            response = requests.post(
+            response: BoundedResponse = self.pool.request(
+                "POST",
                 url,
-                data={"grant_type": "client_credentials"},
-                auth=(credentials.client_id, credentials.client_secret),
-                timeout=self._timeout,
+                fields={"grant_type": "client_credentials"},
+                encode_multipart=False,
+                headers={"Authorization": f"Basic {basic}", "Accept": "application/json"},
             )
-        except requests.RequestException as exc:
-            raise GenesysError("POST /oauth/token", 0, f"cannot reach {url}: {type(exc).__name__}") from None
-        if response.status_code in (400, 401, 403):
+        except urllib3.exceptions.HTTPError as exc:
+            raise GenesysError(LOGIN, 0, f"no usable answer from {url} ({type(exc).__name__})") from None
+        if response.status in (400, 401, 403):
             if self._on_rejected:
                 self._on_rejected()  # read the credentials afresh next time: someone may fix them
             raise ConfigurationError(
-                f"Genesys login rejected the client credentials (HTTP {response.status_code} from {url}: "
+                f"Genesys login rejected the client credentials (HTTP {response.status} from {url}: "
                 f"{_error_text(response)}). Check client_id and client_secret in the credentials secret and "
                 "that the OAuth client's grant type is Client Credentials in the same region as "
                 "GENESYS_ENVIRONMENT."
             )
-        if response.status_code != 200:
+        if response.status != 200:
             raise GenesysError(
-                "POST /oauth/token",
-                response.status_code,
-                _error_text(response),
-                retry_after=response.headers.get("Retry-After"),
+                LOGIN,
+                0,
+                f"no usable answer from {url} (HTTP {response.status}: {_error_text(response)})",
+                retry_after=response.getheader("Retry-After"),
             )
-        try:
-            body = response.json()
-            token = Token(str(body["access_token"]), self._clock() + float(body["expires_in"]))
-        except (ValueError, KeyError, TypeError):
-            raise GenesysError("POST /oauth/token", 200, "response without access_token/expires_in") from None
+        token = self._parse(response)
+        if token is None:
+            kind = response.getheader("Content-Type") or "no content type"
+            raise GenesysError(
+                LOGIN, 0, f"no usable answer from {url} (HTTP 200 without access_token/expires_in, {kind})"
+            )
         self._token = token
         self.last_source = "oauth"
         logger.info("new Genesys access token", extra={"expires_at": int(token.expires_at)})
@@ -146,12 +166,26 @@ class TokenProvider:
             logger.warning("could not write the token cache", extra={"reason": str(exc)})
         return token.access_token
 
+    def _parse(self, response: BoundedResponse) -> Token | None:
+        try:
+            body = json.loads(response.data)
+        except ValueError:
+            return None
+        if not isinstance(body, dict):
+            return None
+        token, lifetime = body.get("access_token"), body.get("expires_in")
+        if not isinstance(token, str) or not token.strip() or isinstance(lifetime, bool):
+            return None
+        if not isinstance(lifetime, int | float) or not math.isfinite(lifetime) or lifetime <= 0:
+            return None
+        return Token(token, self._clock() + float(lifetime))
 
-def _error_text(response: requests.Response) -> str:
+
+def _error_text(response: BoundedResponse) -> str:
     try:
-        body = response.json()
+        body = json.loads(response.data)
     except ValueError:
-        return response.text[:200]
+        return response.data[:200].decode("utf-8", "replace")
     if isinstance(body, dict):
         return str(body.get("error_description") or body.get("description") or body.get("error") or body)[:200]
     return str(body)[:200]

@@ -14,15 +14,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from skill_router import runtime
 from skill_router.deadline import Deadline
-from skill_router.errors import ConfigurationError, SkillRouterError
+from skill_router.errors import ConfigurationError, OutOfTime, SkillRouterError
 from skill_router.events import EventRejected, handle_event, parse_event
-from skill_router.observability import logger, metrics, tracer
+from skill_router.genesys.errors import GenesysError
+from skill_router.observability import logger, metrics, pin_library_loggers, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    pin_library_loggers()
     try:
         # A misconfigured deployment fails loudly (errors alarm, DLQ), before any event is judged.
         rt = runtime.current()
@@ -49,6 +51,23 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         matrix = rt.matrix_source.current()
         prior = rt.store.entry(parsed.conversation_id)
         outcome = handle_event(parsed, prior, matrix, rt.poller.assigner, datetime.now(UTC))
+    except (OutOfTime, GenesysError) as exc:
+        if isinstance(exc, GenesysError) and exc.status != 429:
+            logger.error(str(exc), extra={"error_type": type(exc).__name__})
+            raise
+        # The token's budget (shared by every container) or the invocation's time ran out before
+        # anything was changed (or Genesys still answered 429): the caller is left to the poller,
+        # which reconciles it. Not an error: EventBridge would retry into the same spent minute.
+        metrics.add_metric(name="EventsDeferred", unit="Count", value=1)
+        logger.warning("no rate budget or time left; the poller will handle this caller", extra={"reason": str(exc)})
+        return {
+            "status": "ok",
+            "conversation_id": parsed.conversation_id,
+            "topic": parsed.topic,
+            "outcome": "pending",
+            "genesys_calls": runtime.current().genesys.stats["calls"],
+            "dry_run": runtime.current().settings.dry_run,
+        }
     except SkillRouterError as exc:
         logger.error(str(exc), extra={"error_type": type(exc).__name__})
         raise

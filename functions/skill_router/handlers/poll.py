@@ -9,13 +9,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from skill_router import runtime
 from skill_router.deadline import Deadline
 from skill_router.errors import SkillRouterError
-from skill_router.observability import logger, metrics, tracer
+from skill_router.observability import logger, metrics, pin_library_loggers, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    pin_library_loggers()
     if not isinstance(event, dict):
         raise ValueError(f"expected a scheduled event (a JSON object), got {type(event).__name__}")
     try:
