@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 JSON = dict[str, Any]
@@ -654,6 +654,26 @@ class GenesysSimulator:
             "dateCreated": _iso(self.clock()),
         }
 
+    # --- notification topics (skill-router doctor's event-mode check) ---------------------------
+
+    # GET /api/v2/notifications/availabletopics?expand=transports answers an AvailableTopicEntityListing;
+    # each AvailableTopic has `id` and, expanded, `transports`: "Transports that support events for
+    # the topic" (SDK model AvailableTopic, PureCloudPlatformClientV2 269.0.0). The SDK does not list
+    # the transport values, so the set is a switch: a test can take EventBridge away from a topic.
+    topic_transports: ClassVar[dict[str, list[str]]] = {
+        "v2.detail.events.conversation.{id}.acd.start": ["EventBridge"],
+        "v2.detail.events.conversation.{id}.attributes": ["EventBridge"],
+        "v2.users.{id}.presence": ["Websocket", "EventBridge"],
+    }
+
+    def available_topics(self, query: Mapping[str, list[str]]) -> JSON:
+        expand = ",".join(query.get("expand", [])).split(",")
+        entities = [
+            {"id": topic, "description": topic, **({"transports": list(transports)} if "transports" in expand else {})}
+            for topic, transports in self.topic_transports.items()
+        ]
+        return {"entities": entities}
+
 
 class _Handler(BaseHTTPRequestHandler):
     sim: GenesysSimulator
@@ -728,6 +748,8 @@ class _Handler(BaseHTTPRequestHandler):
             return sim.user(m.group(1))
         if method == "POST" and path == "/api/v2/conversations/emails/agentless":
             return sim.send_email(body)
+        if method == "GET" and path == "/api/v2/notifications/availabletopics":
+            return sim.available_topics(query)
         raise SimError(404, "not.found", f"the simulator does not implement {method} {path}")
 
     def _send(self, status: int, answer: Any, headers: Mapping[str, str]) -> None:

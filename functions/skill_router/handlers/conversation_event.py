@@ -14,8 +14,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from skill_router import runtime
 from skill_router.deadline import Deadline
-from skill_router.errors import SkillRouterError
+from skill_router.errors import NotConfigured, SkillRouterError
 from skill_router.events import EventRejected, handle_event, parse_event
+from skill_router.handlers.poll import not_configured
 from skill_router.observability import logger, metrics, tracer
 
 
@@ -38,6 +39,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         matrix = rt.matrix_source.current()
         prior = rt.store.entry(parsed.conversation_id)
         outcome = handle_event(parsed, prior, matrix, rt.poller.assigner, datetime.now(UTC))
+    except NotConfigured as exc:
+        return not_configured(exc)  # the poller reconciles this caller once the set-up is done
     except SkillRouterError as exc:
         logger.error(str(exc), extra={"error_type": type(exc).__name__})
         raise
