@@ -28,7 +28,7 @@ from skill_router.errors import MatrixError, SkillRouterError
 from skill_router.matrix import Matrix, Rule, parse_matrix
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_NO_MATCH, EXIT_CHANGED = 0, 1, 2, 3, 4
-REGION_HINT = "give --region or set AWS_REGION (the stack's region)"
+REGION_HINT = "give --region or set AWS_DEFAULT_REGION (the stack's region)"
 
 
 class UserError(Exception):
@@ -78,7 +78,7 @@ def aws_problem(exc: Exception, what: str) -> str:
         PartialCredentialsError,
     )
 
-    if isinstance(exc, NoRegionError):
+    if isinstance(exc, NoRegionError) or (isinstance(exc, ValueError) and "Invalid endpoint" in str(exc)):
         return f"{what}: no AWS region; {REGION_HINT}"
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return f"{what}: no AWS credentials; set AWS_PROFILE (or run `aws configure` / `aws sso login`)"
@@ -326,7 +326,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=diff)
     p = commands.add_parser("audit", help="read back the decisions recorded in the state table")
     p.add_argument("--table", help="the state table (default: $STATE_TABLE)")
-    p.add_argument("--region", help="the stack's region (default: AWS_REGION)")
+    p.add_argument("--region", help="the stack's region (default: AWS_DEFAULT_REGION)")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--conversation", metavar="ID")
     which.add_argument("--since", metavar="WHEN", help="30m, 1h, 2d or an ISO-8601 time")
@@ -334,7 +334,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=audit)
     p = commands.add_parser("doctor", help="check a deployed stack is ready: secret, login, permissions, matrix")
     p.add_argument("--stack", help="the CloudFormation stack name (reads its outputs and parameters)")
-    p.add_argument("--region", help="the stack's region (default: AWS_REGION)")
+    p.add_argument("--region", help="the stack's region (default: AWS_DEFAULT_REGION)")
     p.add_argument(
         "--env",
         action="store_true",
