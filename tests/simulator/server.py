@@ -147,13 +147,14 @@ class GenesysSimulator:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> GenesysSimulator:
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> GenesysSimulator:
+        """Serve on a free loopback port; `make local-services` asks for a fixed one Docker can reach."""
         simulator = self
 
         class Handler(_Handler):
             sim = simulator
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="genesys-sim", daemon=True)
         self._thread.start()

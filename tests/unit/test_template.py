@@ -196,3 +196,36 @@ def test_the_metrics_dimension_follows_the_environment(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "POWERTOOLS_SERVICE_NAME": "prod-router", "PYTHONPATH": "functions"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "prod-router"
+
+
+def test_the_sam_local_env_vars_file_names_exactly_the_templates_functions_and_variables(template: dict[str, Any]):
+    import json
+    from pathlib import Path
+
+    local = json.loads((Path(__file__).parents[2] / "events" / "env.local.json").read_text())
+    functions = {n for n, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+    assert set(local) == functions
+    for name in functions:
+        # SAM only overrides variables the template declares: one missing here is silently the deployed value.
+        assert set(local[name]) == set(function_variables(template, name)), name
+        assert local[name]["AWS_ENDPOINT_URL"].startswith("http://host.docker.internal:")
+        assert load_settings(local[name]).api_url.startswith("http://host.docker.internal:")
+
+
+def test_the_env_vars_file_names_what_make_local_services_creates():
+    import json
+    from pathlib import Path
+
+    from scripts.local_aws import client, create_resources, start_moto_server
+
+    local = json.loads((Path(__file__).parents[2] / "events" / "env.local.json").read_text())["PollFunction"]
+    server, endpoint = start_moto_server()
+    try:
+        made = create_resources(endpoint).env()  # the names scripts/local_services.py's set-up uses
+        for name in ("STATE_TABLE", "SKILL_MATRIX_BUCKET", "NOTIFY_FROM", "NOTIFY_CHANNEL", "SKILL_MATRIX_KEY"):
+            assert local[name] == made[name], name
+        secrets = client("secretsmanager", endpoint)
+        for name in ("GENESYS_CREDENTIALS_SECRET", "GENESYS_TOKEN_SECRET"):
+            assert secrets.describe_secret(SecretId=local[name])["ARN"] == made[name]
+    finally:
+        server.stop()
