@@ -34,7 +34,8 @@ ENV_FILE = ROOT / "events" / "env.local.json"
 
 
 def main() -> int:
-    host = os.environ.get("LOCAL_SERVICES_HOST", "0.0.0.0")  # noqa: S104 # nosec B104 - Docker must reach it
+    # Every interface, so the function's Docker container reaches it through host.docker.internal.
+    host = os.environ.get("LOCAL_SERVICES_HOST", "0.0.0.0")  # noqa: S104 # nosec B104
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per AWS call otherwise
     moto = ThreadedMotoServer(ip_address=host, port=MOTO_PORT, verbose=False)
     moto.start()

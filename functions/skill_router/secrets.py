@@ -15,7 +15,7 @@ from skill_router.errors import ConfigurationError, NotConfigured
 from skill_router.genesys.token import Credentials
 
 # What template.yaml puts in the secret at deploy: the stack is not set up until it is replaced.
-PLACEHOLDER = {"client_id": "", "client_secret": ""}
+PLACEHOLDER = {"client_id": "", "client_secret": ""}  # nosec B105 - the empty value, not a secret
 CREDENTIALS_FORMAT = '{"client_id": "...", "client_secret": "..."}'
 # The client credentials are read through Powertools' parameters with this cache age; a login
 # the credentials fail drops the cached copy, so a corrected secret is used at once.
