@@ -90,6 +90,7 @@ def aws_problem(exc: Exception, what: str) -> str:
         hints = {
             "ResourceNotFoundException": "check the name (the stack's outputs) and --region",
             "NoSuchBucket": "check --bucket (the stack's SkillMatrixBucketName output) and --region",
+            "ValidationError": "check the name and --region",
             "AccessDenied": "your AWS identity lacks the permission named above",
             "AccessDeniedException": "your AWS identity lacks the permission named above",
             "UnrecognizedClientException": "the AWS credentials are not valid; refresh them",
