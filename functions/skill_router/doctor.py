@@ -260,10 +260,19 @@ def stack_environment(stack: str) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from skill_router.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, UserError, aws_problem
     from skill_router.observability import logger
 
+    level = logger.log_level
     logger.setLevel("CRITICAL")  # the function's own log lines would bury the checklist
+    try:
+        return _run(args)
+    finally:
+        logger.setLevel(level)  # in-process callers (tests) get their logger back
+
+
+def _run(args: argparse.Namespace) -> int:
+    from skill_router.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, UserError, aws_problem
+
     if bool(args.stack) == bool(args.env):
         raise UserError("give --stack NAME (a deployed stack) or --env (this environment's settings)", EXIT_USAGE)
     if args.region:
