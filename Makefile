@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 EVENT ?= events/scheduled.json
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help demo test test-unit test-integration invoke lint validate build clean bench security lock audit matrix-check
+.PHONY: help demo test test-unit test-integration invoke lint validate build clean bench security lock audit matrix-check \
+	doctor local-services
 # The SAM CLI pins its own PyYAML, boto3 and more: it gets a venv of its own.
 SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed
@@ -20,6 +21,8 @@ help:
 	@echo "make test      unit and integration tests"
 	@echo "make invoke    EVENT=events/scheduled.json [DRY_RUN=true]: run a handler as Lambda would, locally"
 	@echo "make matrix-check FILE=skill_matrix.yaml: validate a skill matrix (exit 1 with every problem)"
+	@echo "make doctor    skill-router doctor against the demo's set-up (moto server + simulator) [DENY=permission]"
+	@echo "make local-services  moto server :5000 + the Genesys simulator :8080 on the host, for sam local invoke"
 	@echo "make lint      ruff, mypy, cfn-lint"
 	@echo "make bench     calls, throughput, latency, cold start, memory, layer size (docs/performance.md)"
 	@echo "make validate  sam validate --lint (installs the SAM CLI into .venv-sam)"
@@ -50,6 +53,14 @@ test-integration: $(STAMP)
 
 invoke: $(STAMP)
 	$(PY) scripts/local_invoke.py $(EVENT) $(if $(filter true,$(DRY_RUN)),--dry-run)
+
+doctor: $(STAMP)
+	$(PY) scripts/doctor_local.py $(if $(DENY),--deny $(DENY)) $(if $(filter true,$(EVENT_MODE)),--event-mode)
+
+# For `sam local invoke ... --env-vars events/env.local.json` (Docker): the function's container reaches
+# these through host.docker.internal. Ctrl-C stops both.
+local-services: $(STAMP)
+	$(PY) scripts/local_services.py
 
 FILE ?= examples/seed_skill_matrix.yaml
 matrix-check: $(STAMP)

@@ -91,8 +91,12 @@ class LocalResources:
 
     def env(self) -> dict[str, str]:
         """The poll function's environment, resolved from template.yaml, plus the local AWS endpoint."""
+        return self.function_env("PollFunction")
+
+    def function_env(self, function: str) -> dict[str, str]:
+        """A function's environment (Globals first, then its own), resolved, plus the local AWS endpoint."""
         template = load_template()
-        variables = template["Resources"]["PollFunction"]["Properties"]["Environment"]["Variables"]
+        variables = function_variables(template, function)
         physical = {
             "StateTable": self.table_name,
             "SkillMatrixBucket": self.bucket_name,
@@ -100,7 +104,8 @@ class LocalResources:
             "GenesysTokenSecret": self.token_secret_id,
         }
         defaults = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
-        values = {**defaults, "NotifyFrom": self.notify_from, **self.parameters, **physical}
+        pseudo = {"AWS::StackName": "skill-router", "AWS::Region": self.region}
+        values = {**defaults, "NotifyFrom": self.notify_from, **self.parameters, **physical, **pseudo}
         conditions = template.get("Conditions", {})
         env = {name: _resolve(value, values, conditions) for name, value in variables.items()}
         return {
@@ -114,6 +119,13 @@ class LocalResources:
             "GENESYS_EVENT_SOURCE": LOCAL_EVENT_SOURCE,
             "GENESYS_ORG_ID": LOCAL_EVENT_SOURCE.split("/")[3],
         }
+
+
+def function_variables(template: dict[str, Any], function: str) -> dict[str, Any]:
+    """What SAM gives the function: Globals' environment variables, then its own (which win)."""
+    shared = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    own = template["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {})
+    return {**shared, **own}
 
 
 def _condition(expression: Any, values: dict[str, str], conditions: dict[str, Any]) -> bool:
@@ -143,10 +155,10 @@ def _resolve(value: Any, values: dict[str, str], conditions: dict[str, Any] | No
         try:
             return values[value["Ref"]]
         except KeyError:
-            raise ValueError(f"template.yaml: PollFunction refers to {value['Ref']!r}, unknown locally") from None
+            raise ValueError(f"template.yaml: a function refers to {value['Ref']!r}, unknown locally") from None
     if isinstance(value, str | int | float):
         return str(value)
-    raise ValueError(f"template.yaml: PollFunction environment value {value!r} cannot be resolved locally")
+    raise ValueError(f"template.yaml: a function environment value {value!r} cannot be resolved locally")
 
 
 def create_resources(
@@ -164,7 +176,8 @@ def create_resources(
         credentials_secret_id="",
         token_secret_id="",  # nosec B106
         notify_from=f"skill-router@{prefix}.example.com".lower(),
-        parameters=dict(parameters or {}),
+        # The demo's set-up emails through SES from a verified sender (the template's default is none).
+        parameters={"NotifyChannel": "ses", **(parameters or {})},
     )
 
     dynamodb = client("dynamodb", endpoint, region)

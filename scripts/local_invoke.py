@@ -22,12 +22,37 @@ from scripts.local_aws import start_moto_server  # noqa: E402
 from tests.simulator import GenesysSimulator  # noqa: E402
 
 
+def is_genesys_event(event: object) -> bool:
+    return isinstance(event, dict) and str(event.get("detail-type", "")).startswith("v2.detail.events.conversation")
+
+
+def check_event(path: str) -> str | None:
+    """What is wrong with the event file, in one line, or None."""
+    try:
+        event = json.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        return f"{path} is not UTF-8 text; give a JSON event file such as events/scheduled.json"
+    except ValueError as exc:
+        return f"{path}:{getattr(exc, 'lineno', '?')}: not JSON ({getattr(exc, 'msg', exc)}); give a JSON event file"
+    if not isinstance(event, dict):
+        return f"{path}: an event is a JSON object, not a {type(event).__name__}"
+    if is_genesys_event(event):
+        detail = event.get("detail")
+        if not isinstance(detail, dict) or not isinstance(detail.get("eventBody"), dict):
+            return f"{path}: a Genesys event needs detail.eventBody (an object); see events/acd_start.json"
+    return None
+
+
 def main(argv: list[str]) -> int:
     dry_run = "--dry-run" in argv
     argv = [a for a in argv if a != "--dry-run"]
     if len(argv) != 1 or not Path(argv[0]).is_file():
         print("usage: make invoke EVENT=events/scheduled.json [DRY_RUN=true] (a JSON event file)", file=sys.stderr)
         return 2
+    problem = check_event(argv[0])
+    if problem:  # said before anything starts, in one line
+        print(f"make invoke: {problem}", file=sys.stderr)
+        return 1
     moto, endpoint = start_moto_server()
     sim = GenesysSimulator()
     sim.start()
@@ -37,7 +62,7 @@ def main(argv: list[str]) -> int:
             local.env["DRY_RUN"] = "true"
         event_file, handler = argv[0], "skill_router.handlers.poll.handler"
         event = json.loads(Path(event_file).read_text())
-        if isinstance(event, dict) and str(event.get("detail-type", "")).startswith("v2.detail.events.conversation"):
+        if is_genesys_event(event):
             # A Genesys event: aim it at the demo's first caller, so it has something to act on.
             handler = "skill_router.handlers.conversation_event.handler"
             body = event["detail"]["eventBody"]

@@ -31,6 +31,11 @@ COLUMNS = (
 )
 
 
+# Only free text is shortened to keep a row readable; ids and skill lists are shown whole.
+FREE_TEXT = {"reason"}
+FREE_TEXT_WIDTH = 60
+
+
 def parse_since(text: str, now: datetime | None = None) -> datetime:
     """`30m`, `1h`, `2d` before now, or an ISO-8601 time."""
     now = now or datetime.now(UTC)
@@ -69,7 +74,10 @@ def render(entries: list[dict[str, Any]]) -> str:
             value = entry.get(key)
             if isinstance(value, list):
                 value = ", ".join(str(v) for v in value) or "-"
-            row.append("-" if value in (None, "") else str(value)[:60])
+            text = "-" if value in (None, "") else str(value)
+            if key in FREE_TEXT and len(text) > FREE_TEXT_WIDTH:  # ids are never cut; prose is, with a mark
+                text = text[: FREE_TEXT_WIDTH - 1] + "…"
+            row.append(text)
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]

@@ -1,13 +1,18 @@
-"""`skill-router`: the skill matrix and the audit trail from a terminal or a CI job.
+"""`skill-router`: the skill matrix, the audit trail and a deployment's pre-flight check.
 
     skill-router matrix validate FILE...            exit 1 with every problem (file:line rule N 'field')
     skill-router matrix explain FILE --intent TEXT  which rule matches and why; exit 3 when none does
     skill-router matrix upload FILE --bucket B      validate, then put it in S3 (refuses a broken file)
     skill-router matrix diff OLD NEW                which sample intents change outcome; exit 4 if any
     skill-router audit --conversation ID | --since 1h   the decisions the function recorded
+    skill-router doctor --stack NAME                is a deployed stack ready? exit 0 only when it is
 
-It never imports the Genesys SDK: skill names and user ids in a matrix are resolved by the
-function when it loads the file (an unknown one rejects the new file there).
+Exit codes: 0 ok, 1 invalid file or error, 2 usage, 3 nothing matched or recorded, 4 diff found changes.
+A user's mistake is one line on stderr saying what is wrong and what to do, never a traceback
+(SKILL_ROUTER_DEBUG=1 shows the traceback of an unexpected error).
+
+`matrix` never imports the Genesys SDK: skill names and user ids in a matrix are resolved by the
+function when it loads the file (an unknown one rejects the new file there), and by `doctor`.
 """
 
 from __future__ import annotations
@@ -17,23 +22,85 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from skill_router.errors import MatrixError
+from skill_router.errors import MatrixError, SkillRouterError
 from skill_router.matrix import Matrix, Rule, parse_matrix
 
-EXIT_OK, EXIT_INVALID, EXIT_NO_MATCH, EXIT_CHANGED = 0, 1, 3, 4
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_NO_MATCH, EXIT_CHANGED = 0, 1, 2, 3, 4
+REGION_HINT = "give --region or set AWS_DEFAULT_REGION (the stack's region)"
 
 
 class UserError(Exception):
     """A mistake on the command line or in a file: printed as one line, no traceback."""
+
+    def __init__(self, message: str, status: int = EXIT_INVALID) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def load(path: str) -> Matrix:
     file = Path(path)
     if not file.is_file():
         raise UserError(f"{path}: no such file")
-    return parse_matrix(file.read_bytes(), path)
+    try:
+        body = file.read_bytes()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot be read ({exc.strerror})") from None
+    return parse_matrix(body, path)
+
+
+def read_lines(path: str, option: str) -> list[str]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{option} {path}: no such file") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{option} {path}: not UTF-8 text; save it as UTF-8, one sample per line") from None
+    except OSError as exc:
+        raise UserError(f"{option} {path}: cannot be read ({exc.strerror})") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def aws_client(service: str, region: str | None) -> Any:
+    import boto3  # only here: validate, explain and diff need no AWS
+
+    return boto3.client(service, region_name=region) if region else boto3.client(service)
+
+
+def aws_problem(exc: Exception, what: str) -> str:
+    """One line for an AWS failure: what we were doing, what AWS said, what to do."""
+    from botocore.exceptions import (
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+    )
+
+    if isinstance(exc, NoRegionError) or (isinstance(exc, ValueError) and "Invalid endpoint" in str(exc)):
+        return f"{what}: no AWS region; {REGION_HINT}"
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return f"{what}: no AWS credentials; set AWS_PROFILE (or run `aws configure` / `aws sso login`)"
+    if isinstance(exc, EndpointConnectionError):
+        return f"{what}: cannot reach AWS ({exc}); check the region and the network"
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code, message = str(error.get("Code", "")), str(error.get("Message", "")).strip()
+        hints = {
+            "ResourceNotFoundException": "check the name (the stack's outputs) and --region",
+            "NoSuchBucket": "check --bucket (the stack's SkillMatrixBucketName output) and --region",
+            "ValidationError": "check the name and --region",
+            "AccessDenied": "your AWS identity lacks the permission named above",
+            "AccessDeniedException": "your AWS identity lacks the permission named above",
+            "UnrecognizedClientException": "the AWS credentials are not valid; refresh them",
+            "ExpiredToken": "the AWS session expired; log in again",
+            "ExpiredTokenException": "the AWS session expired; log in again",
+            "InvalidClientTokenId": "the AWS credentials are not valid; refresh them",
+        }
+        hint = hints.get(code, "see the message above")
+        return f"{what}: {code or 'AWS error'}: {message or exc}; {hint}"
+    return f"{what}: {type(exc).__name__}: {exc}"
 
 
 # --- matrix -------------------------------------------------------------------------------------
@@ -41,11 +108,15 @@ def load(path: str) -> Matrix:
 
 def validate(args: argparse.Namespace) -> int:
     status = EXIT_OK
-    for path in args.files:
+    for path in args.files:  # every file is checked, a missing one does not stop the others
         try:
             matrix = load(path)
         except MatrixError as exc:
             print("\n".join(exc.problems))
+            status = EXIT_INVALID
+            continue
+        except UserError as exc:
+            print(f"skill-router: {exc}", file=sys.stderr)
             status = EXIT_INVALID
             continue
         for warning in matrix.warnings:
@@ -70,11 +141,25 @@ def describe(rule: Rule) -> list[str]:
     return lines
 
 
+def attribute_pairs(pairs: Sequence[str]) -> dict[str, str]:
+    attributes = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UserError(
+                f"--attribute {pair!r}: expected NAME=VALUE, e.g. --attribute botIntent=billing", EXIT_USAGE
+            )
+        attributes[name.strip()] = value
+    return attributes
+
+
 def explain(args: argparse.Namespace) -> int:
+    attributes = attribute_pairs(args.attribute)
     matrix = load(args.file)
-    attributes = dict(pair.split("=", 1) for pair in args.attribute)
     if args.intent is not None:
         attributes[args.intent_attribute] = args.intent
+    if not attributes:
+        raise UserError("give --intent TEXT or --attribute NAME=VALUE: what the caller said", EXIT_USAGE)
     hit = matrix.match(attributes, args.intent_attribute, args.queue)
     if hit is not None:
         rule, value = hit
@@ -99,37 +184,53 @@ def explain(args: argparse.Namespace) -> int:
 
 def upload(args: argparse.Namespace) -> int:
     matrix = load(args.file)  # a broken file raises MatrixError: nothing is uploaded
-    import boto3  # only here: validate and explain need no AWS
-
-    client = boto3.client("s3", region_name=args.region) if args.region else boto3.client("s3")
-    response = client.put_object(Bucket=args.bucket, Key=args.key, Body=Path(args.file).read_bytes())
+    client = aws_client("s3", args.region)
+    try:
+        response = client.put_object(Bucket=args.bucket, Key=args.key, Body=Path(args.file).read_bytes())
+    except Exception as exc:
+        raise UserError(aws_problem(exc, f"upload to s3://{args.bucket}/{args.key}")) from None
     version = response.get("VersionId") or str(response.get("ETag", "")).strip('"')
     print(f"uploaded {args.file} ({len(matrix.rules)} rules) to s3://{args.bucket}/{args.key}, version {version}")
     print("the function uses it from its next poll")
     return EXIT_OK
 
 
-def outcome(matrix: Matrix, intent: str, attribute: str) -> str:
-    hit = matrix.match({attribute: intent}, attribute, None)
+def outcome(matrix: Matrix, attribute: str, value: str, intent_attribute: str, queue: str | None) -> str:
+    hit = matrix.match({attribute: value}, intent_attribute, queue)
     if hit is None:
         return "no match"
     rule = hit[0]
     email = "email" if rule.high_priority and (rule.notify or rule.notify_users) else "no email"
     skills = ", ".join([*rule.skill_ids, *rule.skill_names])
-    return f"rule '{rule.id}': {skills}; priority {rule.routing_priority}; {email}"
+    priority = "unchanged" if rule.routing_priority is None else str(rule.routing_priority)
+    return f"rule '{rule.id}': {skills}; priority {priority}; {email}"
 
 
 def diff(args: argparse.Namespace) -> int:
+    extra = read_lines(args.samples, "--samples") if args.samples else []
     old, new = load(args.old), load(args.new)
-    samples = [k for m in (old, new) for r in m.rules if r.match != "regex" for k in r.keywords]
-    if args.samples:
-        samples += [line.strip() for line in Path(args.samples).read_text().splitlines() if line.strip()]
+    rules = [r for m in (old, new) for r in m.rules]
+    # Each rule's keywords are tried on the attribute that rule reads; --samples on every attribute.
+    attributes = list(dict.fromkeys(r.attribute or args.intent_attribute for r in rules))
+    samples = [(r.attribute or args.intent_attribute, k) for r in rules if r.match != "regex" for k in r.keywords]
+    samples += [(attribute, text) for text in extra for attribute in attributes]
+    queues: list[str | None] = [None, *sorted({q for r in rules for q in r.queues})]
+    regex = list(dict.fromkeys(f"'{r.id}'" for r in rules if r.match == "regex"))
+    if regex and not extra:
+        print(f"note: regex rule(s) {', '.join(regex)} are compared only on --samples; give sample intents")
     changed = 0
-    for intent in dict.fromkeys(samples):
-        before, after = outcome(old, intent, args.intent_attribute), outcome(new, intent, args.intent_attribute)
-        if before != after:
+    for attribute, text in dict.fromkeys(samples):
+        label = repr(text) if attribute == args.intent_attribute else f"{attribute}={text!r}"
+        lines = []
+        for queue in queues:
+            before = outcome(old, attribute, text, args.intent_attribute, queue)
+            after = outcome(new, attribute, text, args.intent_attribute, queue)
+            if before != after:
+                where = f" in queue {queue}" if queue else ""
+                lines.append(f"  before{where}: {before}\n  after{where}:  {after}")
+        if lines:
             changed += 1
-            print(f"{intent!r}:\n  before: {before}\n  after:  {after}")
+            print(f"{label}:\n" + "\n".join(lines))
     print(f"{changed} of {len(dict.fromkeys(samples))} sample intents change outcome")
     return EXIT_CHANGED if changed else EXIT_OK
 
@@ -143,36 +244,65 @@ def audit(args: argparse.Namespace) -> int:
 
     table = args.table or os.environ.get("STATE_TABLE")
     if not table:
-        raise UserError("give --table (the stack's StateTableName output) or set STATE_TABLE")
-    store = StateStore(table, dry_run=args.dry_run)
-    if args.conversation:
-        entry = trail.conversation(store, args.conversation)
-        if entry is None:
-            print(f"no decision recorded for {args.conversation} (never seen, or older than the ledger's TTL)")
-            return EXIT_NO_MATCH
-        entries = [entry]
-    else:
+        raise UserError("give --table (the stack's StateTableName output) or set STATE_TABLE", EXIT_USAGE)
+    moment = None
+    if args.since:
         try:
             moment = trail.parse_since(args.since)
         except ValueError as exc:
-            raise UserError(str(exc)) from None
-        entries = list(trail.since(store, moment))
+            raise UserError(str(exc), EXIT_USAGE) from None
+    try:
+        store = StateStore(table, dry_run=args.dry_run, client=aws_client("dynamodb", args.region))
+        if moment is None:
+            entry = trail.conversation(store, args.conversation)
+            entries = [entry] if entry else []
+        else:
+            entries = list(trail.since(store, moment))
+    except Exception as exc:
+        if isinstance(exc, SkillRouterError):
+            raise
+        raise UserError(aws_problem(exc, f"reading table {table!r}")) from None
+    kind = "dry-run decision" if args.dry_run else "decision"
+    if not entries:
+        if moment is None:
+            print(f"no {kind} recorded for {args.conversation} (never seen, or older than the ledger's TTL)")
+        else:
+            print(f"no {kind} recorded since {moment.isoformat(timespec='seconds')}")
+        return EXIT_NO_MATCH
     print(trail.render(entries))
     return EXIT_OK
+
+
+# --- doctor -------------------------------------------------------------------------------------
+
+
+def doctor(args: argparse.Namespace) -> int:
+    from skill_router import doctor as preflight
+
+    return preflight.run(args)
 
 
 # --- the parser ---------------------------------------------------------------------------------
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (exit 2), not the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = Parser(
         prog="skill-router",
-        description="The skill matrix and the audit trail of skill-router.",
-        epilog="exit codes: 0 ok, 1 invalid file or error, 2 usage, 3 no match / not found, 4 diff found changes",
+        description="The skill matrix, the audit trail and the pre-flight check of skill-router.",
+        epilog="exit codes: 0 ok, 1 invalid file or error, 2 usage, 3 nothing matched or recorded, "
+        "4 diff found changes",
     )
-    commands = top.add_subparsers(dest="command", required=True)
+    commands = top.add_subparsers(dest="command", required=True, parser_class=Parser)
     matrix = commands.add_parser("matrix", help="validate, explain, upload or compare skill matrices")
-    actions = matrix.add_subparsers(dest="action", required=True)
+    actions = matrix.add_subparsers(dest="action", required=True, parser_class=Parser)
     p = actions.add_parser("validate", help="check files; exit 1 with every problem")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.set_defaults(run=validate)
@@ -192,28 +322,53 @@ def parser() -> argparse.ArgumentParser:
     p = actions.add_parser("diff", help="which sample intents change outcome between two files")
     p.add_argument("old", metavar="OLD")
     p.add_argument("new", metavar="NEW")
-    p.add_argument("--samples", help="a file of sample intents, one per line")
+    p.add_argument("--samples", help="a file of sample intents, one per line (tried on every attribute)")
     p.add_argument("--intent-attribute", default="intent")
     p.set_defaults(run=diff)
     p = commands.add_parser("audit", help="read back the decisions recorded in the state table")
     p.add_argument("--table", help="the state table (default: $STATE_TABLE)")
+    p.add_argument("--region", help="the stack's region (default: AWS_DEFAULT_REGION)")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--conversation", metavar="ID")
     which.add_argument("--since", metavar="WHEN", help="30m, 1h, 2d or an ISO-8601 time")
     p.add_argument("--dry-run", action="store_true", help="read the dry run's decisions instead")
     p.set_defaults(run=audit)
+    p = commands.add_parser("doctor", help="check a deployed stack is ready: secret, login, permissions, matrix")
+    p.add_argument("--stack", help="the CloudFormation stack name (reads its outputs and parameters)")
+    p.add_argument("--region", help="the stack's region (default: AWS_DEFAULT_REGION)")
+    p.add_argument(
+        "--env",
+        action="store_true",
+        help="read the function's settings from this environment instead of a stack (local runs, make doctor)",
+    )
+    p.set_defaults(run=doctor)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
     try:
+        args = parser().parse_args(argv)
         status: Any = args.run(args)
     except MatrixError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return EXIT_INVALID
     except UserError as exc:
         print(f"skill-router: {exc}", file=sys.stderr)
+        return exc.status
+    except SkillRouterError as exc:
+        print(f"skill-router: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("skill-router: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last guard: a bug is still one line, unless debugging
+        if os.environ.get("SKILL_ROUTER_DEBUG"):
+            raise
+        print(
+            f"skill-router: unexpected {type(exc).__name__}: {exc} "
+            "(a bug: please report it; SKILL_ROUTER_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_INVALID
     return int(status)
 

@@ -9,6 +9,12 @@ class ConfigurationError(SkillRouterError):
     """The deployment is misconfigured (environment, secrets): nothing can be done until fixed."""
 
 
+class NotConfigured(ConfigurationError):
+    """The stack is deployed but not set up yet (the credentials secret still holds the template's
+    empty placeholder, or no matrix was ever uploaded): a run says so and is not a failure, so the
+    alarms stay quiet during set-up. `skill-router doctor` lists what is left to do."""
+
+
 class MatrixError(SkillRouterError):
     """The skill matrix cannot be loaded or is invalid."""
 

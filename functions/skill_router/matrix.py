@@ -191,6 +191,20 @@ def parse_matrix(text: str | bytes, source: str, version: str = "local") -> Matr
     """Parse and validate a matrix; raise MatrixError with every problem (file:line rule N 'field')."""
     if len(text) > MAX_MATRIX_BYTES:
         raise MatrixError(source, [f"{source}: file is {len(text)} bytes; the limit is {MAX_MATRIX_BYTES}"])
+    if isinstance(text, bytes) and not text.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raw = text
+        try:  # PyYAML would name a byte offset; a line is what an editor shows
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise MatrixError(
+                source,
+                [
+                    f"{source}:{line}: byte 0x{raw[exc.start]:02x} at column {column} is not UTF-8; "
+                    "save the file as UTF-8"
+                ],
+            ) from None
     try:
         # _LineLoader is a (C)SafeLoader subclass that only adds line numbers.
         document = yaml.load(text, Loader=_LineLoader)  # noqa: S506 # nosec B506

@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from skill_router.errors import MatrixError, OutOfTime
+from skill_router.errors import MatrixError, NotConfigured, OutOfTime
 from skill_router.genesys.errors import GenesysError
 from skill_router.matrix import MAX_MATRIX_BYTES, Matrix, parse_matrix
 from skill_router.observability import logger, metrics
@@ -88,6 +88,12 @@ class MatrixSource:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if (code in ("304", "NotModified") or status == 304) and self.matrix is not None:
             return self.matrix
+        if code in ("NoSuchKey", "404") and self.matrix is None:
+            # Never uploaded (or removed before any container loaded it): the set-up is not finished.
+            raise NotConfigured(
+                f"no skill matrix at {self.location} yet; upload one with "
+                f"`skill-router matrix upload skill_matrix.yaml --bucket {self.bucket}` (README Deploy step 5)"
+            )
         if code in ("NoSuchKey", "404", "NoSuchBucket"):
             problem = (
                 f"{self.location}: not found ({code}); upload the matrix with "

@@ -11,9 +11,11 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
 
-from skill_router.errors import ConfigurationError
+from skill_router.errors import ConfigurationError, NotConfigured
 from skill_router.genesys.token import Credentials
 
+# What template.yaml puts in the secret at deploy: the stack is not set up until it is replaced.
+PLACEHOLDER = {"client_id": "", "client_secret": ""}  # nosec B105 - the empty value, not a secret
 CREDENTIALS_FORMAT = '{"client_id": "...", "client_secret": "..."}'
 # The client credentials are read through Powertools' parameters with this cache age; a login
 # the credentials fail drops the cached copy, so a corrected secret is used at once.
@@ -65,6 +67,11 @@ class SecretsAdapter:
                 f"credentials secret {self.credentials_secret!r} is not a JSON object; put {CREDENTIALS_FORMAT}"
             )
         missing = [k for k in ("client_id", "client_secret") if not str(data.get(k) or "").strip()]
+        if data == PLACEHOLDER:
+            raise NotConfigured(
+                f"credentials secret {self.credentials_secret!r} still holds the empty placeholder; "
+                f"put {CREDENTIALS_FORMAT} (README Deploy step 3)"
+            )
         if missing:
             raise ConfigurationError(
                 f"credentials secret {self.credentials_secret!r} has no {' or '.join(missing)}; "

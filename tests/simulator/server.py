@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 JSON = dict[str, Any]
@@ -162,13 +162,14 @@ class GenesysSimulator:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> GenesysSimulator:
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> GenesysSimulator:
+        """Serve on a free loopback port; `make local-services` asks for a fixed one Docker can reach."""
         simulator = self
 
         class Handler(_Handler):
             sim = simulator
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="genesys-sim", daemon=True)
         self._thread.start()
@@ -795,6 +796,26 @@ class GenesysSimulator:
             "dateCreated": _iso(self.clock()),
         }
 
+    # --- notification topics (skill-router doctor's event-mode check) ---------------------------
+
+    # GET /api/v2/notifications/availabletopics?expand=transports answers an AvailableTopicEntityListing;
+    # each AvailableTopic has `id` and, expanded, `transports`: "Transports that support events for
+    # the topic" (SDK model AvailableTopic, PureCloudPlatformClientV2 269.0.0). The SDK does not list
+    # the transport values, so the set is a switch: a test can take EventBridge away from a topic.
+    topic_transports: ClassVar[dict[str, list[str]]] = {
+        "v2.detail.events.conversation.{id}.acd.start": ["EventBridge"],
+        "v2.detail.events.conversation.{id}.attributes": ["EventBridge"],
+        "v2.users.{id}.presence": ["Websocket", "EventBridge"],
+    }
+
+    def available_topics(self, query: Mapping[str, list[str]]) -> JSON:
+        expand = ",".join(query.get("expand", [])).split(",")
+        entities = [
+            {"id": topic, "description": topic, **({"transports": list(transports)} if "transports" in expand else {})}
+            for topic, transports in self.topic_transports.items()
+        ]
+        return {"entities": entities}
+
 
 class _Handler(BaseHTTPRequestHandler):
     sim: GenesysSimulator
@@ -869,6 +890,8 @@ class _Handler(BaseHTTPRequestHandler):
             return sim.user(m.group(1))
         if method == "POST" and path == "/api/v2/conversations/emails/agentless":
             return sim.send_email(body)
+        if method == "GET" and path == "/api/v2/notifications/availabletopics":
+            return sim.available_topics(query)
         raise SimError(404, "not.found", f"the simulator does not implement {method} {path}")
 
     def _send(self, status: int, answer: Any, headers: Mapping[str, str]) -> None:

@@ -72,3 +72,63 @@ def test_diff_shows_the_intents_whose_outcome_changes(tmp_path: Path, capsys: py
     out = capsys.readouterr().out
     assert "'billing':" in out and "1 of 3 sample intents change outcome" in out
     assert main(["matrix", "diff", SEED, SEED]) == 0
+
+
+def test_diff_follows_attribute_and_queue_rules_and_says_unchanged_priority(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    old = write(
+        tmp_path,
+        "skill_matrix:\n  - keywords: [fraud]\n    attribute: botIntent\n    skills: [Fraud]\n"
+        "  - keywords: [soporte]\n    skills: [Spanish]\n    queues: [q-es]\n",
+        "old.yaml",
+    )
+    new = write(
+        tmp_path,
+        "skill_matrix:\n  - keywords: [fraud]\n    attribute: botIntent\n    skills: [Fraud, Security]\n"
+        "  - keywords: [soporte]\n    skills: [Spanish, Support]\n    queues: [q-es]\n",
+        "new.yaml",
+    )
+    assert main(["matrix", "diff", old, new]) == 4
+    out = capsys.readouterr().out
+    assert "botIntent='fraud':" in out and "Fraud, Security; priority unchanged" in out
+    assert "'soporte':\n  before in queue q-es:" in out and "None" not in out
+    assert "2 of 2 sample intents change outcome" in out
+
+
+def test_diff_compares_regex_rules_on_the_samples(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    old = write(
+        tmp_path,
+        "skill_matrix:\n  - id: bill\n    keywords: ['^bill(ing)?$']\n    match: regex\n    skills: [A]\n",
+        "o.yaml",
+    )
+    new = write(
+        tmp_path, "skill_matrix:\n  - id: bill\n    keywords: ['^bill$']\n    match: regex\n    skills: [A]\n", "n.yaml"
+    )
+    assert main(["matrix", "diff", old, new]) == 0
+    assert "compared only on --samples" in capsys.readouterr().out
+    samples = tmp_path / "samples.txt"
+    samples.write_text("billing\nbill\n")
+    assert main(["matrix", "diff", old, new, "--samples", str(samples)]) == 4
+    out = capsys.readouterr().out
+    assert "'billing':\n  before: rule" in out and "after:  no match" in out and "1 of 2" in out
+
+
+def test_the_readme_examples_of_explain_match_a_rule(capsys: pytest.CaptureFixture[str]):
+    import re
+    import shlex
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    commands = re.findall(r"^skill-router matrix explain skill_matrix\.yaml (--intent \"[^\"]+\")", readme, re.M)
+    assert commands
+    for options in commands:
+        assert main(["matrix", "explain", SEED, *shlex.split(options)]) == 0, options
+
+
+def test_audit_never_cuts_an_id_and_marks_cut_prose():
+    from skill_router.audit import render
+
+    long_id = "c" * 80
+    table = render([{"conversation_id": long_id, "outcome": "failed", "reason": "r" * 100, "skills_after": ["s" * 70]}])
+    assert long_id in table and "s" * 70 in table
+    assert "r" * 59 + "…" in table and "r" * 60 not in table

@@ -313,6 +313,14 @@ class GenesysClient:
             lambda: self.conversations_api.post_conversations_emails_agentless(body),
         )
 
+    def available_topics(self) -> dict[str, tuple[str, ...]]:
+        """Notification topics the org offers, with their transports (`skill-router doctor`)."""
+        listing = self._call(
+            "GET /api/v2/notifications/availabletopics",
+            lambda: sdk.NotificationsApi(self.api_client).get_notifications_availabletopics(expand=["transports"]),
+        )
+        return {str(t.id): tuple(str(x) for x in t.transports or ()) for t in listing.entities or []}
+
     # --- the one place that retries ----------------------------------------------------------
 
     def _call(self, operation: str, fn: Callable[[], T]) -> T:

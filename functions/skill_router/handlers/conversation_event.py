@@ -14,9 +14,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from skill_router import runtime
 from skill_router.deadline import Deadline
-from skill_router.errors import ConfigurationError, OutOfTime, SkillRouterError
+from skill_router.errors import ConfigurationError, NotConfigured, OutOfTime, SkillRouterError
 from skill_router.events import EventRejected, handle_event, parse_event
 from skill_router.genesys.errors import GenesysError
+from skill_router.handlers.poll import not_configured
 from skill_router.observability import logger, metrics, pin_library_loggers, tracer
 
 
@@ -51,6 +52,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         matrix = rt.matrix_source.current()
         prior = rt.store.entry(parsed.conversation_id)
         outcome = handle_event(parsed, prior, matrix, rt.poller.assigner, datetime.now(UTC))
+    except NotConfigured as exc:
+        return not_configured(exc)  # the poller reconciles this caller once the set-up is done
     except (OutOfTime, GenesysError) as exc:
         if isinstance(exc, GenesysError) and exc.status != 429:
             logger.error(str(exc), extra={"error_type": type(exc).__name__})

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from skill_router import runtime
 from skill_router.deadline import Deadline
-from skill_router.errors import SkillRouterError
+from skill_router.errors import NotConfigured, SkillRouterError
 from skill_router.observability import logger, metrics, pin_library_loggers, tracer
 
 
@@ -23,8 +23,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         rt = runtime.current()
         deadline = Deadline.from_context(context, rt.settings.safety_margin_seconds)
         result = rt.poller.run_invocation(deadline, owner=context.aws_request_id)
+    except NotConfigured as exc:
+        return not_configured(exc)
     except SkillRouterError as exc:
         # A clear message in the log and a failed invocation (alarm, on-failure destination).
         logger.error(str(exc), extra={"error_type": type(exc).__name__})
         raise
     return {"dry_run": rt.settings.dry_run, **result}
+
+
+def not_configured(exc: NotConfigured) -> dict[str, Any]:
+    """Set-up is not finished: one clear line, a NotConfigured metric, and a run that succeeds,
+    so the error alarms and the failure queue stay quiet until the user finishes the Deploy steps."""
+    metrics.add_metric(name="NotConfigured", unit="Count", value=1)
+    logger.warning(f"not configured yet: {exc}; run `skill-router doctor`")
+    return {"status": "not_configured", "problem": str(exc)}

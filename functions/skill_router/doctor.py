@@ -1,0 +1,308 @@
+"""`skill-router doctor`: is a deployed stack ready to route callers? Run it before enabling.
+
+Each check is one line, `ok` or `FIX` with what to do and the README step. It uses the caller's
+own AWS credentials and the stack's Genesys OAuth client, and changes nothing: the login does not
+touch the function's token cache, each Genesys permission is probed with a harmless call (a read,
+or a PATCH to a conversation id that cannot exist, which Genesys answers 404 when the permission is
+there and 403 when it is not), and the matrix is only read. Exit 0 only when every check is ok.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from skill_router.errors import ConfigurationError, MatrixError, SkillRouterError
+from skill_router.settings import Settings, load_settings
+
+# The endpoints the function calls, the permission each needs (README Deploy step 1), and when.
+PERMISSIONS = (
+    ("POST /api/v2/analytics/conversations/details/query", "analytics:conversationDetail:view", "always"),
+    ("GET /api/v2/conversations/{id}", "conversation:communication:view", "always"),
+    ("PATCH /api/v2/routing/conversations/{id}", "routing:conversation:edit", "always"),
+    ("GET /api/v2/routing/skills", "routing:skill:view", "always"),
+    ("GET /api/v2/users/{id}", "directory:user:view", "notify by user id"),
+)
+EVENT_TOPICS = (
+    "v2.detail.events.conversation.{id}.acd.start",
+    "v2.detail.events.conversation.{id}.attributes",
+)
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"{'ok ' if self.ok else 'FIX'}  {self.name}: {self.detail}"
+
+
+class Doctor:
+    def __init__(self, settings: Settings, event_source: str | None, schedule: str | None) -> None:
+        self.settings = settings
+        self.event_source = event_source
+        self.schedule = schedule
+        self.checks: list[Check] = []
+
+    def add(self, name: str, ok: bool, detail: str) -> bool:
+        check = Check(name, ok, detail)
+        self.checks.append(check)
+        print(check.line(), flush=True)
+        return ok
+
+    def run(self) -> bool:
+        from skill_router.genesys.client import GenesysClient
+        from skill_router.genesys.token import TokenProvider
+        from skill_router.secrets import SecretsAdapter
+
+        s = self.settings
+        secrets = SecretsAdapter(s.credentials_secret, s.token_secret)
+        try:
+            secrets.load_credentials()
+        except ConfigurationError as exc:
+            self.add("credentials secret", False, f"{exc}")
+            return self.finish(genesys=None)
+        self.add("credentials secret", True, f"{s.credentials_secret} holds a client id and secret")
+        # A login of its own: the function's token cache is neither read nor written.
+        tokens = TokenProvider(
+            s.login_url,
+            load_credentials=secrets.load_credentials,
+            read_cache=lambda: None,
+            write_cache=lambda token: None,
+            timeout=(s.http_connect_timeout, s.http_read_timeout),
+        )
+        try:
+            tokens.token()
+        except SkillRouterError as exc:
+            self.add("Genesys login", False, f"{exc} (README Deploy step 3)")
+            return self.finish(genesys=None)
+        self.add("Genesys login", True, f"client credentials accepted by {s.login_url}")
+        genesys = GenesysClient(
+            s.api_url, tokens, connect_timeout=s.http_connect_timeout, read_timeout=s.http_read_timeout, max_attempts=2
+        )
+        return self.finish(genesys)
+
+    def finish(self, genesys: Any) -> bool:
+        matrix = None
+        if genesys is not None:
+            self.permissions(genesys)
+            matrix = self.matrix(genesys)
+        else:
+            self.add("Genesys permissions", False, "not checked: fix the login first")
+            self.add("skill matrix", False, "not checked: its skill names are resolved through Genesys")
+        self.notifications(genesys, matrix)
+        if self.settings.event_mode:
+            self.event_mode(genesys)
+        ready = all(c.ok for c in self.checks)
+        if self.schedule == "DISABLED":
+            print(
+                "note: ScheduleState is DISABLED; enable it with sam deploy --parameter-overrides ScheduleState=ENABLED"
+            )
+        print("ready: every check is ok" if ready else "not ready: fix the lines marked FIX, then run doctor again")
+        return ready
+
+    def permissions(self, genesys: Any) -> None:
+        from skill_router.genesys.errors import GenesysError
+
+        nobody = str(uuid.uuid4())  # a conversation and a user that cannot exist: 404 when permitted
+        now = datetime.now(UTC).replace(microsecond=0)
+        probes: dict[str, Callable[[], Any]] = {
+            PERMISSIONS[0][0]: lambda: genesys.query_window(now - timedelta(minutes=1), now, 1),
+            PERMISSIONS[1][0]: lambda: genesys.get_conversation(nobody),
+            PERMISSIONS[2][0]: lambda: genesys.patch_routing(nobody, [], None),
+            PERMISSIONS[3][0]: lambda: genesys.skill_ids_by_name(["skill-router doctor probe"]),
+            PERMISSIONS[4][0]: lambda: genesys.user_email(nobody),
+        }
+        for endpoint, permission, when in PERMISSIONS:
+            try:
+                probes[endpoint]()
+            except GenesysError as exc:
+                if exc.status == 403:
+                    optional = "" if when == "always" else f" (needed only for {when})"
+                    self.add(
+                        f"permission {permission}",
+                        False,
+                        f"{endpoint} answered 403: add {permission} to the OAuth client's role{optional} "
+                        "(README Deploy step 1)",
+                    )
+                else:
+                    self.add(f"permission {permission}", False, f"{endpoint} failed: {exc}")
+                continue
+            self.add(f"permission {permission}", True, endpoint)
+
+    def matrix(self, genesys: Any) -> Any:
+        from skill_router.matrix import resolve_matrix
+        from skill_router.matrix_source import MatrixSource
+
+        s = self.settings
+        source = MatrixSource(
+            s.matrix_bucket,
+            s.matrix_key,
+            resolver=lambda m: resolve_matrix(m, genesys.skill_ids_by_name, genesys.user_email),
+        )
+        try:
+            matrix = source.current()
+        except MatrixError as exc:
+            self.add("skill matrix", False, "; ".join(exc.problems) + " (README Deploy step 5)")
+            return None
+        except SkillRouterError as exc:
+            self.add("skill matrix", False, f"{exc}")
+            return None
+        self.add(
+            "skill matrix",
+            True,
+            f"{source.location} version {matrix.version}: {len(matrix.rules)} rules valid, names resolved",
+        )
+        return matrix
+
+    def notifications(self, genesys: Any, matrix: Any) -> None:
+        s = self.settings
+        if s.notify_channel == "none":
+            emails = matrix is not None and any(r.high_priority and (r.notify or r.notify_users) for r in matrix.rules)
+            self.add(
+                "notifications",
+                True,
+                "NotifyChannel=none: no supervisor emails"
+                + (" (the matrix names recipients: set NotifyChannel and NotifyFrom to send)" if emails else ""),
+            )
+        elif s.notify_channel == "ses":
+            self.ses_identity()
+        else:
+            self.add(
+                "notifications",
+                True,
+                f"NotifyChannel=genesys from {s.notify_from}: not sent by doctor; the OAuth role needs "
+                "conversation:agentlessEmail:send and the sender's domain must be an email domain of the org",
+            )
+
+    def ses_identity(self) -> None:
+        import boto3
+
+        sender = self.settings.notify_from
+        domain = sender.rpartition("@")[2]
+        try:
+            answer = boto3.client("ses").get_identity_verification_attributes(Identities=[sender, domain])
+        except Exception as exc:
+            from skill_router.cli import aws_problem
+
+            self.add("SES sender", False, aws_problem(exc, "reading SES identities"))
+            return
+        states = {k: v.get("VerificationStatus") for k, v in answer.get("VerificationAttributes", {}).items()}
+        if "Success" in (states.get(sender), states.get(domain)):
+            self.add("SES sender", True, f"{sender} is verified")
+        else:
+            self.add(
+                "SES sender",
+                False,
+                f"{sender} (or {domain}) is not verified in SES in this region; verify it (README Deploy step 4)",
+            )
+
+    def event_mode(self, genesys: Any) -> None:
+        source = self.event_source
+        if genesys is not None:
+            try:
+                offered = genesys.available_topics()
+            except SkillRouterError as exc:
+                self.add("event topics", False, f"GET /api/v2/notifications/availabletopics failed: {exc}")
+            else:
+                missing = [
+                    t for t in EVENT_TOPICS if not {x.lower() for x in offered.get(t, ())} & {"eventbridge", "all"}
+                ]
+                self.add(
+                    "event topics",
+                    not missing,
+                    f"{', '.join(missing)} not offered for EventBridge in this org (README Event mode step 1)"
+                    if missing
+                    else "both topics are offered for EventBridge",
+                )
+        if not source:
+            self.add("event source", False, "event mode is on but the event source name is unknown; give --stack")
+            return
+        import boto3
+
+        try:
+            boto3.client("events").describe_event_bus(Name=source)
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+            if code == "ResourceNotFoundException":
+                self.add(
+                    "event source",
+                    False,
+                    f"no event bus {source}: associate the partner event source with an event bus "
+                    "(README Event mode step 2)",
+                )
+            else:
+                from skill_router.cli import aws_problem
+
+                self.add("event source", False, aws_problem(exc, f"reading event bus {source}"))
+            return
+        self.add("event source", True, f"{source} is associated with its event bus")
+
+
+def stack_environment(stack: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The poll function's environment and the stack's parameters, read from CloudFormation and Lambda."""
+    import boto3
+
+    described = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])}
+    if "PollFunctionName" not in outputs:
+        raise ConfigurationError(f"stack {stack!r} has no PollFunctionName output: is it a skill-router stack?")
+    configuration = boto3.client("lambda").get_function_configuration(FunctionName=outputs["PollFunctionName"])
+    return dict(configuration.get("Environment", {}).get("Variables", {})), parameters
+
+
+def run(args: argparse.Namespace) -> int:
+    from skill_router.observability import logger
+
+    level = logger.log_level
+    logger.setLevel("CRITICAL")  # the function's own log lines would bury the checklist
+    try:
+        return _run(args)
+    finally:
+        logger.setLevel(level)  # in-process callers (tests) get their logger back
+
+
+def _run(args: argparse.Namespace) -> int:
+    from skill_router.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, UserError, aws_problem
+
+    if bool(args.stack) == bool(args.env):
+        raise UserError("give --stack NAME (a deployed stack) or --env (this environment's settings)", EXIT_USAGE)
+    if args.region:
+        os.environ["AWS_DEFAULT_REGION"] = args.region
+    env: Mapping[str, str]
+    if args.stack:
+        try:
+            env, parameters = stack_environment(args.stack)
+        except SkillRouterError:
+            raise
+        except Exception as exc:
+            raise UserError(aws_problem(exc, f"reading stack {args.stack!r}")) from None
+        event_source, schedule = parameters.get("GenesysEventSourceName") or None, parameters.get("ScheduleState")
+    else:
+        env = os.environ
+        event_source, schedule = os.environ.get("GENESYS_EVENT_SOURCE_NAME") or None, None
+    try:
+        settings = load_settings(env)
+    except ConfigurationError as exc:
+        print(Check("settings", False, str(exc)).line())
+        return EXIT_INVALID
+    print(Check("settings", True, f"region {settings.genesys_environment}, table {settings.state_table}").line())
+    try:
+        ready = Doctor(settings, event_source, schedule).run()
+    except SkillRouterError:
+        raise
+    except Exception as exc:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if isinstance(exc, BotoCoreError | ClientError):
+            raise UserError(aws_problem(exc, "doctor")) from None
+        raise
+    return EXIT_OK if ready else EXIT_INVALID

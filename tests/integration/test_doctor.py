@@ -1,0 +1,90 @@
+"""`skill-router doctor` against moto server and the simulator: ok on the demo's set-up, and each
+thing a new deployment misses named on its own line with what to do (issue 14)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from skill_router.cli import main
+from tests.integration.conftest import App
+
+ROOT = Path(__file__).parents[2]
+pytestmark = pytest.mark.integration
+
+
+def make_doctor(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "doctor_local.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def checks(out: str) -> dict[str, str]:
+    return {line[5:].split(": ", 1)[0]: line[:3].strip() for line in out.splitlines() if line[:3] in ("ok ", "FIX")}
+
+
+def test_make_doctor_on_the_demo_set_up_is_all_ok():
+    done = make_doctor()
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = checks(done.stdout)
+    assert {"credentials secret", "Genesys login", "skill matrix", "SES sender"} <= set(found)
+    assert sum(name.startswith("permission ") for name in found) == 5
+    assert set(found.values()) == {"ok"} and "ready: every check is ok" in done.stdout
+
+
+@pytest.mark.parametrize("permission", ["analytics:conversationDetail:view", "routing:conversation:edit"])
+def test_a_403_on_one_endpoint_names_the_missing_permission(permission: str):
+    done = make_doctor("--deny", permission)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    fixes = [line for line in done.stdout.splitlines() if line.startswith("FIX")]
+    assert len(fixes) == 1, done.stdout
+    assert f"add {permission} to the OAuth client's role" in fixes[0] and "answered 403" in fixes[0]
+
+
+def run_doctor(app: App, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, str], str]:
+    status = main(["doctor", "--env"])
+    out = capsys.readouterr().out
+    return status, checks(out), out
+
+
+def test_a_fresh_stack_is_not_ready_and_says_which_deploy_step_is_left(app: App, capsys: pytest.CaptureFixture[str]):
+    secrets = app.client("secretsmanager")
+    secrets.put_secret_value(
+        SecretId=app.env["GENESYS_CREDENTIALS_SECRET"], SecretString='{"client_id": "", "client_secret": ""}'
+    )
+    status, found, out = run_doctor(app, capsys)
+    assert status == 1 and found["credentials secret"] == "FIX"
+    assert "empty placeholder" in out and "Deploy step 3" in out
+
+
+def test_a_missing_matrix_and_an_unknown_skill_name_are_named(app: App, capsys: pytest.CaptureFixture[str]):
+    app.client("s3").delete_object(Bucket=app.env["SKILL_MATRIX_BUCKET"], Key=app.env["SKILL_MATRIX_KEY"])
+    status, found, out = run_doctor(app, capsys)
+    assert status == 1 and found["skill matrix"] == "FIX" and "no skill matrix at s3://" in out
+    app.upload_matrix("skill_matrix:\n  - intent_keyword: billing\n    skills: [No Such Skill]\n")
+    status, found, out = run_doctor(app, capsys)
+    assert status == 1 and "no routing skill named 'No Such Skill'" in out
+
+
+def test_an_unverified_ses_sender_is_named(app: App, capsys: pytest.CaptureFixture[str]):
+    app.set(NOTIFY_FROM="nobody@unverified.example.org")
+    status, found, out = run_doctor(app, capsys)
+    assert status == 1 and found["SES sender"] == "FIX" and "Deploy step 4" in out
+
+
+def test_event_mode_needs_the_topics_for_eventbridge_and_the_associated_source(
+    app: App, capsys: pytest.CaptureFixture[str]
+):
+    app.set(EVENT_MODE="true", GENESYS_EVENT_SOURCE_NAME="aws.partner/genesys.com/cloud/org/never-associated")
+    app.sim.topic_transports = {"v2.detail.events.conversation.{id}.acd.start": ["Websocket"]}
+    status, found, out = run_doctor(app, capsys)
+    assert status == 1 and found["event topics"] == "FIX" and found["event source"] == "FIX"
+    assert "v2.detail.events.conversation.{id}.attributes" in out and "Event mode step 2" in out
