@@ -98,7 +98,7 @@ def process_conversation(
     except GenesysError as exc:
         return _failed(deps, leg, prior, exc)
     except OutOfTime as exc:  # the rate budget or the clock ran out before anything was changed
-        return Outcome(cid, "pending", final=False, reason=str(exc))
+        return Outcome(cid, "pending", final=False, reason=str(exc), details={"out_of_time": True})
 
 
 def next_check_delay(checks: int, first: int = RECHECK_FIRST_SECONDS) -> int:

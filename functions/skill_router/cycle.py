@@ -22,9 +22,11 @@ from typing import Any
 
 from skill_router.assign import Assigner, Outcome, process_conversation
 from skill_router.deadline import Deadline
+from skill_router.discovery import DiscoveryBudget
 from skill_router.errors import OutOfTime
-from skill_router.genesys.client import PAGE_SIZE, Discovered, GenesysClient
+from skill_router.genesys.client import Discovered, GenesysClient
 from skill_router.genesys.errors import GenesysError
+from skill_router.matrix import Matrix
 from skill_router.matrix_source import MatrixSource
 from skill_router.observability import logger, metrics
 from skill_router.settings import Settings
@@ -50,6 +52,10 @@ class PollReport:
     problem: str | None = None
     released: bool = False
     event_mode: bool = False
+    # Discovery's share of the budget ran out before the end of the list: the next poll
+    # continues from `next_page` (docs/design.md, "Bounded discovery").
+    share_spent: bool = False
+    next_page: int = 1
 
     @property
     def matched(self) -> int:
@@ -69,6 +75,7 @@ class PollReport:
             # In event mode the poller is the safety net: what it applied, events had missed.
             "reconciled": counts["applied"] if self.event_mode else 0,
             "genesys_calls": self.genesys_calls,
+            **({"share_spent": True, "next_page": self.next_page} if self.share_spent else {}),
             "matrix_version": self.matrix_version,
             **({"problem": self.problem} if self.problem else {}),
         }
@@ -89,6 +96,7 @@ class Poller:
     _finished: OrderedDict[tuple[str, str | None], dict[str, Any]] = field(
         default_factory=OrderedDict, init=False, repr=False
     )
+    _discovery: DiscoveryBudget | None = field(default=None, init=False, repr=False)
 
     def run_invocation(self, deadline: Deadline, owner: str) -> dict[str, Any]:
         """All polls of one invocation under one lease; the lease is released however it ends."""
@@ -155,8 +163,14 @@ class Poller:
             event_mode=s.event_mode,
         )
         calls_before = self.genesys.stats["calls"]
+        sweep = self.discovery().plan()
         page = 1
         while not deadline.expired:
+            next_page = sweep.page(deadline, self.sleep)
+            if next_page is None:
+                report.share_spent = True  # not a problem: the next poll continues from here
+                break
+            page = next_page
             try:
                 result = self.genesys.query_waiting(start, end, page)
             except OutOfTime:
@@ -166,6 +180,7 @@ class Poller:
                 report.problem = f"discovery query failed on page {page}: {exc}"
                 logger.error("discovery query failed; the rest is polled next time", extra={"error": str(exc)})
                 break
+            sweep.read(page, result)
             report.pages += 1
             ledger = self._ledger([(c.conversation_id, c.leg) for c in result.conversations])
 
@@ -187,22 +202,33 @@ class Poller:
                     continue
                 report.outcomes[outcome.outcome] += 1
                 report.notified += int(outcome.notified)
-                prior = ledger.get((found.conversation_id, found.leg))
+                key = (found.conversation_id, found.leg)
+                prior = ledger.get(key)
                 if outcome.outcome == "done" and prior and (outcome.notified or not prior.get("notify_pending")):
-                    self._remember((found.conversation_id, found.leg), prior)
-            if deadline.expired:
+                    self._remember(key, prior)
+                elif outcome.final and not _may_owe_email(outcome, matrix, self.assigner):
+                    # Recorded final by this container just now: a later poll needs no ledger read.
+                    self._remember(key, {"outcome": outcome.outcome, "rule_id": outcome.rule_id})
+            # A page is left only when every caller on it was handled; else the next poll reads it again.
+            if deadline.expired or any(o is None or o.details.get("out_of_time") for o in outcomes):
                 report.problem = "time ran out; the rest is polled next time"
                 break
             # Only a short page ends the list: totalHits is approximate (Genesys developer blog,
             # "Analytics conversations API behavior", 2022-04-21).
-            if result.size < PAGE_SIZE:
+            sweep.finished(page, result)
+            if sweep.complete:
                 report.complete = True
                 break
-            page += 1
+        if not report.complete:
+            sweep.stopped_at(page)
+        report.next_page = self.discovery().next_page
+        # A sweep over the whole list may span polls: the watermark says when the last complete
+        # one began (every caller waiting since then was read), never ahead of this run's now.
+        swept_from = _sweep_start(self.discovery(), now)
         if report.complete:
             # Never ahead of this run's now; the lease holder may also move it back.
-            if self.store.advance_watermark(owner, now, release=release):
-                report.watermark_after = _iso(now)
+            if self.store.advance_watermark(owner, swept_from, release=release):
+                report.watermark_after = _iso(swept_from)
                 report.released = release
             else:
                 report.problem = "lost the lease; the watermark was left for the holder"
@@ -211,6 +237,15 @@ class Poller:
         self._emit(report, now)
         logger.info("poll finished", extra={"report": report.as_dict()})
         return report
+
+    def discovery(self) -> DiscoveryBudget:
+        """The discovery share of this container's poller (its place in the sweep included)."""
+        if self._discovery is None:
+            s = self.settings
+            self._discovery = DiscoveryBudget.of(
+                s.requests_per_minute, s.rate_headroom, s.discovery_budget_share, self.clock
+            )
+        return self._discovery
 
     def _ledger(self, keys: list[tuple[str, str | None]]) -> dict[tuple[str, str | None], dict[str, Any]]:
         known = {k: self._finished[k] for k in keys if k in self._finished}
@@ -240,6 +275,21 @@ class Poller:
         if report.watermark_after:
             lag = (now - datetime.fromisoformat(report.watermark_after)).total_seconds()
             metrics.add_metric(name="WatermarkLagSeconds", unit="Seconds", value=max(lag, 0))
+
+
+def _may_owe_email(outcome: Outcome, matrix: Matrix, assigner: Assigner) -> bool:
+    """A leg that applied a high-priority rule may still owe its email (claimed, failed, retried):
+    such a leg is read from the ledger again until it is seen settled."""
+    if outcome.outcome not in ("applied", "unchanged") or outcome.notified or not assigner.notifier.enabled:
+        return False
+    return any(rule.id == outcome.rule_id and rule.high_priority for rule in matrix.rules)
+
+
+def _sweep_start(discovery: DiscoveryBudget, now: datetime) -> datetime:
+    started = discovery.sweep_started
+    if started is None:
+        return now
+    return min(now, datetime.fromtimestamp(started, UTC))
 
 
 _iso = format_time

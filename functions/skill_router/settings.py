@@ -63,6 +63,9 @@ class Settings:
     seconds_between_polls: int = 30
     # Discovery reaches back over this many whole UTC days before today (docs/design.md "Discovery").
     discovery_lookback_days: int = 1
+    # At most this share of the rate budget goes to discovery's query pages in any 60 s
+    # (docs/design.md "Bounded discovery"); assignments keep the rest.
+    discovery_budget_share: float = 0.10
     # A caller queued without an intent is read again after this, doubling up to ten times it.
     intent_recheck_seconds: int = 30
     # Per-call and per-invocation limits.
@@ -165,6 +168,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         seconds_between_polls=r.integer("SECONDS_BETWEEN_POLLS", 30, 1, 60),
         # The details query allows 31 days with a filter: today plus at most 30 before it.
         discovery_lookback_days=r.integer("DISCOVERY_LOOKBACK_DAYS", 1, 0, 30),
+        discovery_budget_share=r.number("DISCOVERY_BUDGET_SHARE", 0.10, 0.01, 0.5),
         intent_recheck_seconds=r.integer("INTENT_RECHECK_SECONDS", 30, 0, 300),
         http_connect_timeout=r.number("GENESYS_CONNECT_TIMEOUT_SECONDS", 3.0, 0.1, 30),
         http_read_timeout=r.number("GENESYS_READ_TIMEOUT_SECONDS", 10.0, 0.1, 60),
