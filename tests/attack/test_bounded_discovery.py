@@ -31,8 +31,8 @@ skill_matrix:
   - intent_keyword: technical
     skill_id: {TECH}
 """
-PER_MINUTE = 100  # a small token budget: 10 % of it is 10 query pages a minute (9 after headroom)
-BACKLOG = 1500  # 15 full pages and a short one
+PER_MINUTE = 60  # a small token budget: 10 % of it is 6 query pages a minute (5 after the headroom)
+BACKLOG = 1000  # 10 full pages and a short one
 
 
 class VirtualClock:
@@ -114,7 +114,7 @@ def busiest_minute(times: list[float]) -> int:
 
 
 def test_discovery_never_spends_more_than_its_share_of_any_minute(backlog: Deployment):
-    """Old code: every poll read all 16 pages, 16 queries in a minute whose share is 10."""
+    """Old code: every poll read all 11 pages, 11 queries in a minute whose share is 6."""
     app = backlog.app
     for _ in range(4):
         backlog.invoke()
@@ -126,8 +126,8 @@ def test_discovery_never_spends_more_than_its_share_of_any_minute(backlog: Deplo
 
 
 def test_a_new_caller_behind_a_large_backlog_is_served_within_a_sweep(backlog: Deployment):
-    """16 pages at 10 a minute: a sweep takes two polls, so a caller who arrives behind the whole
-    backlog is reached by the third poll at the latest, oldest callers first."""
+    """11 pages at 5 a minute: a sweep takes three polls, so a caller who arrives behind the whole
+    backlog after the first is reached within the next three, oldest callers first."""
     app = backlog.app
     backlog.invoke()  # the backlog is seen (and found to need nothing) over the first sweep
     newcomer = app.sim.add_conversation(queue_id=backlog.queue, attributes={"intent": "technical"})  # type: ignore[attr-defined]
@@ -142,16 +142,18 @@ def test_a_new_caller_behind_a_large_backlog_is_served_within_a_sweep(backlog: D
 
 
 def test_a_caller_who_moves_up_a_page_while_the_sweep_pauses_is_not_skipped(backlog: Deployment):
-    """The first poll stops at its share (9 pages); before the next one, 150 callers at the front
-    are answered, so everyone moves up a page and a half. A sweep that resumed at page 10 by
-    number, or one page back, would skip the callers who moved onto page 8; one caller among them
+    """The first poll stops at its share (5 pages); before the next one, 150 callers at the front
+    are answered, so everyone moves up a page and a half. A sweep that resumed at page 6 by
+    number, or one page back, would skip the callers who moved onto page 4; one caller among them
     needs the rule and must be served by the very next poll, not a whole sweep later."""
     app = backlog.app
     now = backlog.clock()
-    # Position 920 in start order (the backlog starts at now - 3000 + i): on page 10 now, on page 8
+    # Position 520 in start order (the backlog starts at now - 3000 + i): on page 6 now, on page 4
     # after 150 callers ahead of them leave.
     target = app.sim.add_conversation(
-        queue_id=backlog.queue, attributes={"intent": "technical"}, start=now - 3000 + 919.5  # type: ignore[attr-defined]
+        queue_id=backlog.queue,
+        attributes={"intent": "technical"},
+        start=now - 3000 + 519.5,  # type: ignore[attr-defined]
     )
     first = backlog.invoke()["polls"][0]
     assert first.get("share_spent"), first  # the share ended the first poll before the list did
