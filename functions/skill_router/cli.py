@@ -2,6 +2,7 @@
 
     skill-router matrix validate FILE...            exit 1 with every problem (file:line rule N 'field')
     skill-router matrix explain FILE --intent TEXT  which rule matches and why; exit 3 when none does
+                                   [--waited 90s]   and what its escalation ladder does by then
     skill-router matrix upload FILE --bucket B      validate, then put it in S3 (refuses a broken file)
     skill-router matrix diff OLD NEW                which sample intents change outcome; exit 4 if any
     skill-router audit --conversation ID | --since 1h   the decisions the function recorded
@@ -19,8 +20,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from skill_router import escalation_text as escalation
 from skill_router.errors import MatrixError
-from skill_router.matrix import Matrix, Rule, parse_matrix
+from skill_router.matrix import (
+    DEFAULT_MAX_WAIT_SECONDS,
+    NOTIFY_RECIPIENT_LIMITS,
+    Matrix,
+    Rule,
+    parse_duration,
+    parse_matrix,
+)
 
 EXIT_OK, EXIT_INVALID, EXIT_NO_MATCH, EXIT_CHANGED = 0, 1, 3, 4
 
@@ -29,11 +38,11 @@ class UserError(Exception):
     """A mistake on the command line or in a file: printed as one line, no traceback."""
 
 
-def load(path: str) -> Matrix:
+def load(path: str, **limits: Any) -> Matrix:
     file = Path(path)
     if not file.is_file():
         raise UserError(f"{path}: no such file")
-    return parse_matrix(file.read_bytes(), path)
+    return parse_matrix(file.read_bytes(), path, **limits)
 
 
 # --- matrix -------------------------------------------------------------------------------------
@@ -41,9 +50,10 @@ def load(path: str) -> Matrix:
 
 def validate(args: argparse.Namespace) -> int:
     status = EXIT_OK
+    limits = {"max_wait_seconds": args.max_wait, "notify_channel": args.notify_channel}
     for path in args.files:
         try:
-            matrix = load(path)
+            matrix = load(path, **limits)
         except MatrixError as exc:
             print("\n".join(exc.problems))
             status = EXIT_INVALID
@@ -67,6 +77,7 @@ def describe(rule: Rule) -> list[str]:
         lines.append(f"  supervisor email: once, to {', '.join(recipients)}")
     else:
         lines.append("  supervisor email: none (only rules with priority: high email)")
+    lines += escalation.describe_rule(rule)
     return lines
 
 
@@ -83,6 +94,8 @@ def explain(args: argparse.Namespace) -> int:
         print(f"rule {rule.position} '{rule.id}' (line {rule.line}) matches:")
         print(f"  {attribute!r} {rule.match}-matches keyword {keyword!r} (case-insensitive); first match wins")
         print("\n".join(describe(rule)))
+        if args.waited is not None:
+            print("\n".join(escalation.describe_wait(rule, args.waited)))
         return EXIT_OK
     print("no rule matches; nothing would change")
     for rule in matrix.rules:
@@ -116,7 +129,7 @@ def outcome(matrix: Matrix, intent: str, attribute: str) -> str:
     rule = hit[0]
     email = "email" if rule.high_priority and (rule.notify or rule.notify_users) else "no email"
     skills = ", ".join([*rule.skill_ids, *rule.skill_names])
-    return f"rule '{rule.id}': {skills}; priority {rule.routing_priority}; {email}"
+    return f"rule '{rule.id}': {skills}; priority {rule.routing_priority}; {email}" + escalation.summary(rule)
 
 
 def diff(args: argparse.Namespace) -> int:
@@ -175,6 +188,18 @@ def parser() -> argparse.ArgumentParser:
     actions = matrix.add_subparsers(dest="action", required=True)
     p = actions.add_parser("validate", help="check files; exit 1 with every problem")
     p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument(
+        "--max-wait",
+        type=_seconds,
+        default=DEFAULT_MAX_WAIT_SECONDS,
+        help="MAX_WAIT_SECONDS of the deployment: no escalation step may be later (default 1 day)",
+    )
+    p.add_argument(
+        "--notify-channel",
+        choices=[*NOTIFY_RECIPIENT_LIMITS, "none"],
+        default="ses",
+        help="NOTIFY_CHANNEL of the deployment: bounds a step's notify recipients (default ses)",
+    )
     p.set_defaults(run=validate)
     p = actions.add_parser("explain", help="which rule matches an intent, and what it would do")
     p.add_argument("file", metavar="FILE")
@@ -182,6 +207,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--attribute", action="append", default=[], metavar="NAME=VALUE", help="other participant data")
     p.add_argument("--queue", help="the queue id the caller waits in")
     p.add_argument("--intent-attribute", default="intent", help="INTENT_ATTRIBUTE of the deployment")
+    p.add_argument(
+        "--waited",
+        type=_seconds,
+        metavar="DURATION",
+        help="show what the rule's escalation steps do for a caller who has waited this long (90, 90s, 2m)",
+    )
     p.set_defaults(run=explain)
     p = actions.add_parser("upload", help="validate, then upload to the matrix bucket")
     p.add_argument("file", metavar="FILE")
@@ -203,6 +234,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="read the dry run's decisions instead")
     p.set_defaults(run=audit)
     return top
+
+
+def _seconds(text: str) -> int:
+    seconds = parse_duration(text)
+    if seconds is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration: give seconds, or 90s, 2m, 1h")
+    return seconds
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""One invocation: take the lease, poll one window (or two, 30 s apart), advance the watermark.
+"""One invocation: take the lease, poll every POLL_INTERVAL_SECONDS while there is time, advance the watermark.
 
 The window is [watermark - overlap, now - settle lag], at most MAX_WINDOW_SECONDS long. The
 analytics query selects by conversationStart (when the caller dialled, not when they reached a
@@ -28,6 +28,9 @@ from skill_router.observability import logger, metrics
 from skill_router.settings import Settings
 from skill_router.store import StateStore, format_time
 
+# A poll starts only with this much of the invocation left: an idle poll is one query page and
+# a watermark write; a busy one stops at the deadline and leaves the rest to the next poll.
+MIN_POLL_SECONDS = 3.0
 REPORTED = ("applied", "unchanged", "gone", "failed", "retry", "no_match", "no_rule", "pending", "done")
 
 
@@ -94,24 +97,26 @@ class Poller:
             return {"status": "lease_held", "polls": []}
         reports: list[PollReport] = []
         watermark = lease.window_end
-        started = self.clock()
+        interval = self.settings.poll_interval_seconds
+        slot = self.clock()
         released = False
         try:
-            for number in range(self.settings.polls_per_invocation):
-                if number:
-                    wait = self.settings.seconds_between_polls - (self.clock() - started)
-                    # A second poll only when it can wait and still have time to work.
-                    if not deadline.allows(max(wait, 0) + 15):
-                        logger.info("no time for the second poll", extra={"remaining": round(deadline.remaining(), 1)})
-                        break
-                    if wait > 0:
-                        self.sleep(wait)
-                started = self.clock()
-                last = number == self.settings.polls_per_invocation - 1
+            # A poll every POLL_INTERVAL_SECONDS while the next one would still have MIN_POLL_SECONDS
+            # to work. A poll that overran its interval (a backlog) is followed at once, and the
+            # interval counts from there.
+            while True:
+                next_slot = slot + interval
+                last = not deadline.allows(max(next_slot - self.clock(), 0) + MIN_POLL_SECONDS)
                 report = self.poll(deadline, owner, watermark, release=last)
                 released = report.released
                 reports.append(report)
                 watermark = datetime.fromisoformat(report.watermark_after) if report.watermark_after else watermark
+                now = self.clock()
+                slot = max(next_slot, now)
+                if last or not deadline.allows(slot - now + MIN_POLL_SECONDS):
+                    break
+                if slot > now:
+                    self.sleep(slot - now)
         finally:
             if not released:
                 self.store.release_lease(owner)

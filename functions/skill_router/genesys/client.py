@@ -171,11 +171,23 @@ class GenesysClient:
             )
         return _live(conversation_id, conversation)
 
-    def patch_routing(self, conversation_id: str, skill_ids: Sequence[str], priority: int | None) -> bool:
-        """Replace the requested skills (send the merged list); False when the conversation is gone."""
-        body = _model("RoutingConversationAttributesRequest", skill_ids=list(skill_ids))
+    def patch_routing(
+        self,
+        conversation_id: str,
+        skill_ids: Sequence[str] | None,
+        priority: int | None,
+        language_id: str | None = None,
+    ) -> bool:
+        """Set what is given, leave what is None out of the body (absent = unchanged): `skillIds`
+        replaces the requested skills (send the merged list), `languageId` "" clears the language.
+        False when the conversation is gone."""
+        body = _model("RoutingConversationAttributesRequest")
+        if skill_ids is not None:
+            body.skill_ids = list(skill_ids)
         if priority is not None:
             body.priority = priority
+        if language_id is not None:
+            body.language_id = language_id
         try:
             self._call(
                 "PATCH /api/v2/routing/conversations/{conversationId}",
@@ -193,16 +205,21 @@ class GenesysClient:
     def skill_ids_by_name(self, names: Sequence[str]) -> dict[str, str]:
         """Routing skill ids for exact names. Genesys filters by prefix, so every page of each
         name's matches is read and the exact (then the unique case-insensitive) match kept."""
+        return self._ids_by_name("GET /api/v2/routing/skills", self.routing_api.get_routing_skills, names)
+
+    def language_ids_by_name(self, names: Sequence[str]) -> dict[str, str]:
+        """Routing language ids for exact names, the same way as skills (prefix filter)."""
+        return self._ids_by_name("GET /api/v2/routing/languages", self.routing_api.get_routing_languages, names)
+
+    def _ids_by_name(self, operation: str, listing_call: Callable[..., Any], names: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for name in names:
             entities: list[Any] = []
             page = 1
             while True:
                 listing = self._call(
-                    "GET /api/v2/routing/skills",
-                    functools.partial(
-                        self.routing_api.get_routing_skills, page_size=PAGE_SIZE, page_number=page, name=name
-                    ),
+                    operation,
+                    functools.partial(listing_call, page_size=PAGE_SIZE, page_number=page, name=name),
                 )
                 entities += listing.entities or []
                 if page >= int(listing.page_count or 1):
