@@ -208,7 +208,7 @@ class GenesysClient:
         return self._ids_by_name("GET /api/v2/routing/skills", self.routing_api.get_routing_skills, names)
 
     def language_ids_by_name(self, names: Sequence[str]) -> dict[str, str]:
-        """Routing language ids for exact names, the same way as skills (prefix filter)."""
+        """Routing language ids for exact names, the same way as skills (the name filter is not exact)."""
         return self._ids_by_name("GET /api/v2/routing/languages", self.routing_api.get_routing_languages, names)
 
     def _ids_by_name(self, operation: str, listing_call: Callable[..., Any], names: Sequence[str]) -> dict[str, str]:
@@ -225,6 +225,8 @@ class GenesysClient:
                 if page >= int(listing.page_count or 1):
                     break
                 page += 1
+            # Deleted entities are still listed (Genesys' Terraform provider skips them the same way).
+            entities = [e for e in entities if getattr(e, "state", None) != "deleted"]
             exact = [e for e in entities if e.name == name]
             folded = [e for e in entities if str(e.name).casefold() == name.casefold()]
             match = exact or (folded if len(folded) == 1 else [])
