@@ -215,7 +215,7 @@ def latency(endpoint: str, speed: float, minutes: int = 5) -> dict[str, float]:
         speed,
         300,
         GENESYS_REQUESTS_PER_MINUTE="300",
-        POLLS_PER_INVOCATION="2",
+        POLL_INTERVAL_SECONDS="30",
         SETTLE_LAG_SECONDS="3",
     )
     d.sim.analytics_lag_seconds = 3.0

@@ -30,7 +30,7 @@ from skill_router.store import StateStore, format_time
 
 # A poll starts only with this much of the invocation left: an idle poll is one query page and
 # a watermark write; a busy one stops at the deadline and leaves the rest to the next poll.
-MIN_POLL_SECONDS = 3.0
+MIN_POLL_SECONDS = 2.0
 REPORTED = ("applied", "unchanged", "gone", "failed", "retry", "no_match", "no_rule", "pending", "done")
 
 
