@@ -77,3 +77,12 @@ def test_the_patch_sends_only_the_fields_given(app: App, queue: str):
         {"skillIds": [BILLING], "languageId": "5b1c2f7e-0000-4000-8000-0000000000e1"},
     ]
     assert app.sim.routing(conversation) == ([BILLING], 40)
+
+
+def test_the_deployments_max_wait_bounds_the_ladder_when_the_function_loads_it(
+    app: App, queue: str, languages: dict[str, str]
+):
+    app.set(MAX_WAIT_SECONDS="120")
+    app.upload_matrix(LADDER)
+    with pytest.raises(MatrixError, match=r"escalate step 2 'after': 5m is beyond MAX_WAIT_SECONDS \(2m\)"):
+        app.invoke()
