@@ -59,13 +59,17 @@ def step_text(step: Step) -> str:
 def describe_rule(rule: Rule) -> list[str]:
     """The rule's language and its ladder, for `explain`."""
     shown = _as_written(rule)
-    lines = [f"  language: {_language(shown.language_id)}" if shown.language_id is not None else "  language: unchanged"]
+    lines = [
+        f"  language: {_language(shown.language_id)}" if shown.language_id is not None else "  language: unchanged"
+    ]
     if not shown.escalate:
         lines.append("  escalation: none")
         return lines
     lines.append("  escalation while the caller waits in this queue (counted from when they entered it):")
     for step in shown.escalate:
-        lines.append(f"    step {step.position} (line {step.line}) after {format_duration(step.after)}: {step_text(step)}")
+        lines.append(
+            f"    step {step.position} (line {step.line}) after {format_duration(step.after)}: {step_text(step)}"
+        )
     return lines
 
 
@@ -74,7 +78,9 @@ def describe_wait(rule: Rule, waited: int) -> list[str]:
     in one change, and when the next step falls due."""
     shown = _as_written(rule)
     plan = escalation.plan(shown, waited=waited, current=BLANK, include_rule=True)
-    lines = [f"a caller first seen after waiting {format_duration(waited)} (no skills, priority 0, no language before):"]
+    lines = [
+        f"a caller first seen after waiting {format_duration(waited)} (no skills, priority 0, no language before):"
+    ]
     due = ", ".join(f"step {s.position} ({format_duration(s.after)})" for s in plan.due)
     lines.append(f"  due: the rule{' and ' + due if due else ''}")
     change = plan.change

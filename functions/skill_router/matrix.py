@@ -449,9 +449,7 @@ def _parse_escalation(
     for number, step_raw in enumerate(ladder, start=1):
         if not isinstance(step_raw, _Lines):
             line = raw.key_lines["escalate"]
-            problems.append(
-                f"{source}:{line} rule {position} escalate step {number}: expected a mapping with 'after'"
-            )
+            problems.append(f"{source}:{line} rule {position} escalate step {number}: expected a mapping with 'after'")
             continue
         step_problems = len(problems)
 
@@ -475,13 +473,11 @@ def _parse_escalation(
 
         after: int | None = None
         if "after" not in step_raw:
-            problems.append(f"{where()}: missing 'after' (seconds in the queue, or \"90s\", \"2m\")")
+            problems.append(f'{where()}: missing \'after\' (seconds in the queue, or "90s", "2m")')
         else:
             after = parse_duration(step_raw["after"])
             if after is None or after == 0:
-                problems.append(
-                    f"{where('after')}: expected a positive number of seconds, or \"90s\", \"2m\", \"1h\""
-                )
+                problems.append(f'{where("after")}: expected a positive number of seconds, or "90s", "2m", "1h"')
                 after = None
             elif after > limits.max_wait_seconds:
                 problems.append(
@@ -499,7 +495,9 @@ def _parse_escalation(
         both = sorted({s.casefold() for s in add} & {s.casefold() for s in remove})
         if both:
             problems.append(f"{where('remove_skills')}: {', '.join(both)} is both added and removed by this step")
-        step_priority = _routing_priority(step_raw.get("routing_priority"), priorities, where("routing_priority"), problems)
+        step_priority = _routing_priority(
+            step_raw.get("routing_priority"), priorities, where("routing_priority"), problems
+        )
         language_id, language_name = _language(step_raw.get("language"), where("language"), problems)
         notify: list[str] = []
         notify_users: list[str] = []
@@ -534,7 +532,8 @@ def _parse_escalation(
             if new_language is not None:
                 why.append("the language is already that")
             problems.append(
-                f"{where()}: this step changes nothing" + (f" ({'; '.join(why)})" if why else "")
+                f"{where()}: this step changes nothing"
+                + (f" ({'; '.join(why)})" if why else "")
                 + "; give it add_skills, remove_skills, a higher routing_priority, a language or notify"
             )
             continue
@@ -642,9 +641,13 @@ def resolve_matrix(
             ladder.append(
                 replace(
                     step,
-                    add_skill_ids=tuple(dict.fromkeys([*step.add_skill_ids, *skills(step.add_skill_names, f"{at} 'add_skills'")])),
+                    add_skill_ids=tuple(
+                        dict.fromkeys([*step.add_skill_ids, *skills(step.add_skill_names, f"{at} 'add_skills'")])
+                    ),
                     remove_skill_ids=tuple(
-                        dict.fromkeys([*step.remove_skill_ids, *skills(step.remove_skill_names, f"{at} 'remove_skills'")])
+                        dict.fromkeys(
+                            [*step.remove_skill_ids, *skills(step.remove_skill_names, f"{at} 'remove_skills'")]
+                        )
                     ),
                     language_id=language(step.language_name, step.language_id, f"{at} 'language'"),
                     notify=tuple(dict.fromkeys([*step.notify, *recipients(step.notify_users, f"{at} 'notify'")])),

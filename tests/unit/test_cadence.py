@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from skill_router.cycle import MIN_POLL_SECONDS, PollReport, Poller
+from skill_router.cycle import MIN_POLL_SECONDS, Poller, PollReport
 from skill_router.deadline import Deadline
 from skill_router.settings import load_settings
 

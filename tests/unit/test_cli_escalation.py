@@ -39,7 +39,10 @@ def test_explain_shows_the_ladder_and_what_a_caller_waiting_90s_gets(
     out = capsys.readouterr().out
     assert "language: English" in out
     assert "step 1 (line 7) after 1m: add General; remove Billing" in out
-    assert "step 2 (line 10) after 5m: raise routing priority to 50; language cleared (none); email lead@example.com once" in out
+    assert (
+        "step 2 (line 10) after 5m: raise routing priority to 50; language cleared (none); email lead@example.com once"
+        in out
+    )
     assert "due: the rule and step 1 (1m)" in out
     assert "one PATCH: skills General; priority 10; language English" in out
     assert "next: step 2 at 5m (in 3m30s)" in out

@@ -82,7 +82,9 @@ def test_language_by_id_or_none_needs_no_lookup():
 
 
 def test_steps_must_be_in_increasing_after_with_the_line():
-    problems = problems_of(ladder(f"after: 2m\n        add_skills: [{GENERAL}]", "after: 90\n        routing_priority: 9"))
+    problems = problems_of(
+        ladder(f"after: 2m\n        add_skills: [{GENERAL}]", "after: 90\n        routing_priority: 9")
+    )
     assert problems == [
         "m.yaml:7 rule 1 escalate step 2 'after': 1m30s is not later than step 1 (2m); list steps in increasing 'after'"
     ]
@@ -196,7 +198,6 @@ def test_names_in_rules_and_steps_are_resolved_once_each_or_named_as_errors():
         resolve_matrix(matrix, lambda names: {"Billing": BILLING}, lambda uid: None, lambda names: {})
     assert error.value.problems == [
         "m.yaml:8 rule 1 escalate step 1 'add_skills': no routing skill named 'General' in this Genesys org",
-        "m.yaml:11 rule 1 escalate step 2 'notify': "
-        f"no Genesys user {LEAD!r}, or the user has no email",
+        f"m.yaml:11 rule 1 escalate step 2 'notify': no Genesys user {LEAD!r}, or the user has no email",
         "m.yaml:3 rule 1 'language': no routing language named 'English' in this Genesys org",
     ]
