@@ -80,6 +80,10 @@ class Step:
     remove_skill_names: tuple[str, ...] = ()
     language_name: str | None = None
     notify_users: tuple[str, ...] = ()
+    key_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def line_of(self, key: str) -> int:
+        return self.key_lines.get(key, self.line)
 
     @property
     def unresolved(self) -> bool:
@@ -106,6 +110,11 @@ class Rule:
     language_id: str | None = None  # None: leave the caller's language; "": clear it
     language_name: str | None = None
     escalate: tuple[Step, ...] = ()
+    key_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def line_of(self, key: str) -> int:
+        """The line of one of the rule's keys in the file (for errors found after parsing)."""
+        return self.key_lines.get(key, self.line)
 
     @property
     def high_priority(self) -> bool:
@@ -376,6 +385,7 @@ def _parse_rule(raw: Any, position: int, source: str, priorities: dict[str, int]
         notify_users=tuple(dict.fromkeys(notify_users)),
         language_id=language_id,
         language_name=language_name,
+        key_lines=dict(raw.key_lines),
     )
 
 
@@ -440,7 +450,7 @@ def _parse_escalation(
         return None
     # What the rule and the steps so far are known to have made true; a step that adds nothing
     # to it changes nothing. Skills are compared as written (a name and its id are not matched).
-    present = {s.casefold() for s in raw_strings(raw.get("skill_id")) + raw_strings(raw.get("skills"))}
+    present = {s.casefold() for s in _raw_strings(raw.get("skill_id")) + _raw_strings(raw.get("skills"))}
     absent: set[str] = set()
     priority = rule.routing_priority if rule is not None else None
     language = (rule.language_id if rule.language_id is not None else rule.language_name) if rule else None
@@ -562,6 +572,7 @@ def _parse_escalation(
             remove_skill_names=tuple(s for s in remove if not _UUID.match(s)),
             language_name=language_name,
             notify_users=tuple(dict.fromkeys(notify_users)),
+            key_lines=dict(step_raw.key_lines),
         )
         steps.append(previous)
     if len(problems) > before:
@@ -569,7 +580,7 @@ def _parse_escalation(
     return tuple(steps)
 
 
-def raw_strings(value: Any) -> list[str]:
+def _raw_strings(value: Any) -> list[str]:
     """A rule's string-or-list value as written (already validated by _parse_rule)."""
     values = value if isinstance(value, list) else [value] if value is not None else []
     return [v.strip() for v in values if isinstance(v, str) and v.strip()]
@@ -603,7 +614,7 @@ def resolve_matrix(
     emails: dict[str, str | None] = {}
     problems: list[str] = []
 
-    def skills(names: Sequence[str], where: str) -> list[str]:
+    def skills(names: Sequence[str], where: str) -> list[str]:  # where: "file:line rule N ... 'key'"
         ids = []
         for name in names:
             if name in found:
@@ -634,23 +645,27 @@ def resolve_matrix(
 
     rules = []
     for rule in matrix.rules:
-        where = f"{matrix.source}:{rule.line} rule {rule.position}"
+
+        def where(key: str, rule: Rule = rule) -> str:
+            return f"{matrix.source}:{rule.line_of(key)} rule {rule.position} '{key}'"
+
         ladder = []
         for step in rule.escalate:
-            at = f"{matrix.source}:{step.line} rule {rule.position} escalate step {step.position}"
+
+            def at(key: str, step: Step = step, rule: Rule = rule) -> str:
+                return f"{matrix.source}:{step.line_of(key)} rule {rule.position} escalate step {step.position} '{key}'"
+
             ladder.append(
                 replace(
                     step,
                     add_skill_ids=tuple(
-                        dict.fromkeys([*step.add_skill_ids, *skills(step.add_skill_names, f"{at} 'add_skills'")])
+                        dict.fromkeys([*step.add_skill_ids, *skills(step.add_skill_names, at("add_skills"))])
                     ),
                     remove_skill_ids=tuple(
-                        dict.fromkeys(
-                            [*step.remove_skill_ids, *skills(step.remove_skill_names, f"{at} 'remove_skills'")]
-                        )
+                        dict.fromkeys([*step.remove_skill_ids, *skills(step.remove_skill_names, at("remove_skills"))])
                     ),
-                    language_id=language(step.language_name, step.language_id, f"{at} 'language'"),
-                    notify=tuple(dict.fromkeys([*step.notify, *recipients(step.notify_users, f"{at} 'notify'")])),
+                    language_id=language(step.language_name, step.language_id, at("language")),
+                    notify=tuple(dict.fromkeys([*step.notify, *recipients(step.notify_users, at("notify"))])),
                     add_skill_names=(),
                     remove_skill_names=(),
                     language_name=None,
@@ -660,9 +675,9 @@ def resolve_matrix(
         rules.append(
             replace(
                 rule,
-                skill_ids=tuple(dict.fromkeys([*rule.skill_ids, *skills(rule.skill_names, f"{where} 'skills'")])),
-                notify=tuple(dict.fromkeys([*rule.notify, *recipients(rule.notify_users, f"{where} 'notify'")])),
-                language_id=language(rule.language_name, rule.language_id, f"{where} 'language'"),
+                skill_ids=tuple(dict.fromkeys([*rule.skill_ids, *skills(rule.skill_names, where("skills"))])),
+                notify=tuple(dict.fromkeys([*rule.notify, *recipients(rule.notify_users, where("notify"))])),
+                language_id=language(rule.language_name, rule.language_id, where("language")),
                 skill_names=(),
                 notify_users=(),
                 language_name=None,

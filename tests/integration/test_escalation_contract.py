@@ -59,7 +59,7 @@ def test_an_unknown_language_name_rejects_the_matrix_at_load_with_its_line(
     app.upload_matrix(LADDER.replace("language: Spanish", "language: Klingon"))
     queued(app, queue, "billing")
     with pytest.raises(
-        MatrixError, match=r"skill_matrix.yaml:10 rule 1 escalate step 2 'language': no routing language"
+        MatrixError, match=r"skill_matrix.yaml:11 rule 1 escalate step 2 'language': no routing language"
     ):
         app.invoke()
     assert app.sim.count("PATCH", PATCH) == 0
