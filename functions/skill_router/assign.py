@@ -22,6 +22,9 @@ from skill_router.settings import Settings
 from skill_router.store import FINAL_OUTCOMES, StateStore
 
 CLAIM_GRACE_SECONDS = 1
+WAITING_FOR_INTENT = "waiting_for_intent"  # a leg queued without an intent yet: read again on a backoff
+RECHECK_FIRST_SECONDS = 30
+RECHECK_CEILING_SECONDS = 300
 
 
 @dataclass
@@ -46,54 +49,118 @@ class Outcome:
 
 
 def process_conversation(
-    found: Discovered, prior: dict[str, Any] | None, matrix: Matrix, deps: Assigner, now: datetime
+    found: Discovered,
+    prior: dict[str, Any] | None,
+    matrix: Matrix,
+    deps: Assigner,
+    now: datetime,
+    recheck_now: bool = False,
 ) -> Outcome:
+    """One queue leg of a conversation (`found.leg`). A transfer to another queue is a new leg,
+    with no ledger entry yet: the rules are evaluated again for the new queue. With
+    `recheck_now` (the attributes event of event mode) a caller waiting for an intent is read
+    at once instead of on its re-check schedule."""
     cid = found.conversation_id
+    leg = _Leg(cid, found.leg, found.queue_entered)
     if prior and prior.get("outcome") in FINAL_OUTCOMES:
         outcome = Outcome(cid, "done", final=True, rule_id=prior.get("rule_id"))
         if prior.get("notify_pending"):
-            outcome.notified = _notify(cid, prior.get("notify_to") or [], prior, deps)
+            outcome.notified = _notify(leg, prior.get("notify_to") or [], prior, deps)
         return outcome
-    age = (now - found.start).total_seconds()
+    # Age counts from when the caller entered this queue, not from when they dialled.
+    age = (now - found.waiting_since).total_seconds()
     too_old = age > deps.settings.max_pending_age_seconds
 
     # Discovery already tells us enough to spend no GET.
     if found.left_queue:
-        return _record(deps, cid, "gone", reason="left the queue before a rule was applied")
+        return _record(deps, leg, "gone", reason="left the queue before a rule was applied")
     if not found.in_queue:
         if too_old:
-            return _record(deps, cid, "not_queued", reason="never reached a queue within MAX_PENDING_AGE_SECONDS")
+            return _record(deps, leg, "not_queued", reason="never reached a queue within MAX_PENDING_AGE_SECONDS")
         return Outcome(cid, "pending", final=False, reason="not queued yet")
     if not _any_rule_can_change(matrix, found):
-        return _record(deps, cid, "no_rule", queue_id=found.queue_id, reason="no rule can change this conversation")
+        return _record(deps, leg, "no_rule", queue_id=found.queue_id, reason="no rule can change this conversation")
+    if (
+        not recheck_now
+        and prior
+        and prior.get("outcome") == WAITING_FOR_INTENT
+        and now.timestamp() < float(prior.get("next_check_at") or 0)
+        and not too_old
+    ):
+        return Outcome(cid, "pending", final=False, reason="waiting for intent; re-checked on its schedule")
 
     try:
         live = deps.genesys.get_conversation(cid)
         if live is None or not live.in_queue:
             why = "conversation no longer exists" if live is None else "left the queue"
-            return _record(deps, cid, "gone", reason=why)
-        return _assign(live, found, matrix, deps, too_old)
+            return _record(deps, leg, "gone", reason=why)
+        return _assign(live, found, leg, prior, matrix, deps, too_old, now)
     except GenesysError as exc:
-        return _failed(deps, cid, prior, exc)
+        return _failed(deps, leg, prior, exc)
     except OutOfTime as exc:  # the rate budget or the clock ran out before anything was changed
         return Outcome(cid, "pending", final=False, reason=str(exc))
 
 
-def _assign(live: LiveConversation, found: Discovered, matrix: Matrix, deps: Assigner, too_old: bool) -> Outcome:
+def next_check_delay(checks: int) -> int:
+    """Seconds until a caller still without an intent is read again, after `checks` reads:
+    30, 60, 120, 240, then every 300 s: 5 reads in the first 10 minutes of waiting."""
+    return min(RECHECK_FIRST_SECONDS * 2 ** max(checks - 1, 0), RECHECK_CEILING_SECONDS)
+
+
+@dataclass(frozen=True)
+class _Leg:
+    """Where a decision is recorded: one conversation's queue leg."""
+
+    conversation_id: str
+    leg: str | None
+    queue_entered: datetime | None = None
+
+
+def _assign(
+    live: LiveConversation,
+    found: Discovered,
+    leg: _Leg,
+    prior: dict[str, Any] | None,
+    matrix: Matrix,
+    deps: Assigner,
+    too_old: bool,
+    now: datetime,
+) -> Outcome:
     cid = live.conversation_id
     default_attribute = deps.settings.intent_attribute
     hit = matrix.match(live.attributes, default_attribute, live.queue_id)
     if hit is None:
         read = {rule.attribute or default_attribute for rule in matrix.rules}
         if any(live.attributes.get(name) for name in read):
-            return _record(deps, cid, "no_match", matrix_version=matrix.version, queue_id=live.queue_id)
+            return _record(deps, leg, "no_match", matrix_version=matrix.version, queue_id=live.queue_id)
         if too_old:
-            return _record(deps, cid, "no_intent", reason="no intent attribute within MAX_PENDING_AGE_SECONDS")
-        # Seen before the flow or bot set the intent: look again on the next poll.
+            return _record(deps, leg, "no_intent", reason="no intent attribute within MAX_PENDING_AGE_SECONDS")
+        # Seen before the flow or bot set the intent: read again later, on a backoff.
+        checks = int((prior or {}).get("checks", 0)) + 1
+        deps.store.record(
+            cid,
+            WAITING_FOR_INTENT,
+            leg=leg.leg,
+            queue_id=live.queue_id,
+            queue_entered=leg.queue_entered,
+            checks=checks,
+            next_check_at=int(now.timestamp()) + next_check_delay(checks),
+        )
         return Outcome(cid, "pending", final=False, reason="waiting for intent")
     rule, value = hit
     keyword = rule.matching_keyword(value)
-    return apply_rule(cid, rule, live.queue_id, live.skill_ids, live.priority, matrix, deps, keyword)
+    return apply_rule(
+        cid,
+        rule,
+        live.queue_id,
+        live.skill_ids,
+        live.priority,
+        matrix,
+        deps,
+        keyword,
+        leg=leg.leg,
+        queue_entered=leg.queue_entered,
+    )
 
 
 def apply_rule(
@@ -105,35 +172,41 @@ def apply_rule(
     matrix: Matrix,
     deps: Assigner,
     keyword: str | None = None,
+    leg: str | None = None,
+    queue_entered: datetime | None = None,
 ) -> Outcome:
     """Merge the rule's skills into `before` (the conversation's requested skills now), raise its
-    priority if the rule says so, PATCH only if that changes something, record, notify once."""
+    priority if the rule says so, PATCH only what that changes, record, notify once."""
+    where = _Leg(cid, leg, queue_entered)
     have = {s.lower() for s in before}
-    after = before + tuple(s for s in rule.skill_ids if s not in have)
+    after = before + tuple(s for s in rule.skill_ids if s.lower() not in have)
     priority = rule.routing_priority
     if priority is not None and current_priority is not None and current_priority >= priority:
         priority = None  # only ever raise a caller's priority
+    # skillIds replaces the whole requirement set ([] clears it): sent only when it changes.
+    skills_to_send = list(after) if after != before else None
     fields: dict[str, Any] = {
         "rule_id": rule.id,
         "matched_keyword": keyword,  # the matrix's keyword, never the caller's words
         "matrix_version": matrix.version,
         "queue_id": queue_id,
+        "queue_entered": queue_entered,
         "skills_before": list(before),
         "priority_before": current_priority,
         "skills_after": list(after),
         "dry_run": deps.settings.dry_run or None,
     }
-    if after == before and priority is None:
+    if skills_to_send is None and priority is None:
         outcome = "unchanged"
     else:
-        if not deps.settings.dry_run and not deps.genesys.patch_routing(cid, after, priority):
-            return _record(deps, cid, "gone", reason="left the queue before the PATCH")
+        if not deps.settings.dry_run and not _patch(deps, where, skills_to_send, priority):
+            return _record(deps, where, "gone", reason="left the queue before the PATCH")
         outcome = "applied"
-        fields.update(skills_written=list(after), priority_written=priority)
+        fields.update(skills_written=skills_to_send, priority_written=priority)
     notify_to = list(rule.notify) if rule.high_priority and deps.notifier.enabled else []
     if notify_to:
         fields.update(notify_pending=True, notify_to=notify_to)
-    result = _record(deps, cid, outcome, **fields)
+    result = _record(deps, where, outcome, **fields)
     result.rule_id, result.skills_before, result.skills_after = rule.id, before, after
     logger.info(
         ("rule would apply (dry run)" if deps.settings.dry_run else "rule applied")
@@ -148,8 +221,27 @@ def apply_rule(
         },
     )
     if notify_to:
-        result.notified = _notify(cid, notify_to, {"rule_id": rule.id, "skills_written": list(after)}, deps)
+        result.notified = _notify(where, notify_to, {"rule_id": rule.id, "skills_written": list(after)}, deps)
     return result
+
+
+def _patch(deps: Assigner, where: _Leg, skill_ids: list[str] | None, priority: int | None) -> bool:
+    """The PATCH; False when the conversation left this queue leg. What Genesys answers for a
+    conversation no longer in queue is undocumented (400, 408 or 409 are possible), so such an
+    answer re-reads the conversation to tell "gone" from a real failure."""
+    try:
+        return deps.genesys.patch_routing(where.conversation_id, skill_ids, priority)
+    except GenesysError as exc:
+        if exc.status not in (400, 408, 409):
+            raise
+        live = deps.genesys.get_conversation(where.conversation_id)
+        if live is None or not live.in_queue or (where.leg and live.participant_id not in (None, where.leg)):
+            logger.info(
+                "PATCH refused because the caller left the queue",
+                extra={"conversation_id": where.conversation_id, "status": exc.status},
+            )
+            return False
+        raise
 
 
 def _any_rule_can_change(matrix: Matrix, found: Discovered) -> bool:
@@ -163,32 +255,35 @@ def _any_rule_can_change(matrix: Matrix, found: Discovered) -> bool:
     return False
 
 
-def _notify(cid: str, recipients: list[str], entry: dict[str, Any], deps: Assigner) -> bool:
+def _notify(where: _Leg, recipients: list[str], entry: dict[str, Any], deps: Assigner) -> bool:
     if not recipients or not deps.notifier.enabled:
         return False
+    cid, rule_id = where.conversation_id, entry.get("rule_id")
     # The claim lasts until this invocation must have ended (its timeout), so a run killed between
     # claim and send leaves the email to the next run a minute later, not to nobody.
     claim_seconds = int(deps.genesys.deadline.until_timeout()) + CLAIM_GRACE_SECONDS
-    if not deps.store.claim_notification(cid, claim_seconds):
+    if not deps.store.claim_notification(cid, rule_id, claim_seconds):
+        sent = deps.store.notification(cid, rule_id)
+        if sent and sent.get("notified_at"):  # sent for an earlier leg: this leg owes nothing
+            deps.store.settle_notification(cid, where.leg, None)
         return False
-    rule_id = entry.get("rule_id")
     subject = f"skill-router: high-priority rule '{rule_id}' matched conversation {cid}"
     text = (
         f"A caller matched the high-priority rule '{rule_id}'.\n"
         f"Conversation: {cid}\n"
         f"Requested skills now: {', '.join(entry.get('skills_written') or []) or 'unchanged'}\n"
-        "This email is sent once per conversation."
+        "This email is sent once per conversation and rule."
     )
     try:
         deps.notifier.send(recipients, subject, text)
     except Exception as exc:
-        deps.store.finish_notification(cid, sent=False)
+        deps.store.finish_notification(cid, rule_id, sent=False, leg=where.leg)
         logger.error(
             "supervisor email failed; it is retried on the next poll",
             extra={"conversation_id": cid, "reason": f"{type(exc).__name__}: {exc}"[:300]},
         )
         return False
-    deps.store.finish_notification(cid, sent=True)
+    deps.store.finish_notification(cid, rule_id, sent=True, leg=where.leg)
     logger.info(
         "supervisor notified",
         extra={"conversation_id": cid, "rule_id": rule_id, "recipients": len(recipients)},
@@ -196,7 +291,8 @@ def _notify(cid: str, recipients: list[str], entry: dict[str, Any], deps: Assign
     return True
 
 
-def _failed(deps: Assigner, cid: str, prior: dict[str, Any] | None, exc: GenesysError) -> Outcome:
+def _failed(deps: Assigner, where: _Leg, prior: dict[str, Any] | None, exc: GenesysError) -> Outcome:
+    cid = where.conversation_id
     attempts = int((prior or {}).get("attempts", 0)) + 1
     final = not exc.transient or attempts >= deps.settings.max_attempts
     hint = _hint(exc)
@@ -214,6 +310,8 @@ def _failed(deps: Assigner, cid: str, prior: dict[str, Any] | None, exc: Genesys
         cid,
         "failed" if final else "retry",
         count_attempt=True,
+        leg=where.leg,
+        queue_entered=where.queue_entered,
         reason=f"{exc}"[:500],
         hint=hint,
     )
@@ -230,6 +328,7 @@ def _hint(exc: GenesysError) -> str | None:
     }.get(exc.status)
 
 
-def _record(deps: Assigner, cid: str, outcome: str, **fields: Any) -> Outcome:
-    deps.store.record(cid, outcome, **fields)
-    return Outcome(cid, outcome, final=True, reason=fields.get("reason"))
+def _record(deps: Assigner, where: _Leg, outcome: str, **fields: Any) -> Outcome:
+    fields.setdefault("queue_entered", where.queue_entered)
+    deps.store.record(where.conversation_id, outcome, leg=where.leg, **fields)
+    return Outcome(where.conversation_id, outcome, final=True, reason=fields.get("reason"))

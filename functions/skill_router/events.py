@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from skill_router.assign import Assigner, Outcome, apply_rule, process_conversation
-from skill_router.genesys.client import Discovered
+from skill_router.genesys.client import Discovered, leg_key
 from skill_router.matrix import Matrix
-from skill_router.store import FINAL_OUTCOMES
+from skill_router.store import FINAL_OUTCOMES, parse_time
 
 ACD_START = "acd.start"
 ATTRIBUTES = "attributes"
@@ -51,6 +51,7 @@ class ConversationEvent:
     requested_skill_ids: tuple[str, ...] = ()
     routing_priority: int | None = None
     attributes: Mapping[str, str] = field(default_factory=dict)
+    participant_id: str | None = None  # acd.start: the ACD participant, i.e. the queue leg
 
 
 def parse_event(event: Any) -> ConversationEvent:
@@ -84,7 +85,13 @@ def parse_event(event: Any) -> ConversationEvent:
             raise EventRejected("'detail.eventBody.requestedRoutingSkillIds' must be a list of skill ids")
         if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
             raise EventRejected("'detail.eventBody.routingPriority' must be an integer")
-        return ConversationEvent(topic, conversation_id, at, queue_id, tuple(skills), priority)
+        participant = body.get("participantId")
+        participant_id = (
+            participant if isinstance(participant, str) and participant and "#" not in participant else None
+        )
+        return ConversationEvent(
+            topic, conversation_id, at, queue_id, tuple(skills), priority, participant_id=participant_id
+        )
     attributes = body.get("attributes")
     if not isinstance(attributes, dict):
         raise EventRejected("'detail.eventBody.attributes' is missing from an attributes event")
@@ -95,24 +102,40 @@ def parse_event(event: Any) -> ConversationEvent:
 def handle_event(
     event: ConversationEvent, prior: dict[str, Any] | None, matrix: Matrix, deps: Assigner, now: datetime
 ) -> Outcome:
+    """`prior` is the conversation's own entry (event mode's notes); the queue leg's entry is
+    read here once the leg is known (acd.start names it; a waiting note remembers it)."""
     cid = event.conversation_id
-    if prior and prior.get("outcome") in FINAL_OUTCOMES:
+    leg = event.participant_id if event.topic == ACD_START else (prior or {}).get("waiting_leg")
+    if event.topic == ACD_START and not leg:
+        leg = leg_key(None, event.queue_id, event.at)
+    leg_entry = deps.store.entry(cid, leg) if leg else None
+    found = _discovered(event, prior, leg, leg_entry)
+    if leg_entry and leg_entry.get("outcome") in FINAL_OUTCOMES:
         # Delivered twice, or the poller got there first: finish the email if owed, nothing else.
-        return process_conversation(_discovered(event, prior), prior, matrix, deps, now)
+        return process_conversation(found, leg_entry, matrix, deps, now)
     if event.topic == ACD_START:
         rule = matrix.rule(prior.get("rule_id")) if prior and prior.get("outcome") == INTENT_SEEN else None
         if rule is not None and (not rule.queues or event.queue_id in rule.queues):
             # The intent came first and matched: one PATCH, no GET.
             return apply_rule(
-                cid, rule, event.queue_id, event.requested_skill_ids, event.routing_priority, matrix, deps
+                cid,
+                rule,
+                event.queue_id,
+                event.requested_skill_ids,
+                event.routing_priority,
+                matrix,
+                deps,
+                leg=leg,
+                queue_entered=event.at,
             )
-        outcome = process_conversation(_discovered(event, prior), prior, matrix, deps, now)
-        if outcome.outcome == "pending":
-            deps.store.record(cid, WAITING, queue_id=event.queue_id)  # the intent event will finish it
+        outcome = process_conversation(found, leg_entry, matrix, deps, now)
+        if outcome.outcome == "pending":  # the intent event will finish it
+            deps.store.record(cid, WAITING, queue_id=event.queue_id, waiting_leg=leg)
         return outcome
     # An attributes event.
     if prior and prior.get("outcome") == WAITING:
-        return process_conversation(_discovered(event, prior), prior, matrix, deps, now)
+        # The intent the caller was waiting for: read now, whatever the re-check schedule says.
+        return process_conversation(found, leg_entry, matrix, deps, now, recheck_now=True)
     hit = matrix.match(event.attributes, deps.settings.intent_attribute, None)
     if hit is None:
         return Outcome(cid, "pending", final=False, reason="no rule matches these attributes (yet)")
@@ -120,8 +143,13 @@ def handle_event(
     return Outcome(cid, "pending", final=False, rule_id=hit[0].id, reason="matched; applied when it is queued")
 
 
-def _discovered(event: ConversationEvent, prior: dict[str, Any] | None) -> Discovered:
+def _discovered(
+    event: ConversationEvent, prior: dict[str, Any] | None, leg: str | None, leg_entry: dict[str, Any] | None
+) -> Discovered:
     queue_id = event.queue_id or (prior or {}).get("queue_id")
+    entered = event.at if event.topic == ACD_START else None
+    if entered is None and leg_entry and leg_entry.get("queue_entered"):
+        entered = parse_time(str(leg_entry["queue_entered"]))
     return Discovered(
         conversation_id=event.conversation_id,
         start=event.at,
@@ -129,4 +157,6 @@ def _discovered(event: ConversationEvent, prior: dict[str, Any] | None) -> Disco
         queue_id=queue_id,
         left_queue=False,
         requested_skill_ids=event.requested_skill_ids,
+        participant_id=leg,
+        queue_entered=entered,
     )

@@ -3,9 +3,15 @@
 One table, partition key `pk` (string), TTL attribute `expires_at`:
 - `watermark#poll`: window_end (ISO-8601 UTC), lease_owner, lease_expires (epoch s). Written
   only under the lease, so two invocations can never both move it.
-- `conv#<conversationId>`: outcome, rule, matrix version, skills before/written, attempts,
-  notification claim and `notified_at`. A finished conversation costs no Genesys call when
-  a later, overlapping window sees it again.
+- `conv#<conversationId>#leg#<leg>`: the ledger of one queue leg (`leg` is the ACD participant
+  id; a transfer to another queue is a new leg): outcome, rule, matrix version, queue, when the
+  caller entered the queue (`queue_entered`), skills before/written, attempts, `notified_at`,
+  and for a caller still without an intent its re-check schedule (`checks`, `next_check_at`).
+  A finished leg costs no Genesys call when a later poll sees it again.
+- `conv#<conversationId>`: what event mode learns before a leg is known (the intent seen
+  before the queue, or which leg waits for its intent).
+- `email#<conversationId>#rule#<ruleId>`: the supervisor email's claim and `notified_at`: one
+  email per conversation and rule, whatever the legs.
 Dry runs keep their own items (`dryrun#...`) so trying a matrix never blocks the real thing.
 """
 
@@ -51,8 +57,12 @@ class StateStore:
     def _watermark_key(self) -> dict[str, Any]:
         return {"pk": {"S": f"{self.prefix}watermark#poll"}}
 
-    def _conversation_key(self, conversation_id: str) -> dict[str, Any]:
-        return {"pk": {"S": f"{self.prefix}conv#{conversation_id}"}}
+    def _conversation_key(self, conversation_id: str, leg: str | None = None) -> dict[str, Any]:
+        suffix = f"#leg#{leg}" if leg else ""
+        return {"pk": {"S": f"{self.prefix}conv#{conversation_id}{suffix}"}}
+
+    def _email_key(self, conversation_id: str, rule_id: str | None) -> dict[str, Any]:
+        return {"pk": {"S": f"{self.prefix}email#{conversation_id}#rule#{rule_id or '-'}"}}
 
     # --- lease and watermark -------------------------------------------------------------------
 
@@ -84,9 +94,11 @@ class StateStore:
         return Lease(owner=owner, expires=expires, window_end=parse_time(window_end) if window_end else None)
 
     def advance_watermark(self, owner: str, window_end: datetime, release: bool = False) -> bool:
-        """Move the watermark forward, only while we hold the lease; False if we lost it.
+        """Record the watermark, only while we hold the lease; False if we lost it.
 
         With `release`, the same write frees the lease: the run's last write is one call, not two.
+        The holder of the lease may move it back: a run whose clock was fast must not stop the
+        runs after it (discovery never depends on it; docs/design.md, "Discovery").
         """
         values = {
             ":owner": {"S": owner},
@@ -103,7 +115,7 @@ class StateStore:
                 TableName=self.table_name,
                 Key=self._watermark_key,
                 UpdateExpression=expression,
-                ConditionExpression="lease_owner = :owner AND (attribute_not_exists(window_end) OR window_end <= :end)",
+                ConditionExpression="lease_owner = :owner",
                 ExpressionAttributeValues=values,
             )
         except ClientError as exc:
@@ -133,20 +145,22 @@ class StateStore:
 
     # --- ledger --------------------------------------------------------------------------------
 
-    def ledger(self, conversation_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """The ledger entries that exist for these conversations, by conversation id."""
-        ids = list(dict.fromkeys(conversation_ids))
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(ids), _BATCH):
+    def ledger(self, legs: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str | None], dict[str, Any]]:
+        """The ledger entries that exist for these (conversation id, leg), by that pair."""
+        wanted = list(dict.fromkeys(legs))
+        by_key = {self._conversation_key(cid, leg)["pk"]["S"]: (cid, leg) for cid, leg in wanted}
+        keys = list(by_key)
+        found: dict[tuple[str, str | None], dict[str, Any]] = {}
+        for start in range(0, len(keys), _BATCH):
             request: dict[str, Any] = {
-                self.table_name: {"Keys": [self._conversation_key(i) for i in ids[start : start + _BATCH]]}
+                self.table_name: {"Keys": [{"pk": {"S": k}} for k in keys[start : start + _BATCH]]}
             }
             for _ in range(8):
                 self.calls += 1
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self.table_name, []):
                     entry = _plain(item)
-                    found[entry["pk"].split("conv#", 1)[1]] = entry
+                    found[by_key[entry["pk"]]] = entry
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break
@@ -155,21 +169,42 @@ class StateStore:
                 raise RuntimeError(f"DynamoDB kept {len(request[self.table_name]['Keys'])} ledger reads unprocessed")
         return found
 
-    def entry(self, conversation_id: str) -> dict[str, Any] | None:
+    def entry(self, conversation_id: str, leg: str | None = None) -> dict[str, Any] | None:
+        """One leg's entry, or with no leg the conversation's own (event mode's notes)."""
         self.calls += 1
         item = self.client.get_item(
-            TableName=self.table_name, Key=self._conversation_key(conversation_id), ConsistentRead=True
+            TableName=self.table_name, Key=self._conversation_key(conversation_id, leg), ConsistentRead=True
         )
         return _plain(item["Item"]) if "Item" in item else None
 
+    def entries_for(self, conversation_id: str) -> list[dict[str, Any]]:
+        """Every ledger entry of one conversation (all its legs), oldest first. A filtered Scan:
+        for an operator's question and tests, never on the poll's path."""
+        return self._scan(self._conversation_key(conversation_id)["pk"]["S"], None, exact=True)
+
+    def latest(self, conversation_id: str) -> dict[str, Any] | None:
+        """The most recently written leg entry of a conversation (its last queue leg)."""
+        legs = [e for e in self.entries_for(conversation_id) if e.get("leg")]
+        return legs[-1] if legs else None
+
     def entries_since(self, moment: datetime) -> list[dict[str, Any]]:
-        """Ledger entries written since `moment` (each with its `conversation_id`), oldest first.
-        A filtered Scan: fine for an operator's question, never used on the poll's path."""
-        prefix = self._conversation_key("")["pk"]["S"]
+        """Ledger entries written since `moment` (each with its `conversation_id` and `leg`), oldest
+        first. A filtered Scan: fine for an operator's question, never used on the poll's path."""
+        return self._scan(self._conversation_key("")["pk"]["S"], moment)
+
+    def _scan(self, prefix: str, since: datetime | None, exact: bool = False) -> list[dict[str, Any]]:
+        base = self._conversation_key("")["pk"]["S"]
+        condition = "(pk = :exact OR begins_with(pk, :prefix))" if exact else "begins_with(pk, :prefix)"
+        values: dict[str, Any] = {":prefix": {"S": prefix + ("#" if exact else "")}}
+        if exact:
+            values[":exact"] = {"S": prefix}
+        if since is not None:
+            condition += " AND updated_at >= :since"
+            values[":since"] = {"S": format_time(since)}
         request: dict[str, Any] = {
             "TableName": self.table_name,
-            "FilterExpression": "begins_with(pk, :prefix) AND updated_at >= :since",
-            "ExpressionAttributeValues": {":prefix": {"S": prefix}, ":since": {"S": format_time(moment)}},
+            "FilterExpression": condition,
+            "ExpressionAttributeValues": values,
         }
         found = []
         while True:
@@ -177,14 +212,18 @@ class StateStore:
             response = self.client.scan(**request)
             for item in response.get("Items", []):
                 entry = _plain(item)
-                found.append({**entry, "conversation_id": entry["pk"][len(prefix) :]})
+                conversation_id, _, leg = entry["pk"][len(base) :].partition("#leg#")
+                found.append({**entry, "conversation_id": conversation_id, "leg": leg or None})
             if "LastEvaluatedKey" not in response:
                 break
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return sorted(found, key=lambda e: str(e.get("updated_at", "")))
+        return sorted(found, key=lambda e: (str(e.get("updated_at", "")), str(e["pk"])))
 
-    def record(self, conversation_id: str, outcome: str, count_attempt: bool = False, **fields: Any) -> None:
-        """Write a conversation's outcome and details; `count_attempt` adds one to its attempts."""
+    def record(
+        self, conversation_id: str, outcome: str, count_attempt: bool = False, leg: str | None = None, **fields: Any
+    ) -> None:
+        """Write a leg's outcome and details (no leg: the conversation's own entry);
+        `count_attempt` adds one to its attempts."""
         now = self._clock()
         values: dict[str, Any] = {
             "outcome": outcome,
@@ -201,14 +240,15 @@ class StateStore:
         self.calls += 1
         self.client.update_item(
             TableName=self.table_name,
-            Key=self._conversation_key(conversation_id),
+            Key=self._conversation_key(conversation_id, leg),
             UpdateExpression=expression,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=attribute_values,
         )
 
-    def claim_notification(self, conversation_id: str, claim_seconds: int) -> bool:
-        """Claim the right to send this conversation's email; False if sent or claimed by another run.
+    def claim_notification(self, conversation_id: str, rule_id: str | None, claim_seconds: int) -> bool:
+        """Claim the right to send this conversation's email for this rule (one per conversation and
+        rule, whatever the queue legs); False if sent or claimed by another run.
 
         A claim expires, so a run that dies between claim and send does not cost the email.
         """
@@ -217,8 +257,8 @@ class StateStore:
             self.calls += 1
             self.client.update_item(
                 TableName=self.table_name,
-                Key=self._conversation_key(conversation_id),
-                UpdateExpression="SET notify_claim_expires = :expires",
+                Key=self._email_key(conversation_id, rule_id),
+                UpdateExpression="SET notify_claim_expires = :expires, expires_at = :ttl",
                 ConditionExpression=(
                     "attribute_not_exists(notified_at) AND "
                     "(attribute_not_exists(notify_claim_expires) OR notify_claim_expires < :now)"
@@ -226,6 +266,7 @@ class StateStore:
                 ExpressionAttributeValues={
                     ":expires": {"N": str(now + claim_seconds)},
                     ":now": {"N": str(now)},
+                    ":ttl": {"N": str(now + self.ttl_seconds)},
                 },
             )
         except ClientError as exc:
@@ -234,22 +275,49 @@ class StateStore:
             raise
         return True
 
-    def finish_notification(self, conversation_id: str, sent: bool) -> None:
+    def finish_notification(
+        self, conversation_id: str, rule_id: str | None, sent: bool, leg: str | None = None
+    ) -> None:
         now = format_time(datetime.fromtimestamp(self._clock(), UTC))
         self.calls += 1
         if sent:
             self.client.update_item(
                 TableName=self.table_name,
-                Key=self._conversation_key(conversation_id),
-                UpdateExpression="SET notified_at = :now REMOVE notify_claim_expires, notify_pending",
+                Key=self._email_key(conversation_id, rule_id),
+                UpdateExpression="SET notified_at = :now REMOVE notify_claim_expires",
                 ExpressionAttributeValues={":now": {"S": now}},
             )
+            self.settle_notification(conversation_id, leg, now)
         else:  # let the next run try again at once
             self.client.update_item(
                 TableName=self.table_name,
-                Key=self._conversation_key(conversation_id),
+                Key=self._email_key(conversation_id, rule_id),
                 UpdateExpression="REMOVE notify_claim_expires",
             )
+
+    def settle_notification(self, conversation_id: str, leg: str | None, notified_at: str | None) -> None:
+        """The leg owes no email any more (sent now, or already sent for this rule on another leg)."""
+        self.calls += 1
+        if notified_at:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=self._conversation_key(conversation_id, leg),
+                UpdateExpression="SET notified_at = :now REMOVE notify_pending",
+                ExpressionAttributeValues={":now": {"S": notified_at}},
+            )
+        else:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=self._conversation_key(conversation_id, leg),
+                UpdateExpression="REMOVE notify_pending",
+            )
+
+    def notification(self, conversation_id: str, rule_id: str | None) -> dict[str, Any] | None:
+        self.calls += 1
+        item = self.client.get_item(
+            TableName=self.table_name, Key=self._email_key(conversation_id, rule_id), ConsistentRead=True
+        )
+        return _plain(item["Item"]) if "Item" in item else None
 
 
 def _conditional(exc: ClientError) -> bool:

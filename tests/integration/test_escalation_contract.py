@@ -66,6 +66,7 @@ def test_an_unknown_language_name_rejects_the_matrix_at_load_with_its_line(
 
 
 def test_the_patch_sends_only_the_fields_given(app: App, queue: str):
+    english = app.sim.add_language("English", language_id="5b1c2f7e-0000-4000-8000-0000000000e1")
     conversation = queued(app, queue, None, skills=(BILLING,))
     rt = build_runtime()
     rt.genesys.begin(Deadline.fixed(30))
@@ -78,7 +79,7 @@ def test_the_patch_sends_only_the_fields_given(app: App, queue: str):
         {"languageId": ""},  # "" clears the language requirement
         {"skillIds": [BILLING], "languageId": "5b1c2f7e-0000-4000-8000-0000000000e1"},
     ]
-    assert app.sim.routing(conversation) == ([BILLING], 40)
+    assert app.sim.routing(conversation) == ([BILLING], 40) and app.sim.language(conversation) == english
 
 
 def test_the_deployments_max_wait_bounds_the_ladder_when_the_function_loads_it(

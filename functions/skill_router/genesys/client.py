@@ -44,10 +44,31 @@ class Discovered:
     queue_id: str | None  # the queue of the open ACD segment, if any
     left_queue: bool  # was queued and every ACD segment has ended (answered, abandoned, transferred out)
     requested_skill_ids: tuple[str, ...]
+    # The queue leg: the ACD participant of the open interact segment, and when the caller
+    # entered that queue (the segment's start). A transfer to another queue is a new leg.
+    participant_id: str | None = None
+    queue_entered: datetime | None = None
 
     @property
     def in_queue(self) -> bool:
         return self.queue_id is not None and not self.ended
+
+    @property
+    def leg(self) -> str | None:
+        """The ledger's name for this queue leg: the ACD participant id, else queue@entry time."""
+        return leg_key(self.participant_id, self.queue_id, self.queue_entered)
+
+    @property
+    def waiting_since(self) -> datetime:
+        return self.queue_entered or self.start
+
+
+def leg_key(participant_id: str | None, queue_id: str | None, entered: datetime | None) -> str | None:
+    if participant_id:
+        return participant_id
+    if queue_id and entered:
+        return f"{queue_id}@{int(entered.timestamp())}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -60,6 +81,7 @@ class LiveConversation:
     left_queue: bool
     skill_ids: tuple[str, ...]
     priority: int | None
+    participant_id: str | None = None  # the ACD participant of the open queue leg
 
     @property
     def in_queue(self) -> bool:
@@ -115,25 +137,33 @@ class GenesysClient:
 
     # --- the calls ---------------------------------------------------------------------------
 
-    def query_window(self, start: datetime, end: datetime, page_number: int) -> QueryPage:
+    def query_waiting(self, start: datetime, end: datetime, page_number: int) -> QueryPage:
+        """One page of the conversations waiting in a queue now that started on a UTC day the
+        interval touches (the interval is matched by day: developer.genesys.cloud, Analytics >
+        Detail queries). The filters, not the interval, decide what comes back: a live
+        conversation with an open interact segment of an ACD participant. IVR-only, outbound,
+        internal and answered conversations cost no page (docs/design.md, "Discovery")."""
         query = _model(
             "ConversationQuery",
             interval=f"{_iso(start)}/{_iso(end)}",
             order="asc",
             order_by="conversationStart",
             paging=_model("PagingSpec", page_size=PAGE_SIZE, page_number=page_number),
-            # Only live conversations can still be routed; ended ones cost nothing downstream.
             conversation_filters=[
                 _model(
                     "ConversationDetailQueryFilter",
                     type="and",
+                    predicates=[_predicate("ConversationDetailQueryPredicate", "conversationEnd", None)],
+                )
+            ],
+            segment_filters=[
+                _model(
+                    "SegmentDetailQueryFilter",
+                    type="and",
                     predicates=[
-                        _model(
-                            "ConversationDetailQueryPredicate",
-                            type="dimension",
-                            dimension="conversationEnd",
-                            operator="notExists",
-                        )
+                        _predicate("SegmentDetailQueryPredicate", "purpose", "acd"),
+                        _predicate("SegmentDetailQueryPredicate", "segmentType", "interact"),
+                        _predicate("SegmentDetailQueryPredicate", "segmentEnd", None),
                     ],
                 )
             ],
@@ -178,9 +208,10 @@ class GenesysClient:
         priority: int | None,
         language_id: str | None = None,
     ) -> bool:
-        """Set what is given, leave what is None out of the body (absent = unchanged): `skillIds`
-        replaces the requested skills (send the merged list), `languageId` "" clears the language.
-        False when the conversation is gone."""
+        """Send only what changes: a None field is absent from the body and left as it is.
+        `skillIds` replaces the requested skills and `[]` removes them all (SDK
+        RoutingConversationAttributesRequest), so it is sent only when given (the merged list);
+        `languageId` "" clears the language requirement. False when the conversation is gone (404)."""
         body = _model("RoutingConversationAttributesRequest")
         if skill_ids is not None:
             body.skill_ids = list(skill_ids)
@@ -331,6 +362,13 @@ def _model(model: str, /, **fields: Any) -> Any:
     return instance
 
 
+def _predicate(model: str, dimension: str, value: str | None) -> Any:
+    """`dimension matches value`, or `dimension notExists` when value is None."""
+    if value is None:
+        return _model(model, type="dimension", dimension=dimension, operator="notExists")
+    return _model(model, type="dimension", dimension=dimension, operator="matches", value=value)
+
+
 def _header(headers: Any, name: str) -> str | None:
     if not headers:
         return None
@@ -346,6 +384,8 @@ def _discovered(conversation: Any) -> Discovered | None:
     open_queue: str | None = None
     had_queue = False
     requested: tuple[str, ...] = ()
+    participant_id: str | None = None
+    entered: datetime | None = None
     for participant in conversation.participants or []:
         if participant.purpose != "acd":
             continue
@@ -357,6 +397,8 @@ def _discovered(conversation: Any) -> Discovered | None:
                 if segment.segment_end is None:
                     open_queue = segment.queue_id
                     requested = tuple(segment.requested_routing_skill_ids or ())
+                    participant_id = participant.participant_id or None
+                    entered = _utc(segment.segment_start)
     start = conversation.conversation_start
     if start is None or not conversation.conversation_id:
         return None
@@ -367,7 +409,15 @@ def _discovered(conversation: Any) -> Discovered | None:
         queue_id=open_queue,
         left_queue=had_queue and open_queue is None,
         requested_skill_ids=requested,
+        participant_id=participant_id,
+        queue_entered=entered,
     )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _live(conversation_id: str, conversation: Any) -> LiveConversation:
@@ -377,6 +427,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
     had_queue = False
     skills: tuple[str, ...] = ()
     priority: int | None = None
+    participant_id: str | None = None
     for participant in conversation.participants or []:
         values = {str(k): str(v) for k, v in (participant.attributes or {}).items() if v is not None}
         # The caller's participant data is authoritative; others may carry stale copies.
@@ -390,6 +441,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
             requested = (routing.skills if routing else None) or []
             skills = tuple(skill.id for skill in requested if skill.id)
             priority = routing.priority if routing else None
+            participant_id = participant.id
     attributes.update(customer)
     return LiveConversation(
         conversation_id=conversation_id,
@@ -398,4 +450,5 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
         left_queue=had_queue and queue_id is None,
         skill_ids=skills,
         priority=priority,
+        participant_id=participant_id,
     )
