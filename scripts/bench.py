@@ -207,12 +207,11 @@ def backlog(endpoint: str, speed: float, size: int = 1000) -> dict[str, float]:
     }
 
 
-# The cadences the template offers, its defaults first: the one place to change when the
-# PollIntervalSeconds parameter (10-60 s, replacing PollsPerInvocation) lands. None: not offered.
+# The cadences the template offers, its defaults first: the one place to change.
 CADENCES: list[tuple[str, dict[str, str] | None]] = [
-    ("template defaults (1 poll a minute, settle lag 10 s)", {}),
-    ("2 polls a minute (PollsPerInvocation=2)", {"POLLS_PER_INVOCATION": "2"}),
-    ("a poll every 10 s", None),  # e.g. {"POLL_INTERVAL_SECONDS": "10"} once the code offers it
+    ("template defaults (a poll every 30 s, settle lag 10 s)", {}),
+    ("a poll every 60 s", {"POLL_INTERVAL_SECONDS": "60"}),
+    ("a poll every 10 s", {"POLL_INTERVAL_SECONDS": "10"}),
 ]
 ANALYTICS_LAG_SECONDS = 3.0  # the simulator's: how long a new conversation takes to show in analytics
 

@@ -1,5 +1,5 @@
-"""One invocation: take the lease, poll what waits in a queue now (once, or twice 30 s apart),
-record the watermark.
+"""One invocation: take the lease, poll what waits in a queue now every POLL_INTERVAL_SECONDS
+while there is time, record the watermark.
 
 Each poll asks the analytics details query for every live conversation with an open interact
 segment of an ACD participant that started on a UTC day from DISCOVERY_LOOKBACK_DAYS ago to
@@ -30,6 +30,9 @@ from skill_router.observability import logger, metrics
 from skill_router.settings import Settings
 from skill_router.store import StateStore, format_time
 
+# A poll starts only with this much of the invocation left: an idle poll is one query page and
+# a watermark write; a busy one stops at the deadline and leaves the rest to the next poll.
+MIN_POLL_SECONDS = 2.0
 FINISHED_CACHE_SIZE = 50_000  # queue legs; a few MB at most
 REPORTED = ("applied", "unchanged", "gone", "failed", "retry", "no_match", "no_rule", "pending", "done")
 
@@ -102,24 +105,26 @@ class Poller:
             return {"status": "lease_held", "polls": []}
         reports: list[PollReport] = []
         watermark = lease.window_end
-        started = self.clock()
+        interval = self.settings.poll_interval_seconds
+        slot = self.clock()
         released = False
         try:
-            for number in range(self.settings.polls_per_invocation):
-                if number:
-                    wait = self.settings.seconds_between_polls - (self.clock() - started)
-                    # A second poll only when it can wait and still have time to work.
-                    if not deadline.allows(max(wait, 0) + 15):
-                        logger.info("no time for the second poll", extra={"remaining": round(deadline.remaining(), 1)})
-                        break
-                    if wait > 0:
-                        self.sleep(wait)
-                started = self.clock()
-                last = number == self.settings.polls_per_invocation - 1
+            # A poll every POLL_INTERVAL_SECONDS while the next one would still have MIN_POLL_SECONDS
+            # to work. A poll that overran its interval (a backlog) is followed at once, and the
+            # interval counts from there.
+            while True:
+                next_slot = slot + interval
+                last = not deadline.allows(max(next_slot - self.clock(), 0) + MIN_POLL_SECONDS)
                 report = self.poll(deadline, owner, watermark, release=last)
                 released = report.released
                 reports.append(report)
                 watermark = datetime.fromisoformat(report.watermark_after) if report.watermark_after else watermark
+                now = self.clock()
+                slot = max(next_slot, now)
+                if last or not deadline.allows(slot - now + MIN_POLL_SECONDS):
+                    break
+                if slot > now:
+                    self.sleep(slot - now)
         finally:
             if not released:
                 self.store.release_lease(owner)

@@ -200,7 +200,7 @@ skill_matrix:
 
     with pytest.raises(MatrixError) as error:
         resolve_matrix(matrix, by_name, lambda uid: "boss@example.com" if uid == user else None)
-    assert error.value.problems == ["m.yaml:6 rule 2 'skills': no routing skill named 'Spanish' in this Genesys org"]
+    assert error.value.problems == ["m.yaml:7 rule 2 'skills': no routing skill named 'Spanish' in this Genesys org"]
     assert lookups == [["Billing", "Spanish"]], "one look-up for every name in the file"
     resolved = resolve_matrix(
         parse_matrix(text.replace("[Spanish]", f"[{TECH}]"), "m.yaml"), by_name, lambda _: "boss@example.com"
