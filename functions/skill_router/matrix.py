@@ -269,7 +269,8 @@ def parse_matrix(
         document = yaml.load(text, Loader=_LineLoader)  # noqa: S506 # nosec B506
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f"{source}:{mark.line + 1}" if mark else source
+        # libyaml marks an unexpected end of the file on the line after the last one: name the last.
+        where = f"{source}:{min(mark.line + 1, len(text.splitlines()) or 1)}" if mark else source
         raise MatrixError(source, [f"{where}: not valid YAML: {exc.problem or exc}"]) from None
     except yaml.YAMLError as exc:
         raise MatrixError(source, [f"{source}: not valid YAML: {exc}"]) from None
