@@ -222,6 +222,7 @@ def apply_rule(
     )
     if notify_to:
         result.notified = _notify(where, notify_to, {"rule_id": rule.id, "skills_written": list(after)}, deps)
+        result.details["email_owed"] = not result.notified
     return result
 
 
