@@ -8,9 +8,12 @@ what is there and what the rule adds (idempotent), and the email is claimed befo
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from skill_router.errors import OutOfTime
 from skill_router.genesys.client import Discovered, GenesysClient, LiveConversation
@@ -18,8 +21,8 @@ from skill_router.genesys.errors import GenesysError
 from skill_router.matrix import Matrix, Rule
 from skill_router.notify import Notifier
 from skill_router.observability import logger
-from skill_router.settings import Settings
-from skill_router.store import FINAL_OUTCOMES, StateStore
+from skill_router.settings import LEDGER_TTL_SLACK_SECONDS, Settings
+from skill_router.store import FINAL_OUTCOMES, StateStore, recipient_notified
 
 CLAIM_GRACE_SECONDS = 1
 
@@ -66,17 +69,54 @@ def process_conversation(
         return Outcome(cid, "pending", final=False, reason="not queued yet")
     if not _any_rule_can_change(matrix, found):
         return _record(deps, cid, "no_rule", queue_id=found.queue_id, reason="no rule can change this conversation")
+    return serve_live(found, prior, matrix, deps, now, too_old)
 
+
+def serve_live(
+    found: Discovered, prior: dict[str, Any] | None, matrix: Matrix, deps: Assigner, now: datetime, too_old: bool
+) -> Outcome:
+    """Claim the caller, read it as it is now (GET), match and PATCH: the one path by which poll
+    and event mode change a caller, so both choose the same rule and overwrite nothing unread."""
+    cid = found.conversation_id
+    # One handler at a time reads and changes a caller: another poller, an event container, the
+    # same event delivered twice. The claim also fails when the outcome became final meanwhile.
+    owner = uuid.uuid4().hex
+    claim_seconds = int(deps.genesys.deadline.until_timeout()) + CLAIM_GRACE_SECONDS
+    if not deps.store.claim_conversation(cid, owner, claim_seconds):
+        latest = deps.store.entry(cid)
+        if latest and latest.get("outcome") in FINAL_OUTCOMES:
+            return process_conversation(found, latest, matrix, deps, now)  # finished meanwhile
+        return Outcome(cid, "pending", final=False, reason="another handler is working on this caller")
+    outcome: Outcome | None = None
     try:
         live = deps.genesys.get_conversation(cid)
-        if live is None or not live.in_queue:
+        if live is not None and not live.in_queue and not live.left_queue and not found.in_queue:
+            # An event about a caller still in the IVR or bot: its acd.start will serve it.
+            outcome = Outcome(cid, "pending", final=False, reason="not queued yet")
+        elif live is None or not live.in_queue:
             why = "conversation no longer exists" if live is None else "left the queue"
-            return _record(deps, cid, "gone", reason=why)
-        return _assign(live, found, matrix, deps, too_old)
+            outcome = _record(deps, cid, "gone", reason=why)
+        elif live.started is not None and (now - live.started).total_seconds() > _horizon(deps):
+            outcome = _record(
+                deps, cid, "too_old", reason="older than LEDGER_TTL_DAYS allows: its ledger entry may have expired"
+            )
+        else:
+            outcome = _assign(live, found, matrix, deps, too_old)
     except GenesysError as exc:
-        return _failed(deps, cid, prior, exc)
+        outcome = _failed(deps, cid, prior, exc)
     except OutOfTime as exc:  # the rate budget or the clock ran out before anything was changed
-        return Outcome(cid, "pending", final=False, reason=str(exc))
+        outcome = Outcome(cid, "pending", final=False, reason=str(exc))
+    finally:
+        if outcome is None or not outcome.final:
+            deps.store.release_conversation(cid, owner)
+    return outcome
+
+
+def _horizon(deps: Assigner) -> float:
+    # DynamoDB's TTL deletes a ledger entry some time after `expires_at`, never before, and every
+    # write pushes `expires_at` on: a caller younger than this still has the entry that says
+    # "done" or "emailed", so no later event or poll acts on it again.
+    return deps.store.ttl_seconds - LEDGER_TTL_SLACK_SECONDS
 
 
 def _assign(live: LiveConversation, found: Discovered, matrix: Matrix, deps: Assigner, too_old: bool) -> Outcome:
@@ -147,7 +187,7 @@ def apply_rule(
             "dry_run": deps.settings.dry_run,
         },
     )
-    if notify_to:
+    if notify_to and result.outcome != "done":  # "done": another handler finished it, and emails
         result.notified = _notify(cid, notify_to, {"rule_id": rule.id, "skills_written": list(after)}, deps)
     return result
 
@@ -169,8 +209,6 @@ def _notify(cid: str, recipients: list[str], entry: dict[str, Any], deps: Assign
     # The claim lasts until this invocation must have ended (its timeout), so a run killed between
     # claim and send leaves the email to the next run a minute later, not to nobody.
     claim_seconds = int(deps.genesys.deadline.until_timeout()) + CLAIM_GRACE_SECONDS
-    if not deps.store.claim_notification(cid, claim_seconds):
-        return False
     rule_id = entry.get("rule_id")
     subject = f"skill-router: high-priority rule '{rule_id}' matched conversation {cid}"
     text = (
@@ -179,21 +217,55 @@ def _notify(cid: str, recipients: list[str], entry: dict[str, Any], deps: Assign
         f"Requested skills now: {', '.join(entry.get('skills_written') or []) or 'unchanged'}\n"
         "This email is sent once per conversation."
     )
+    if not deps.notifier.one_recipient_per_send:
+        return _send_claimed(cid, None, recipients, subject, text, claim_seconds, deps)
+    # A channel that sends one recipient per call is claimed per recipient: a failure or a crash
+    # after the first send repeats nobody already sent.
+    sent = [_send_claimed(cid, r, [r], subject, text, claim_seconds, deps) for r in recipients]
+    if not any(sent):
+        return False
+    latest = deps.store.entry(cid) or {}
+    if all(recipient_notified(latest, r) for r in recipients):
+        _finish(deps, cid, True, None)
+    return True
+
+
+def _send_claimed(
+    cid: str, key: str | None, to: list[str], subject: str, text: str, claim_seconds: int, deps: Assigner
+) -> bool:
     try:
-        deps.notifier.send(recipients, subject, text)
+        if not deps.store.claim_notification(cid, claim_seconds, key):
+            return False
+    except (ClientError, BotoCoreError) as exc:  # DynamoDB refused the claim: the email waits, it is not lost
+        logger.warning(
+            "email claim not written; the email is tried on the next poll",
+            extra={"conversation_id": cid, "reason": type(exc).__name__},
+        )
+        return False
+    try:
+        deps.notifier.send(to, subject, text)
     except Exception as exc:
-        deps.store.finish_notification(cid, sent=False)
+        _finish(deps, cid, False, key)
         logger.error(
             "supervisor email failed; it is retried on the next poll",
             extra={"conversation_id": cid, "reason": f"{type(exc).__name__}: {exc}"[:300]},
         )
         return False
-    deps.store.finish_notification(cid, sent=True)
-    logger.info(
-        "supervisor notified",
-        extra={"conversation_id": cid, "rule_id": rule_id, "recipients": len(recipients)},
-    )
+    _finish(deps, cid, True, key)
+    logger.info("supervisor notified", extra={"conversation_id": cid, "recipients": len(to)})
     return True
+
+
+def _finish(deps: Assigner, cid: str, sent: bool, key: str | None) -> None:
+    try:
+        deps.store.finish_notification(cid, sent=sent, recipient=key)
+    except (ClientError, BotoCoreError) as exc:
+        # Sent, but the mark could not be written even after retrying: the claim still holds it
+        # until this invocation's end; after that the next run may send it again (README).
+        logger.error(
+            "email sent but not recorded" if sent else "email claim not freed; it lapses with this invocation",
+            extra={"conversation_id": cid, "reason": type(exc).__name__},
+        )
 
 
 def _failed(deps: Assigner, cid: str, prior: dict[str, Any] | None, exc: GenesysError) -> Outcome:
@@ -231,5 +303,7 @@ def _hint(exc: GenesysError) -> str | None:
 
 
 def _record(deps: Assigner, cid: str, outcome: str, **fields: Any) -> Outcome:
-    deps.store.record(cid, outcome, **fields)
+    if not deps.store.record(cid, outcome, **fields):
+        # Another handler finished this caller first; its outcome stands.
+        return Outcome(cid, "done", final=True, reason="finished by another handler")
     return Outcome(cid, outcome, final=True, reason=fields.get("reason"))

@@ -7,12 +7,13 @@ AttributeDetailEventTopicAttributeUpdateEvent):
   wrote the intent). Its body carries `attributes`, but nothing about queues or skills.
 - `v2.detail.events.conversation.{id}.acd.start`: the caller entered a queue. Its body carries
   `queueId`, `requestedRoutingSkillIds` and `routingPriority`, but no attributes.
-Together they hold all a rule needs. When the intent arrives first (the usual order: the IVR or
-bot sets it, then transfers to a queue), the matched rule's id is kept in the ledger (never the
-caller's attributes) and acd.start applies it with one PATCH and no GET. In any other order, or
-when the kept rule no longer exists, the conversation goes through the poller's own code path
-(`process_conversation`: GET, match, PATCH). Both share the ledger, so events delivered twice,
-and the poller that runs after them, find the work done.
+Neither is what a PATCH would overwrite: an event is a snapshot from when it was sent (a skill
+or a priority set after queue entry is not in it, the intent may have changed since), and
+Genesys' PATCH replaces the requested skills with no version check. So an event only says *when*
+to look: the conversation then goes through the poller's own code path (claim, GET, match with
+the caller's queue, PATCH the union of what is there now). Both share the ledger and the claim,
+so events delivered twice, two containers at once, and the poller that runs after them, find the
+work done or in hand.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from skill_router.assign import Assigner, Outcome, apply_rule, process_conversation
+from skill_router.assign import Assigner, Outcome, process_conversation, serve_live
 from skill_router.genesys.client import Discovered
 from skill_router.matrix import Matrix
 from skill_router.store import FINAL_OUTCOMES
@@ -34,8 +35,6 @@ TOPICS = {
     "v2.detail.events.conversation.{id}.attributes": ATTRIBUTES,
 }
 SOURCE_PREFIX = "aws.partner/genesys.com"
-INTENT_SEEN = "intent_seen"  # the ledger's note: rule matched, not queued yet
-WAITING = "waiting"  # the ledger's note: queued, no intent yet
 
 
 class EventRejected(ValueError):
@@ -100,24 +99,20 @@ def handle_event(
         # Delivered twice, or the poller got there first: finish the email if owed, nothing else.
         return process_conversation(_discovered(event, prior), prior, matrix, deps, now)
     if event.topic == ACD_START:
-        rule = matrix.rule(prior.get("rule_id")) if prior and prior.get("outcome") == INTENT_SEEN else None
-        if rule is not None and (not rule.queues or event.queue_id in rule.queues):
-            # The intent came first and matched: one PATCH, no GET.
-            return apply_rule(
-                cid, rule, event.queue_id, event.requested_skill_ids, event.routing_priority, matrix, deps
-            )
-        outcome = process_conversation(_discovered(event, prior), prior, matrix, deps, now)
-        if outcome.outcome == "pending":
-            deps.store.record(cid, WAITING, queue_id=event.queue_id)  # the intent event will finish it
-        return outcome
-    # An attributes event.
-    if prior and prior.get("outcome") == WAITING:
         return process_conversation(_discovered(event, prior), prior, matrix, deps, now)
-    hit = matrix.match(event.attributes, deps.settings.intent_attribute, None)
-    if hit is None:
+    # An attributes event: worth a GET only if some rule, for some queue, could match them. The
+    # caller may be queued already (its acd.start came first) or not yet (then acd.start serves it).
+    if not _could_match(matrix, event.attributes, deps.settings.intent_attribute):
         return Outcome(cid, "pending", final=False, reason="no rule matches these attributes (yet)")
-    deps.store.record(cid, INTENT_SEEN, rule_id=hit[0].id, matrix_version=matrix.version)
-    return Outcome(cid, "pending", final=False, rule_id=hit[0].id, reason="matched; applied when it is queued")
+    return serve_live(_discovered(event, prior), prior, matrix, deps, now, too_old=False)
+
+
+def _could_match(matrix: Matrix, attributes: Mapping[str, str], default_attribute: str) -> bool:
+    for rule in matrix.rules:
+        value = attributes.get(rule.attribute or default_attribute)
+        if isinstance(value, str) and value and rule.matches(value):
+            return True
+    return False
 
 
 def _discovered(event: ConversationEvent, prior: dict[str, Any] | None) -> Discovered:

@@ -29,6 +29,9 @@ MAX_MATCHED_CHARS = 1_000
 MATCH_MODES = ("contains", "exact", "regex")
 URGENCIES = ("high", "medium", "low")
 PRIORITY_BOUND = 25_000_000  # Genesys rejects routing priorities outside +/- this
+# SES SendEmail takes at most 50 recipients per message; the Genesys agentless channel sends (and
+# the ledger claims) one per call. One limit for both keeps a matrix valid on either channel.
+MAX_RECIPIENTS = 50
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # A group that repeats something that itself repeats, e.g. (a+)+ or (\w*)*: the classic shape of
@@ -293,6 +296,13 @@ def _parse_rule(raw: Any, position: int, source: str, priorities: dict[str, int]
             else:
                 expected = "an email address" + (" or a Genesys user id" if key == "notify" else "")
                 problems.append(f"{where(key)}: {address!r} is not {expected}")
+    recipients = len(dict.fromkeys(notify)) + len(dict.fromkeys(notify_users))
+    if recipients > MAX_RECIPIENTS:
+        key = "notify" if "notify" in raw else "supervisor_email"
+        problems.append(
+            f"{where(key)}: {recipients} recipients; an email goes to at most {MAX_RECIPIENTS} "
+            "(SES's limit per message): name a distribution list instead"
+        )
     attribute = raw.get("attribute")
     if attribute is not None and (not isinstance(attribute, str) or not attribute.strip()):
         problems.append(f"{where('attribute')}: expected a participant attribute name")

@@ -60,6 +60,7 @@ class LiveConversation:
     left_queue: bool
     skill_ids: tuple[str, ...]
     priority: int | None
+    started: datetime | None = None  # the conversation's startTime
 
     @property
     def in_queue(self) -> bool:
@@ -379,4 +380,11 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
         left_queue=had_queue and queue_id is None,
         skill_ids=skills,
         priority=priority,
+        started=_aware(getattr(conversation, "start_time", None)),
     )
+
+
+def _aware(moment: Any) -> datetime | None:
+    if not isinstance(moment, datetime):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
