@@ -8,6 +8,7 @@ what is there and what the rule adds (idempotent), and the email is claimed befo
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,10 @@ from skill_router.settings import LEDGER_TTL_SLACK_SECONDS, Settings
 from skill_router.store import FINAL_OUTCOMES, StateStore, recipient_notified
 
 CLAIM_GRACE_SECONDS = 1
+BUSY = "another handler is working on this caller"
+WAITING_FOR_INTENT = "waiting_for_intent"  # a leg queued without an intent yet: read again on a backoff
+RECHECK_FIRST_SECONDS = 30
+RECHECK_CEILING_SECONDS = 300
 
 
 @dataclass
@@ -49,66 +54,101 @@ class Outcome:
 
 
 def process_conversation(
-    found: Discovered, prior: dict[str, Any] | None, matrix: Matrix, deps: Assigner, now: datetime
+    found: Discovered,
+    prior: dict[str, Any] | None,
+    matrix: Matrix,
+    deps: Assigner,
+    now: datetime,
+    recheck_now: bool = False,
 ) -> Outcome:
+    """One queue leg of a conversation (`found.leg`). A transfer to another queue is a new leg,
+    with no ledger entry yet: the rules are evaluated again for the new queue. With
+    `recheck_now` (the attributes event of event mode) a caller waiting for an intent is read
+    at once instead of on its re-check schedule."""
     cid = found.conversation_id
+    leg = _Leg(cid, found.leg, found.queue_entered)
     if prior and prior.get("outcome") in FINAL_OUTCOMES:
         outcome = Outcome(cid, "done", final=True, rule_id=prior.get("rule_id"))
         if prior.get("notify_pending"):
-            outcome.notified = _notify(cid, prior.get("notify_to") or [], prior, deps)
+            outcome.notified = _notify(leg, prior.get("notify_to") or [], prior, deps)
         return outcome
-    age = (now - found.start).total_seconds()
+    # Age counts from when the caller entered this queue, not from when they dialled.
+    age = (now - found.waiting_since).total_seconds()
     too_old = age > deps.settings.max_pending_age_seconds
 
     # Discovery already tells us enough to spend no GET.
     if found.left_queue:
-        return _record(deps, cid, "gone", reason="left the queue before a rule was applied")
+        return _record(deps, leg, "gone", reason="left the queue before a rule was applied")
     if not found.in_queue:
         if too_old:
-            return _record(deps, cid, "not_queued", reason="never reached a queue within MAX_PENDING_AGE_SECONDS")
+            return _record(deps, leg, "not_queued", reason="never reached a queue within MAX_PENDING_AGE_SECONDS")
         return Outcome(cid, "pending", final=False, reason="not queued yet")
     if not _any_rule_can_change(matrix, found):
-        return _record(deps, cid, "no_rule", queue_id=found.queue_id, reason="no rule can change this conversation")
+        return _record(deps, leg, "no_rule", queue_id=found.queue_id, reason="no rule can change this conversation")
+    if (
+        not recheck_now
+        and prior
+        and prior.get("outcome") == WAITING_FOR_INTENT
+        and now.timestamp() < float(prior.get("next_check_at") or 0)
+        and not too_old
+    ):
+        return Outcome(cid, "pending", final=False, reason="waiting for intent; re-checked on its schedule")
     return serve_live(found, prior, matrix, deps, now, too_old)
 
 
 def serve_live(
     found: Discovered, prior: dict[str, Any] | None, matrix: Matrix, deps: Assigner, now: datetime, too_old: bool
 ) -> Outcome:
-    """Claim the caller, read it as it is now (GET), match and PATCH: the one path by which poll
-    and event mode change a caller, so both choose the same rule and overwrite nothing unread."""
+    """Claim the caller's leg, read it as it is now (GET), match and PATCH: the one path by which
+    poll and event mode change a caller, so both choose the same rule and overwrite nothing unread.
+    Without a known leg (an attributes event), the GET comes first to learn it."""
     cid = found.conversation_id
-    # One handler at a time reads and changes a caller: another poller, an event container, the
-    # same event delivered twice. The claim also fails when the outcome became final meanwhile.
-    owner = uuid.uuid4().hex
     claim_seconds = int(deps.genesys.deadline.until_timeout()) + CLAIM_GRACE_SECONDS
-    if not deps.store.claim_conversation(cid, owner, claim_seconds):
-        latest = deps.store.entry(cid)
+    live: LiveConversation | None = None
+    if found.leg is None:
+        try:
+            live = deps.genesys.get_conversation(cid)
+        except (GenesysError, OutOfTime) as exc:  # nothing known, nothing recorded: acd.start or the poll serves it
+            return Outcome(cid, "pending", final=False, reason=str(exc))
+        if live is None or not live.in_queue or not live.participant_id:
+            return Outcome(cid, "pending", final=False, reason="not in a queue")
+        found = dataclasses.replace(
+            found, queue_id=live.queue_id, participant_id=live.participant_id, requested_skill_ids=live.skill_ids
+        )
+        prior = deps.store.entry(cid, found.leg)
+        if prior and prior.get("outcome") in FINAL_OUTCOMES:
+            return process_conversation(found, prior, matrix, deps, now)
+    leg = _Leg(cid, found.leg, found.queue_entered)
+    # One handler at a time reads and changes a caller's leg: another poller, an event container,
+    # the same event delivered twice. The claim also fails once the leg's outcome is final; a GET
+    # made before it (above) is still current then, as any other handler's PATCH happens under
+    # a claim and ends in a final outcome.
+    owner = uuid.uuid4().hex
+    if not deps.store.claim_conversation(cid, found.leg, owner, claim_seconds):
+        latest = deps.store.entry(cid, found.leg)
         if latest and latest.get("outcome") in FINAL_OUTCOMES:
             return process_conversation(found, latest, matrix, deps, now)  # finished meanwhile
-        return Outcome(cid, "pending", final=False, reason="another handler is working on this caller")
+        return Outcome(cid, "pending", final=False, reason=BUSY)
     outcome: Outcome | None = None
     try:
-        live = deps.genesys.get_conversation(cid)
-        if live is not None and not live.in_queue and not live.left_queue and not found.in_queue:
-            # An event about a caller still in the IVR or bot: its acd.start will serve it.
-            outcome = Outcome(cid, "pending", final=False, reason="not queued yet")
-        elif live is None or not live.in_queue:
+        if live is None:
+            live = deps.genesys.get_conversation(cid)
+        if live is None or not live.in_queue:
             why = "conversation no longer exists" if live is None else "left the queue"
-            outcome = _record(deps, cid, "gone", reason=why)
+            outcome = _record(deps, leg, "gone", reason=why)
         elif live.started is not None and (now - live.started).total_seconds() > _horizon(deps):
             outcome = _record(
-                deps, cid, "too_old", reason="older than LEDGER_TTL_DAYS allows: its ledger entry may have expired"
+                deps, leg, "too_old", reason="older than LEDGER_TTL_DAYS allows: its ledger entry may have expired"
             )
         else:
-            outcome = _assign(live, found, matrix, deps, too_old)
+            outcome = _assign(live, found, leg, prior, matrix, deps, too_old, now)
     except GenesysError as exc:
-        outcome = _failed(deps, cid, prior, exc)
+        outcome = _failed(deps, leg, prior, exc)
     except OutOfTime as exc:  # the rate budget or the clock ran out before anything was changed
         outcome = Outcome(cid, "pending", final=False, reason=str(exc))
     finally:
         if outcome is None or not outcome.final:
-            deps.store.release_conversation(cid, owner)
+            deps.store.release_conversation(cid, found.leg, owner)
     return outcome
 
 
@@ -119,21 +159,66 @@ def _horizon(deps: Assigner) -> float:
     return deps.store.ttl_seconds - LEDGER_TTL_SLACK_SECONDS
 
 
-def _assign(live: LiveConversation, found: Discovered, matrix: Matrix, deps: Assigner, too_old: bool) -> Outcome:
+def next_check_delay(checks: int) -> int:
+    """Seconds until a caller still without an intent is read again, after `checks` reads:
+    30, 60, 120, 240, then every 300 s: 5 reads in the first 10 minutes of waiting."""
+    return min(RECHECK_FIRST_SECONDS * 2 ** max(checks - 1, 0), RECHECK_CEILING_SECONDS)
+
+
+@dataclass(frozen=True)
+class _Leg:
+    """Where a decision is recorded: one conversation's queue leg."""
+
+    conversation_id: str
+    leg: str | None
+    queue_entered: datetime | None = None
+
+
+def _assign(
+    live: LiveConversation,
+    found: Discovered,
+    leg: _Leg,
+    prior: dict[str, Any] | None,
+    matrix: Matrix,
+    deps: Assigner,
+    too_old: bool,
+    now: datetime,
+) -> Outcome:
     cid = live.conversation_id
     default_attribute = deps.settings.intent_attribute
     hit = matrix.match(live.attributes, default_attribute, live.queue_id)
     if hit is None:
         read = {rule.attribute or default_attribute for rule in matrix.rules}
         if any(live.attributes.get(name) for name in read):
-            return _record(deps, cid, "no_match", matrix_version=matrix.version, queue_id=live.queue_id)
+            return _record(deps, leg, "no_match", matrix_version=matrix.version, queue_id=live.queue_id)
         if too_old:
-            return _record(deps, cid, "no_intent", reason="no intent attribute within MAX_PENDING_AGE_SECONDS")
-        # Seen before the flow or bot set the intent: look again on the next poll.
+            return _record(deps, leg, "no_intent", reason="no intent attribute within MAX_PENDING_AGE_SECONDS")
+        # Seen before the flow or bot set the intent: read again later, on a backoff.
+        checks = int((prior or {}).get("checks", 0)) + 1
+        deps.store.record(
+            cid,
+            WAITING_FOR_INTENT,
+            leg=leg.leg,
+            queue_id=live.queue_id,
+            queue_entered=leg.queue_entered,
+            checks=checks,
+            next_check_at=int(now.timestamp()) + next_check_delay(checks),
+        )
         return Outcome(cid, "pending", final=False, reason="waiting for intent")
     rule, value = hit
     keyword = rule.matching_keyword(value)
-    return apply_rule(cid, rule, live.queue_id, live.skill_ids, live.priority, matrix, deps, keyword)
+    return apply_rule(
+        cid,
+        rule,
+        live.queue_id,
+        live.skill_ids,
+        live.priority,
+        matrix,
+        deps,
+        keyword,
+        leg=leg.leg,
+        queue_entered=leg.queue_entered,
+    )
 
 
 def apply_rule(
@@ -145,35 +230,41 @@ def apply_rule(
     matrix: Matrix,
     deps: Assigner,
     keyword: str | None = None,
+    leg: str | None = None,
+    queue_entered: datetime | None = None,
 ) -> Outcome:
     """Merge the rule's skills into `before` (the conversation's requested skills now), raise its
-    priority if the rule says so, PATCH only if that changes something, record, notify once."""
+    priority if the rule says so, PATCH only what that changes, record, notify once."""
+    where = _Leg(cid, leg, queue_entered)
     have = {s.lower() for s in before}
-    after = before + tuple(s for s in rule.skill_ids if s not in have)
+    after = before + tuple(s for s in rule.skill_ids if s.lower() not in have)
     priority = rule.routing_priority
     if priority is not None and current_priority is not None and current_priority >= priority:
         priority = None  # only ever raise a caller's priority
+    # skillIds replaces the whole requirement set ([] clears it): sent only when it changes.
+    skills_to_send = list(after) if after != before else None
     fields: dict[str, Any] = {
         "rule_id": rule.id,
         "matched_keyword": keyword,  # the matrix's keyword, never the caller's words
         "matrix_version": matrix.version,
         "queue_id": queue_id,
+        "queue_entered": queue_entered,
         "skills_before": list(before),
         "priority_before": current_priority,
         "skills_after": list(after),
         "dry_run": deps.settings.dry_run or None,
     }
-    if after == before and priority is None:
+    if skills_to_send is None and priority is None:
         outcome = "unchanged"
     else:
-        if not deps.settings.dry_run and not deps.genesys.patch_routing(cid, after, priority):
-            return _record(deps, cid, "gone", reason="left the queue before the PATCH")
+        if not deps.settings.dry_run and not _patch(deps, where, skills_to_send, priority):
+            return _record(deps, where, "gone", reason="left the queue before the PATCH")
         outcome = "applied"
-        fields.update(skills_written=list(after), priority_written=priority)
+        fields.update(skills_written=skills_to_send, priority_written=priority)
     notify_to = list(rule.notify) if rule.high_priority and deps.notifier.enabled else []
     if notify_to:
         fields.update(notify_pending=True, notify_to=notify_to)
-    result = _record(deps, cid, outcome, **fields)
+    result = _record(deps, where, outcome, **fields)
     result.rule_id, result.skills_before, result.skills_after = rule.id, before, after
     logger.info(
         ("rule would apply (dry run)" if deps.settings.dry_run else "rule applied")
@@ -188,8 +279,27 @@ def apply_rule(
         },
     )
     if notify_to and result.outcome != "done":  # "done": another handler finished it, and emails
-        result.notified = _notify(cid, notify_to, {"rule_id": rule.id, "skills_written": list(after)}, deps)
+        result.notified = _notify(where, notify_to, {"rule_id": rule.id, "skills_written": list(after)}, deps)
     return result
+
+
+def _patch(deps: Assigner, where: _Leg, skill_ids: list[str] | None, priority: int | None) -> bool:
+    """The PATCH; False when the conversation left this queue leg. What Genesys answers for a
+    conversation no longer in queue is undocumented (400, 408 or 409 are possible), so such an
+    answer re-reads the conversation to tell "gone" from a real failure."""
+    try:
+        return deps.genesys.patch_routing(where.conversation_id, skill_ids, priority)
+    except GenesysError as exc:
+        if exc.status not in (400, 408, 409):
+            raise
+        live = deps.genesys.get_conversation(where.conversation_id)
+        if live is None or not live.in_queue or (where.leg and live.participant_id not in (None, where.leg)):
+            logger.info(
+                "PATCH refused because the caller left the queue",
+                extra={"conversation_id": where.conversation_id, "status": exc.status},
+            )
+            return False
+        raise
 
 
 def _any_rule_can_change(matrix: Matrix, found: Discovered) -> bool:
@@ -203,38 +313,58 @@ def _any_rule_can_change(matrix: Matrix, found: Discovered) -> bool:
     return False
 
 
-def _notify(cid: str, recipients: list[str], entry: dict[str, Any], deps: Assigner) -> bool:
+def _notify(where: _Leg, recipients: list[str], entry: dict[str, Any], deps: Assigner) -> bool:
     if not recipients or not deps.notifier.enabled:
         return False
+    cid, rule_id = where.conversation_id, entry.get("rule_id")
     # The claim lasts until this invocation must have ended (its timeout), so a run killed between
     # claim and send leaves the email to the next run a minute later, not to nobody.
     claim_seconds = int(deps.genesys.deadline.until_timeout()) + CLAIM_GRACE_SECONDS
-    rule_id = entry.get("rule_id")
     subject = f"skill-router: high-priority rule '{rule_id}' matched conversation {cid}"
     text = (
         f"A caller matched the high-priority rule '{rule_id}'.\n"
         f"Conversation: {cid}\n"
         f"Requested skills now: {', '.join(entry.get('skills_written') or []) or 'unchanged'}\n"
-        "This email is sent once per conversation."
+        "This email is sent once per conversation and rule."
     )
     if not deps.notifier.one_recipient_per_send:
-        return _send_claimed(cid, None, recipients, subject, text, claim_seconds, deps)
+        if _send_claimed(where, rule_id, None, recipients, subject, text, claim_seconds, deps):
+            return True
+        _settle_if_sent(where, rule_id, deps, lambda email: bool(email.get("notified_at")))
+        return False
     # A channel that sends one recipient per call is claimed per recipient: a failure or a crash
     # after the first send repeats nobody already sent.
-    sent = [_send_claimed(cid, r, [r], subject, text, claim_seconds, deps) for r in recipients]
-    if not any(sent):
+    sent = [_send_claimed(where, rule_id, r, [r], subject, text, claim_seconds, deps) for r in recipients]
+    if _settle_if_sent(where, rule_id, deps, lambda email: all(recipient_notified(email, r) for r in recipients)):
+        _finish(deps, where, rule_id, True, None)
+    return any(sent)
+
+
+def _settle_if_sent(where: _Leg, rule_id: str | None, deps: Assigner, done: Any) -> bool:
+    """True when the email for this conversation and rule is out (sent by any run, for any leg)."""
+    try:
+        email = deps.store.notification(where.conversation_id, rule_id) or {}
+        if email.get("notified_at"):  # sent for an earlier leg, or by another run: this leg owes nothing
+            deps.store.settle_notification(where.conversation_id, where.leg, None)
+            return False
+    except (ClientError, BotoCoreError):
         return False
-    latest = deps.store.entry(cid) or {}
-    if all(recipient_notified(latest, r) for r in recipients):
-        _finish(deps, cid, True, None)
-    return True
+    return bool(done(email))
 
 
 def _send_claimed(
-    cid: str, key: str | None, to: list[str], subject: str, text: str, claim_seconds: int, deps: Assigner
+    where: _Leg,
+    rule_id: str | None,
+    recipient: str | None,
+    to: list[str],
+    subject: str,
+    text: str,
+    claim_seconds: int,
+    deps: Assigner,
 ) -> bool:
+    cid = where.conversation_id
     try:
-        if not deps.store.claim_notification(cid, claim_seconds, key):
+        if not deps.store.claim_notification(cid, rule_id, claim_seconds, recipient):
             return False
     except (ClientError, BotoCoreError) as exc:  # DynamoDB refused the claim: the email waits, it is not lost
         logger.warning(
@@ -245,30 +375,31 @@ def _send_claimed(
     try:
         deps.notifier.send(to, subject, text)
     except Exception as exc:
-        _finish(deps, cid, False, key)
+        _finish(deps, where, rule_id, False, recipient)
         logger.error(
             "supervisor email failed; it is retried on the next poll",
             extra={"conversation_id": cid, "reason": f"{type(exc).__name__}: {exc}"[:300]},
         )
         return False
-    _finish(deps, cid, True, key)
-    logger.info("supervisor notified", extra={"conversation_id": cid, "recipients": len(to)})
+    _finish(deps, where, rule_id, True, recipient)
+    logger.info("supervisor notified", extra={"conversation_id": cid, "rule_id": rule_id, "recipients": len(to)})
     return True
 
 
-def _finish(deps: Assigner, cid: str, sent: bool, key: str | None) -> None:
+def _finish(deps: Assigner, where: _Leg, rule_id: str | None, sent: bool, recipient: str | None) -> None:
     try:
-        deps.store.finish_notification(cid, sent=sent, recipient=key)
+        deps.store.finish_notification(where.conversation_id, rule_id, sent=sent, leg=where.leg, recipient=recipient)
     except (ClientError, BotoCoreError) as exc:
         # Sent, but the mark could not be written even after retrying: the claim still holds it
         # until this invocation's end; after that the next run may send it again (README).
         logger.error(
             "email sent but not recorded" if sent else "email claim not freed; it lapses with this invocation",
-            extra={"conversation_id": cid, "reason": type(exc).__name__},
+            extra={"conversation_id": where.conversation_id, "reason": type(exc).__name__},
         )
 
 
-def _failed(deps: Assigner, cid: str, prior: dict[str, Any] | None, exc: GenesysError) -> Outcome:
+def _failed(deps: Assigner, where: _Leg, prior: dict[str, Any] | None, exc: GenesysError) -> Outcome:
+    cid = where.conversation_id
     attempts = int((prior or {}).get("attempts", 0)) + 1
     final = not exc.transient or attempts >= deps.settings.max_attempts
     hint = _hint(exc)
@@ -286,6 +417,8 @@ def _failed(deps: Assigner, cid: str, prior: dict[str, Any] | None, exc: Genesys
         cid,
         "failed" if final else "retry",
         count_attempt=True,
+        leg=where.leg,
+        queue_entered=where.queue_entered,
         reason=f"{exc}"[:500],
         hint=hint,
     )
@@ -302,8 +435,9 @@ def _hint(exc: GenesysError) -> str | None:
     }.get(exc.status)
 
 
-def _record(deps: Assigner, cid: str, outcome: str, **fields: Any) -> Outcome:
-    if not deps.store.record(cid, outcome, **fields):
-        # Another handler finished this caller first; its outcome stands.
-        return Outcome(cid, "done", final=True, reason="finished by another handler")
-    return Outcome(cid, outcome, final=True, reason=fields.get("reason"))
+def _record(deps: Assigner, where: _Leg, outcome: str, **fields: Any) -> Outcome:
+    fields.setdefault("queue_entered", where.queue_entered)
+    if not deps.store.record(where.conversation_id, outcome, leg=where.leg, **fields):
+        # Another handler finished this leg first; its outcome stands.
+        return Outcome(where.conversation_id, "done", final=True, reason="finished by another handler")
+    return Outcome(where.conversation_id, outcome, final=True, reason=fields.get("reason"))

@@ -1,6 +1,7 @@
 """The audit trail: every decision the function made, read back from the ledger.
 
-Each conversation's ledger item (`conv#<id>`, or `dryrun#conv#<id>` for dry runs) records the
+Each queue leg's ledger item (`conv#<id>#leg#<acd participant id>`, or `dryrun#...` for dry
+runs; a transfer to another queue is a new leg) records the
 outcome, the rule and the matrix keyword that matched (never the caller's words), the matrix
 version, the skills and priority before and after, whether the supervisor was emailed, and when.
 Items live for LEDGER_TTL_DAYS (7 by default).
@@ -18,6 +19,7 @@ _DURATION = re.compile(r"^(\d+)\s*([smhd])$")
 COLUMNS = (
     ("updated_at", "when (UTC)"),
     ("conversation_id", "conversation"),
+    ("queue_id", "queue"),
     ("outcome", "outcome"),
     ("rule_id", "rule"),
     ("matched_keyword", "keyword"),
@@ -44,8 +46,14 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 
 
 def conversation(store: StateStore, conversation_id: str) -> dict[str, Any] | None:
-    entry = store.entry(conversation_id)
+    """The conversation's latest queue leg (or event mode's note when no leg is recorded yet)."""
+    entry = store.latest(conversation_id) or store.entry(conversation_id)
     return {**entry, "conversation_id": conversation_id} if entry else None
+
+
+def legs(store: StateStore, conversation_id: str) -> list[dict[str, Any]]:
+    """Every recorded decision of one conversation, leg by leg, oldest first."""
+    return store.entries_for(conversation_id)
 
 
 def since(store: StateStore, moment: datetime) -> list[dict[str, Any]]:

@@ -1,11 +1,13 @@
-"""One invocation: take the lease, poll one window (or two, 30 s apart), advance the watermark.
+"""One invocation: take the lease, poll what waits in a queue now (once, or twice 30 s apart),
+record the watermark.
 
-The window is [watermark - overlap, now - settle lag], at most MAX_WINDOW_SECONDS long. The
-analytics query selects by conversationStart (when the caller dialled, not when they reached a
-queue), so the overlap reaches back over IVR and bot time; the settle lag keeps the window's end
-behind analytics' few seconds of delay. Conversations are processed in start order, and the
-watermark only advances to the start of the first one that is not finished (waiting for its
-intent, not queued yet, failed transiently, or not reached before time ran out).
+Each poll asks the analytics details query for every live conversation with an open interact
+segment of an ACD participant that started on a UTC day from DISCOVERY_LOOKBACK_DAYS ago to
+today (the interval is matched by day, so that is the whole of those days), and pages until a
+short page: `totalHits` is approximate and never trusted. The watermark in DynamoDB records the
+time of the last complete poll, for the lag metric and operators; finding a caller never
+depends on it (docs/design.md, "Discovery"). A caller who slipped between shifting pages is
+still waiting, so the next poll finds them.
 """
 
 from __future__ import annotations
@@ -125,13 +127,19 @@ class Poller:
         return {"status": "ok", "polls": [r.as_dict() for r in reports]}
 
     def poll(self, deadline: Deadline, owner: str, watermark: datetime | None, release: bool = False) -> PollReport:
-        """One window. With `release`, the watermark write also frees the lease (one write, not two)."""
+        """One discovery. With `release`, the watermark write also frees the lease (one write, not two)."""
         matrix = self.matrix_source.current()
         now = datetime.fromtimestamp(self.clock(), UTC)
         s = self.settings
-        base = watermark or now - timedelta(seconds=s.first_run_lookback_seconds)
-        start = base - timedelta(seconds=s.overlap_seconds)
-        end = min(now - timedelta(seconds=s.settle_seconds), start + timedelta(seconds=s.max_window_seconds))
+        if watermark is not None and watermark > now:
+            # Written by a run whose clock was fast (or a bad write): it gates nothing, and is
+            # brought back to this run's now when this poll completes.
+            logger.warning(
+                "the watermark is ahead of now; it is ignored and rewritten", extra={"watermark": _iso(watermark)}
+            )
+        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        start = today - timedelta(days=s.discovery_lookback_days)
+        end = max(now, start + timedelta(seconds=1))
         report = PollReport(
             window_start=_iso(start),
             window_end=_iso(end),
@@ -141,58 +149,51 @@ class Poller:
             event_mode=s.event_mode,
         )
         calls_before = self.genesys.stats["calls"]
-        unfinished: list[datetime] = []
-        processed_through: datetime | None = None
         page = 1
         while not deadline.expired:
             try:
-                result = self.genesys.query_window(start, end, page)
+                result = self.genesys.query_waiting(start, end, page)
             except OutOfTime:
-                report.problem = "time ran out; the rest of the window is polled next time"
+                report.problem = "time ran out; the rest is polled next time"
                 break
             except GenesysError as exc:
-                report.problem = f"window query failed on page {page}: {exc}"
-                logger.error(
-                    "window query failed; the rest of the window is polled next time",
-                    extra={"error": str(exc)},
-                )
+                report.problem = f"discovery query failed on page {page}: {exc}"
+                logger.error("discovery query failed; the rest is polled next time", extra={"error": str(exc)})
                 break
             report.pages += 1
-            ledger = self.store.ledger(c.conversation_id for c in result.conversations)
+            ledger = self.store.ledger((c.conversation_id, c.leg) for c in result.conversations)
 
-            def handle(found: Discovered, ledger: dict[str, dict[str, Any]] = ledger) -> Outcome | None:
+            def handle(
+                found: Discovered, ledger: dict[tuple[str, str | None], dict[str, Any]] = ledger
+            ) -> Outcome | None:
                 if deadline.expired:
                     return None
-                return process_conversation(found, ledger.get(found.conversation_id), matrix, self.assigner, now)
+                prior = ledger.get((found.conversation_id, found.leg))
+                return process_conversation(found, prior, matrix, self.assigner, now)
 
             # A page's conversations are independent: a few threads clear a backlog at the rate
             # budget's pace instead of one round trip at a time.
             outcomes = list(self._executor().map(handle, result.conversations))
-            for found, outcome in zip(result.conversations, outcomes, strict=True):
+            for outcome in outcomes:
                 report.seen += 1
                 if outcome is None:
-                    unfinished.append(found.start)
                     report.outcomes["pending"] += 1
                     continue
                 report.outcomes[outcome.outcome] += 1
                 report.notified += int(outcome.notified)
-                if not outcome.final:
-                    unfinished.append(found.start)
             if deadline.expired:
-                report.problem = "time ran out; the rest of the window is polled next time"
+                report.problem = "time ran out; the rest is polled next time"
                 break
-            if result.conversations:
-                processed_through = result.conversations[-1].start
-            if result.size < PAGE_SIZE or page * PAGE_SIZE >= result.total_hits:
+            # Only a short page ends the list: totalHits is approximate (Genesys developer blog,
+            # "Analytics conversations API behavior", 2022-04-21).
+            if result.size < PAGE_SIZE:
                 report.complete = True
                 break
             page += 1
-        safe = end if report.complete else processed_through
-        if unfinished:
-            safe = min([*unfinished, *([safe] if safe else [])])
-        if safe is not None and (watermark is None or safe > watermark):
-            if self.store.advance_watermark(owner, safe, release=release):
-                report.watermark_after = _iso(safe)
+        if report.complete:
+            # Never ahead of this run's now; the lease holder may also move it back.
+            if self.store.advance_watermark(owner, now, release=release):
+                report.watermark_after = _iso(now)
                 report.released = release
             else:
                 report.problem = "lost the lease; the watermark was left for the holder"

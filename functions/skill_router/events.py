@@ -10,10 +10,10 @@ AttributeDetailEventTopicAttributeUpdateEvent):
 Neither is what a PATCH would overwrite: an event is a snapshot from when it was sent (a skill
 or a priority set after queue entry is not in it, the intent may have changed since), and
 Genesys' PATCH replaces the requested skills with no version check. So an event only says *when*
-to look: the conversation then goes through the poller's own code path (claim, GET, match with
-the caller's queue, PATCH the union of what is there now). Both share the ledger and the claim,
-so events delivered twice, two containers at once, and the poller that runs after them, find the
-work done or in hand.
+to look: the conversation then goes through the poller's own code path (claim the leg, GET,
+match with the caller's queue, PATCH what changes from what is there now). Both share the ledger
+and the claim, so events delivered twice, two containers at once, and the poller that runs
+after them, find the work done or in hand.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from skill_router.assign import Assigner, Outcome, process_conversation, serve_live
-from skill_router.genesys.client import Discovered
+from skill_router.assign import BUSY, Assigner, Outcome, process_conversation, serve_live
+from skill_router.genesys.client import Discovered, leg_key
 from skill_router.matrix import Matrix
-from skill_router.store import FINAL_OUTCOMES
+from skill_router.store import FINAL_OUTCOMES, parse_time
 
 ACD_START = "acd.start"
 ATTRIBUTES = "attributes"
@@ -35,6 +35,7 @@ TOPICS = {
     "v2.detail.events.conversation.{id}.attributes": ATTRIBUTES,
 }
 SOURCE_PREFIX = "aws.partner/genesys.com"
+WAITING = "waiting"  # the ledger's note: queued, no intent yet
 
 
 class EventRejected(ValueError):
@@ -50,6 +51,7 @@ class ConversationEvent:
     requested_skill_ids: tuple[str, ...] = ()
     routing_priority: int | None = None
     attributes: Mapping[str, str] = field(default_factory=dict)
+    participant_id: str | None = None  # acd.start: the ACD participant, i.e. the queue leg
 
 
 def parse_event(event: Any) -> ConversationEvent:
@@ -83,7 +85,13 @@ def parse_event(event: Any) -> ConversationEvent:
             raise EventRejected("'detail.eventBody.requestedRoutingSkillIds' must be a list of skill ids")
         if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
             raise EventRejected("'detail.eventBody.routingPriority' must be an integer")
-        return ConversationEvent(topic, conversation_id, at, queue_id, tuple(skills), priority)
+        participant = body.get("participantId")
+        participant_id = (
+            participant if isinstance(participant, str) and participant and "#" not in participant else None
+        )
+        return ConversationEvent(
+            topic, conversation_id, at, queue_id, tuple(skills), priority, participant_id=participant_id
+        )
     attributes = body.get("attributes")
     if not isinstance(attributes, dict):
         raise EventRejected("'detail.eventBody.attributes' is missing from an attributes event")
@@ -94,17 +102,30 @@ def parse_event(event: Any) -> ConversationEvent:
 def handle_event(
     event: ConversationEvent, prior: dict[str, Any] | None, matrix: Matrix, deps: Assigner, now: datetime
 ) -> Outcome:
+    """`prior` is the conversation's own entry (event mode's notes); the queue leg's entry is
+    read here once the leg is known (acd.start names it; a waiting note remembers it)."""
     cid = event.conversation_id
-    if prior and prior.get("outcome") in FINAL_OUTCOMES:
+    leg = event.participant_id if event.topic == ACD_START else (prior or {}).get("waiting_leg")
+    if event.topic == ACD_START and not leg:
+        leg = leg_key(None, event.queue_id, event.at)
+    leg_entry = deps.store.entry(cid, leg) if leg else None
+    found = _discovered(event, prior, leg, leg_entry)
+    if leg_entry and leg_entry.get("outcome") in FINAL_OUTCOMES:
         # Delivered twice, or the poller got there first: finish the email if owed, nothing else.
-        return process_conversation(_discovered(event, prior), prior, matrix, deps, now)
+        return process_conversation(found, leg_entry, matrix, deps, now)
     if event.topic == ACD_START:
-        return process_conversation(_discovered(event, prior), prior, matrix, deps, now)
-    # An attributes event: worth a GET only if some rule, for some queue, could match them. The
-    # caller may be queued already (its acd.start came first) or not yet (then acd.start serves it).
+        outcome = process_conversation(found, leg_entry, matrix, deps, now)
+        if outcome.outcome == "pending" and outcome.reason != BUSY:  # the intent event will finish it
+            deps.store.record(cid, WAITING, queue_id=event.queue_id, waiting_leg=leg)
+        return outcome
+    # An attributes event: worth a GET only if some rule, for some queue, could match them.
     if not _could_match(matrix, event.attributes, deps.settings.intent_attribute):
         return Outcome(cid, "pending", final=False, reason="no rule matches these attributes (yet)")
-    return serve_live(_discovered(event, prior), prior, matrix, deps, now, too_old=False)
+    if leg:
+        # The intent the caller was waiting for: read now, whatever the re-check schedule says.
+        return process_conversation(found, leg_entry, matrix, deps, now, recheck_now=True)
+    # Queued already (its acd.start came first and is not noted yet) or not yet: read to know.
+    return serve_live(found, leg_entry, matrix, deps, now, too_old=False)
 
 
 def _could_match(matrix: Matrix, attributes: Mapping[str, str], default_attribute: str) -> bool:
@@ -115,8 +136,13 @@ def _could_match(matrix: Matrix, attributes: Mapping[str, str], default_attribut
     return False
 
 
-def _discovered(event: ConversationEvent, prior: dict[str, Any] | None) -> Discovered:
+def _discovered(
+    event: ConversationEvent, prior: dict[str, Any] | None, leg: str | None, leg_entry: dict[str, Any] | None
+) -> Discovered:
     queue_id = event.queue_id or (prior or {}).get("queue_id")
+    entered = event.at if event.topic == ACD_START else None
+    if entered is None and leg_entry and leg_entry.get("queue_entered"):
+        entered = parse_time(str(leg_entry["queue_entered"]))
     return Discovered(
         conversation_id=event.conversation_id,
         start=event.at,
@@ -124,4 +150,6 @@ def _discovered(event: ConversationEvent, prior: dict[str, Any] | None) -> Disco
         queue_id=queue_id,
         left_queue=False,
         requested_skill_ids=event.requested_skill_ids,
+        participant_id=leg,
+        queue_entered=entered,
     )

@@ -62,6 +62,8 @@ class Settings:
     max_window_seconds: int = 3600
     max_pending_age_seconds: int = 3600
     seconds_between_polls: int = 30
+    # Discovery reaches back over this many whole UTC days before today (docs/design.md "Discovery").
+    discovery_lookback_days: int = 1
     # Per-call and per-invocation limits.
     http_connect_timeout: float = 3.0
     http_read_timeout: float = 10.0
@@ -157,6 +159,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_window_seconds=r.integer("MAX_WINDOW_SECONDS", 7200, 60, 86400),
         max_pending_age_seconds=r.integer("MAX_PENDING_AGE_SECONDS", 3600, 60, 86400),
         seconds_between_polls=r.integer("SECONDS_BETWEEN_POLLS", 30, 1, 60),
+        # The details query allows 31 days with a filter: today plus at most 30 before it.
+        discovery_lookback_days=r.integer("DISCOVERY_LOOKBACK_DAYS", 1, 0, 30),
         http_connect_timeout=r.number("GENESYS_CONNECT_TIMEOUT_SECONDS", 3.0, 0.1, 30),
         http_read_timeout=r.number("GENESYS_READ_TIMEOUT_SECONDS", 10.0, 0.1, 60),
         safety_margin_seconds=r.number("SAFETY_MARGIN_SECONDS", 5.0, 0, 60),

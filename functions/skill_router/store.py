@@ -3,16 +3,22 @@
 One table, partition key `pk` (string), TTL attribute `expires_at`:
 - `watermark#poll`: window_end (ISO-8601 UTC), lease_owner, lease_expires (epoch s). Written
   only under the lease, so two invocations can never both move it.
-- `conv#<conversationId>`: outcome, rule, matrix version, skills before/written, attempts,
-  notification claim and `notified_at`. A finished conversation costs no Genesys call when
-  a later, overlapping window sees it again.
+- `conv#<conversationId>#leg#<leg>`: the ledger of one queue leg (`leg` is the ACD participant
+  id; a transfer to another queue is a new leg): outcome, rule, matrix version, queue, when the
+  caller entered the queue (`queue_entered`), skills before/written, attempts, `notified_at`,
+  and for a caller still without an intent its re-check schedule (`checks`, `next_check_at`).
+  A finished leg costs no Genesys call when a later poll sees it again.
+- `conv#<conversationId>`: what event mode learns before a leg is known (the intent seen
+  before the queue, or which leg waits for its intent).
+- `email#<conversationId>#rule#<ruleId>`: the supervisor email's claim and `notified_at`: one
+  email per conversation and rule, whatever the legs.
 Dry runs keep their own items (`dryrun#...`) so trying a matrix never blocks the real thing.
 
 Several handlers share these items (pollers, event containers, EventBridge's redeliveries), so:
 - a final outcome is never overwritten: every ledger write is conditional on the entry not
   being final yet;
-- one handler at a time works on a caller: a short claim (`work_owner`, `work_expires`) taken
-  before the GET/PATCH, freed when the handler is done or lapsing with its invocation;
+- one handler at a time works on a caller's leg: a short claim (`work_owner`, `work_expires`)
+  taken before the GET/PATCH, freed when the handler is done or lapsing with its invocation;
 - times come from DynamoDB, not from this container's clock: every answer's `Date` header
   sets the offset of our clock from DynamoDB's, and expiries are compared with a margin.
 """
@@ -133,8 +139,12 @@ class StateStore:
     def _watermark_key(self) -> dict[str, Any]:
         return {"pk": {"S": f"{self.prefix}watermark#poll"}}
 
-    def _conversation_key(self, conversation_id: str) -> dict[str, Any]:
-        return {"pk": {"S": f"{self.prefix}conv#{conversation_id}"}}
+    def _conversation_key(self, conversation_id: str, leg: str | None = None) -> dict[str, Any]:
+        suffix = f"#leg#{leg}" if leg else ""
+        return {"pk": {"S": f"{self.prefix}conv#{conversation_id}{suffix}"}}
+
+    def _email_key(self, conversation_id: str, rule_id: str | None) -> dict[str, Any]:
+        return {"pk": {"S": f"{self.prefix}email#{conversation_id}#rule#{rule_id or '-'}"}}
 
     # --- lease and watermark -------------------------------------------------------------------
 
@@ -165,9 +175,11 @@ class StateStore:
         return Lease(owner=owner, expires=expires, window_end=parse_time(window_end) if window_end else None)
 
     def advance_watermark(self, owner: str, window_end: datetime, release: bool = False) -> bool:
-        """Move the watermark forward, only while we hold the lease; False if we lost it.
+        """Record the watermark, only while we hold the lease; False if we lost it.
 
         With `release`, the same write frees the lease: the run's last write is one call, not two.
+        The holder of the lease may move it back: a run whose clock was fast must not stop the
+        runs after it (discovery never depends on it; docs/design.md, "Discovery").
         """
         values = {
             ":owner": {"S": owner},
@@ -184,7 +196,7 @@ class StateStore:
                 TableName=self.table_name,
                 Key=self._watermark_key,
                 UpdateExpression=expression,
-                ConditionExpression="lease_owner = :owner AND (attribute_not_exists(window_end) OR window_end <= :end)",
+                ConditionExpression="lease_owner = :owner",
                 ExpressionAttributeValues=values,
             )
         except ClientError as exc:
@@ -214,20 +226,22 @@ class StateStore:
 
     # --- ledger --------------------------------------------------------------------------------
 
-    def ledger(self, conversation_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """The ledger entries that exist for these conversations, by conversation id."""
-        ids = list(dict.fromkeys(conversation_ids))
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(ids), _BATCH):
+    def ledger(self, legs: Iterable[tuple[str, str | None]]) -> dict[tuple[str, str | None], dict[str, Any]]:
+        """The ledger entries that exist for these (conversation id, leg), by that pair."""
+        wanted = list(dict.fromkeys(legs))
+        by_key = {self._conversation_key(cid, leg)["pk"]["S"]: (cid, leg) for cid, leg in wanted}
+        keys = list(by_key)
+        found: dict[tuple[str, str | None], dict[str, Any]] = {}
+        for start in range(0, len(keys), _BATCH):
             request: dict[str, Any] = {
-                self.table_name: {"Keys": [self._conversation_key(i) for i in ids[start : start + _BATCH]]}
+                self.table_name: {"Keys": [{"pk": {"S": k}} for k in keys[start : start + _BATCH]]}
             }
             for _ in range(8):
                 self.calls += 1
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self.table_name, []):
                     entry = _plain(item)
-                    found[entry["pk"].split("conv#", 1)[1]] = entry
+                    found[by_key[entry["pk"]]] = entry
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break
@@ -236,21 +250,42 @@ class StateStore:
                 raise RuntimeError(f"DynamoDB kept {len(request[self.table_name]['Keys'])} ledger reads unprocessed")
         return found
 
-    def entry(self, conversation_id: str) -> dict[str, Any] | None:
+    def entry(self, conversation_id: str, leg: str | None = None) -> dict[str, Any] | None:
+        """One leg's entry, or with no leg the conversation's own (event mode's notes)."""
         self.calls += 1
         item = self.client.get_item(
-            TableName=self.table_name, Key=self._conversation_key(conversation_id), ConsistentRead=True
+            TableName=self.table_name, Key=self._conversation_key(conversation_id, leg), ConsistentRead=True
         )
         return _plain(item["Item"]) if "Item" in item else None
 
+    def entries_for(self, conversation_id: str) -> list[dict[str, Any]]:
+        """Every ledger entry of one conversation (all its legs), oldest first. A filtered Scan:
+        for an operator's question and tests, never on the poll's path."""
+        return self._scan(self._conversation_key(conversation_id)["pk"]["S"], None, exact=True)
+
+    def latest(self, conversation_id: str) -> dict[str, Any] | None:
+        """The most recently written leg entry of a conversation (its last queue leg)."""
+        legs = [e for e in self.entries_for(conversation_id) if e.get("leg")]
+        return legs[-1] if legs else None
+
     def entries_since(self, moment: datetime) -> list[dict[str, Any]]:
-        """Ledger entries written since `moment` (each with its `conversation_id`), oldest first.
-        A filtered Scan: fine for an operator's question, never used on the poll's path."""
-        prefix = self._conversation_key("")["pk"]["S"]
+        """Ledger entries written since `moment` (each with its `conversation_id` and `leg`), oldest
+        first. A filtered Scan: fine for an operator's question, never used on the poll's path."""
+        return self._scan(self._conversation_key("")["pk"]["S"], moment)
+
+    def _scan(self, prefix: str, since: datetime | None, exact: bool = False) -> list[dict[str, Any]]:
+        base = self._conversation_key("")["pk"]["S"]
+        condition = "(pk = :exact OR begins_with(pk, :prefix))" if exact else "begins_with(pk, :prefix)"
+        values: dict[str, Any] = {":prefix": {"S": prefix + ("#" if exact else "")}}
+        if exact:
+            values[":exact"] = {"S": prefix}
+        if since is not None:
+            condition += " AND updated_at >= :since"
+            values[":since"] = {"S": format_time(since)}
         request: dict[str, Any] = {
             "TableName": self.table_name,
-            "FilterExpression": "begins_with(pk, :prefix) AND updated_at >= :since",
-            "ExpressionAttributeValues": {":prefix": {"S": prefix}, ":since": {"S": format_time(moment)}},
+            "FilterExpression": condition,
+            "ExpressionAttributeValues": values,
         }
         found = []
         while True:
@@ -258,14 +293,18 @@ class StateStore:
             response = self.client.scan(**request)
             for item in response.get("Items", []):
                 entry = _plain(item)
-                found.append({**entry, "conversation_id": entry["pk"][len(prefix) :]})
+                conversation_id, _, leg = entry["pk"][len(base) :].partition("#leg#")
+                found.append({**entry, "conversation_id": conversation_id, "leg": leg or None})
             if "LastEvaluatedKey" not in response:
                 break
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return sorted(found, key=lambda e: str(e.get("updated_at", "")))
+        return sorted(found, key=lambda e: (str(e.get("updated_at", "")), str(e["pk"])))
 
-    def record(self, conversation_id: str, outcome: str, count_attempt: bool = False, **fields: Any) -> bool:
-        """Write a conversation's outcome and details; `count_attempt` adds one to its attempts.
+    def record(
+        self, conversation_id: str, outcome: str, count_attempt: bool = False, leg: str | None = None, **fields: Any
+    ) -> bool:
+        """Write a leg's outcome and details (no leg: the conversation's own entry);
+        `count_attempt` adds one to its attempts.
 
         Never over a final outcome: a slow handler's late write (a second verdict, or a note such
         as `retry`) is dropped, and False says the entry was already final.
@@ -287,7 +326,7 @@ class StateStore:
         try:
             self._update(
                 retry_throttles=outcome in FINAL_OUTCOMES,
-                Key=self._conversation_key(conversation_id),
+                Key=self._conversation_key(conversation_id, leg),
                 UpdateExpression=expression,
                 ConditionExpression=_NOT_FINAL,
                 ExpressionAttributeNames=names,
@@ -299,15 +338,15 @@ class StateStore:
             raise
         return True
 
-    # --- claims: one handler per caller, one email per conversation and recipient ---------------
+    # --- claims: one handler per caller leg, one email per conversation, rule and recipient -------
 
-    def claim_conversation(self, conversation_id: str, owner: str, seconds: float) -> bool:
-        """Claim a caller before reading and changing its routing; False if its outcome is final
-        or another handler holds it. The claim lapses after `seconds` (the invocation's end)."""
+    def claim_conversation(self, conversation_id: str, leg: str | None, owner: str, seconds: float) -> bool:
+        """Claim a caller's leg before reading and changing its routing; False if its outcome is
+        final or another handler holds it. The claim lapses after `seconds` (the invocation's end)."""
         now = self.now()
         try:
             self._update(
-                Key=self._conversation_key(conversation_id),
+                Key=self._conversation_key(conversation_id, leg),
                 UpdateExpression="SET work_owner = :owner, work_expires = :expires, expires_at = :ttl",
                 ConditionExpression=(
                     f"({_NOT_FINAL}) AND (attribute_not_exists(work_expires) OR work_expires < :stale"
@@ -328,11 +367,11 @@ class StateStore:
             raise
         return True
 
-    def release_conversation(self, conversation_id: str, owner: str) -> None:
+    def release_conversation(self, conversation_id: str, leg: str | None, owner: str) -> None:
         """Free our claim at once (the next poll or event need not wait for it to lapse)."""
         try:
             self._update(
-                Key=self._conversation_key(conversation_id),
+                Key=self._conversation_key(conversation_id, leg),
                 UpdateExpression="REMOVE work_owner, work_expires",
                 ConditionExpression="work_owner = :owner",
                 ExpressionAttributeValues={":owner": {"S": owner}},
@@ -341,9 +380,12 @@ class StateStore:
             if not _conditional(exc):
                 raise
 
-    def claim_notification(self, conversation_id: str, claim_seconds: int, recipient: str | None = None) -> bool:
-        """Claim the right to send this conversation's email (to `recipient` alone when the
-        channel sends one recipient per call); False if sent or claimed by another run.
+    def claim_notification(
+        self, conversation_id: str, rule_id: str | None, claim_seconds: int, recipient: str | None = None
+    ) -> bool:
+        """Claim the right to send this conversation's email for this rule (one per conversation and
+        rule, whatever the queue legs; per `recipient` when the channel sends one recipient per
+        call); False if sent or claimed by another run.
 
         A claim expires, so a run that dies between claim and send does not cost the email.
         """
@@ -351,7 +393,7 @@ class StateStore:
         now = self.now()
         try:
             self._update(
-                Key=self._conversation_key(conversation_id),
+                Key=self._email_key(conversation_id, rule_id),
                 UpdateExpression="SET #claim = :expires, expires_at = :ttl",
                 ConditionExpression=(
                     "attribute_not_exists(notified_at) AND attribute_not_exists(#sent) AND "
@@ -370,45 +412,72 @@ class StateStore:
             raise
         return True
 
-    def finish_notification(self, conversation_id: str, sent: bool, recipient: str | None = None) -> None:
+    def finish_notification(
+        self,
+        conversation_id: str,
+        rule_id: str | None,
+        sent: bool,
+        leg: str | None = None,
+        recipient: str | None = None,
+    ) -> None:
         """After a send: `sent` marks it done (kept trying through throttling: the email is out, and
-        a lost mark would send it again once the claim lapses); otherwise the claim is freed."""
+        a lost mark would send it again once the claim lapses); otherwise the claim is freed.
+        Marking the whole email (no `recipient`) also settles the leg."""
         claim, sent_name = _notify_names(recipient)
         now = self.now()
+        stamp = format_time(datetime.fromtimestamp(now, UTC))
         if sent:
-            if recipient is None:
-                expression = "SET notified_at = :now, expires_at = :ttl REMOVE #claim, notify_pending"
-            else:
-                expression = "SET #sent = :now, expires_at = :ttl REMOVE #claim"
             self._update(
                 retry_throttles=True,
-                Key=self._conversation_key(conversation_id),
-                UpdateExpression=expression,
-                ExpressionAttributeNames={"#claim": claim, **({"#sent": sent_name} if recipient else {})},
-                ExpressionAttributeValues={
-                    ":now": {"S": format_time(datetime.fromtimestamp(now, UTC))},
-                    ":ttl": {"N": str(int(now) + self.ttl_seconds)},
-                },
+                Key=self._email_key(conversation_id, rule_id),
+                UpdateExpression="SET #sent = :now, expires_at = :ttl REMOVE #claim",
+                ExpressionAttributeNames={"#claim": claim, "#sent": sent_name},
+                ExpressionAttributeValues={":now": {"S": stamp}, ":ttl": {"N": str(int(now) + self.ttl_seconds)}},
             )
+            if recipient is None:
+                self.settle_notification(conversation_id, leg, stamp)
         else:  # let the next run try again at once
             self._update(
-                Key=self._conversation_key(conversation_id),
+                Key=self._email_key(conversation_id, rule_id),
                 UpdateExpression="REMOVE #claim",
                 ExpressionAttributeNames={"#claim": claim},
             )
 
+    def settle_notification(self, conversation_id: str, leg: str | None, notified_at: str | None) -> None:
+        """The leg owes no email any more (sent now, or already sent for this rule on another leg)."""
+        if notified_at:
+            self._update(
+                retry_throttles=True,
+                Key=self._conversation_key(conversation_id, leg),
+                UpdateExpression="SET notified_at = :now REMOVE notify_pending",
+                ExpressionAttributeValues={":now": {"S": notified_at}},
+            )
+        else:
+            self._update(
+                retry_throttles=True,
+                Key=self._conversation_key(conversation_id, leg),
+                UpdateExpression="REMOVE notify_pending",
+            )
+
+    def notification(self, conversation_id: str, rule_id: str | None) -> dict[str, Any] | None:
+        self.calls += 1
+        item = self.client.get_item(
+            TableName=self.table_name, Key=self._email_key(conversation_id, rule_id), ConsistentRead=True
+        )
+        return _plain(item["Item"]) if "Item" in item else None
+
 
 def _notify_names(recipient: str | None) -> tuple[str, str]:
-    """The claim's and the sent mark's attribute names: the conversation's, or one recipient's
-    (a digest: an address is no key, and stays out of attribute names)."""
+    """The claim's and the sent mark's attribute names: the whole email's, or one recipient's
+    (a digest: an address stays out of attribute names)."""
     if recipient is None:
         return "notify_claim_expires", "notified_at"
     digest = hashlib.sha256(recipient.strip().lower().encode()).hexdigest()[:16]
     return f"notify_claim_{digest}", f"notified_{digest}"
 
 
-def recipient_notified(entry: Mapping[str, Any], recipient: str) -> bool:
-    return bool(entry.get("notified_at") or entry.get(_notify_names(recipient)[1]))
+def recipient_notified(email: Mapping[str, Any], recipient: str) -> bool:
+    return bool(email.get("notified_at") or email.get(_notify_names(recipient)[1]))
 
 
 _NOT_FINAL = "attribute_not_exists(#outcome) OR NOT (#outcome IN ({}))".format(

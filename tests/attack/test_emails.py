@@ -105,7 +105,7 @@ def test_the_cli_rejects_too_many_recipients_with_the_line(tmp_path, capsys):
 
     too_many = ", ".join(f"lead{i}@example.com" for i in range(60))
     path = tmp_path / "matrix.yaml"
-    path.write_text(f"skill_matrix:\n  - intent_keyword: billing\n    skill_id: Billing\n    notify: [{too_many}]\n")
+    path.write_text(f"skill_matrix:\n  - intent_keyword: billing\n    skill_id: {BILLING}\n    notify: [{too_many}]\n")
     code = cli.main(["matrix", "validate", str(path)])
     out = capsys.readouterr()
     assert code != 0 and "60 recipients" in (out.out + out.err) and ":4" in (out.out + out.err)

@@ -116,7 +116,12 @@ class App:
         return StateStore(self.env["STATE_TABLE"], client=self.client("dynamodb"))
 
     def ledger(self, conversation_id: str) -> dict[str, Any] | None:
-        return self.store.entry(conversation_id)
+        """The conversation's latest queue-leg entry (else event mode's note on the conversation)."""
+        store = self.store
+        return store.latest(conversation_id) or store.entry(conversation_id)
+
+    def legs(self, conversation_id: str) -> list[dict[str, Any]]:
+        return [e for e in self.store.entries_for(conversation_id) if e.get("leg")]
 
     def watermark(self) -> dict[str, Any]:
         return self.store.read_watermark()

@@ -66,6 +66,7 @@ class AcdLeg:
     priority: int
     initial_skills: tuple[str, ...]  # what analytics reports: the segment's skills when it began
     end: float | None = None
+    language_id: str | None = None
 
 
 @dataclass
@@ -77,6 +78,12 @@ class SimConversation:
     attributes: dict[str, str]
     legs: list[AcdLeg] = field(default_factory=list)
     end: float | None = None
+    # What else the conversation is: "queued" (reaches ACD), "ivr" (still in the IVR/bot: an open
+    # `ivr` segment), "outbound" (an agent dialled out), "internal" (user to user). Only ACD legs
+    # carry a `queueId`; the others are what a day-matched interval also returns (see analytics_query).
+    kind: str = "queued"
+    direction: str = "inbound"
+    reported_start: float | None = None  # what analytics reports, when a test wants a corrupt value
 
     def open_leg(self) -> AcdLeg | None:
         return next((leg for leg in self.legs if leg.end is None), None)
@@ -134,6 +141,14 @@ class GenesysSimulator:
         self.skills: dict[str, str] = {}  # id -> name
         self.users: dict[str, JSON] = {}
         self.queues: dict[str, str] = {}  # id -> name
+        self.languages: dict[str, str] = {}  # id -> name
+        # totalHits is approximate (Genesys developer blog, "Analytics conversations API
+        # behavior", 2022-04-21): the count reported is the true one times (1 + this error).
+        self.total_hits_error = 0.0
+        # The PATCH's answer for a conversation no longer in queue is undocumented
+        # (developer.genesys.cloud, PATCH /api/v2/routing/conversations/{id} lists 400, 404, 408,
+        # 409 and more without saying which): tests set 400 or 409 to see the product cope.
+        self.gone_patch_status = 404
         self.conversations: dict[str, SimConversation] = {}
         self.emails: list[JSON] = []
         self.requests: list[Request] = []
@@ -211,21 +226,50 @@ class GenesysSimulator:
         start: datetime | float | None = None,
         media_type: str = "voice",
         conversation_id: str | None = None,
+        kind: str | None = None,
+        queued_at: datetime | float | None = None,
+        reported_start: datetime | float | None = None,
     ) -> str:
-        """A caller: in `queue_id` with `skills` requested, or still in the IVR/bot when queue_id is None."""
-        began = self.clock() if start is None else (start.timestamp() if isinstance(start, datetime) else start)
+        """A caller: in `queue_id` with `skills` requested (since `queued_at`, default its start),
+        or still in the IVR/bot when queue_id is None. `kind` "outbound" or "internal" makes a
+        live conversation that never reaches a queue; `reported_start` is what analytics says
+        about its start (a corrupt value, for tests), whatever it really was."""
+        began = self.clock() if start is None else _epoch(start)
+        kind = kind or ("queued" if queue_id is not None else "ivr")
+        if kind not in ("queued", "ivr", "outbound", "internal"):
+            raise ValueError("kind is queued, ivr, outbound or internal")
         conversation = SimConversation(
             id=conversation_id or str(uuid.uuid4()),
             start=began,
             media_type=media_type,
             customer_id=str(uuid.uuid4()),
             attributes=dict(attributes or {}),
+            kind=kind,
+            direction="outbound" if kind == "outbound" else "inbound",
+            reported_start=None if reported_start is None else _epoch(reported_start),
         )
         with self.lock:
             self.conversations[conversation.id] = conversation
             if queue_id is not None:
-                self._enter_queue(conversation, queue_id, skills, priority, at=began)
+                at = began if queued_at is None else _epoch(queued_at)
+                self._enter_queue(conversation, queue_id, skills, priority, at=at)
         return conversation.id
+
+    def add_live_mix(self, count: int, start: datetime | float | None = None) -> list[str]:
+        """`count` live conversations that are not waiting in a queue, in the mix a contact centre
+        has: callers in the IVR or a bot, agents' outbound calls, internal calls, messages in a
+        bot, agentless (outbound) emails. A day-matched interval returns all of them."""
+        mix = (
+            ("ivr", "voice"),
+            ("outbound", "voice"),
+            ("internal", "voice"),
+            ("ivr", "message"),
+            ("outbound", "email"),
+        )
+        return [
+            self.add_conversation(kind=mix[i % len(mix)][0], media_type=mix[i % len(mix)][1], start=start)
+            for i in range(count)
+        ]
 
     # --- moving callers ----------------------------------------------------------------------
 
@@ -236,6 +280,15 @@ class GenesysSimulator:
         with self.lock:
             conversation = self._conversation(conversation_id)
             self._enter_queue(conversation, queue_id, skills, priority, at=self.clock())
+
+    def transfer(self, conversation_id: str, queue_id: str, skills: Iterable[str] = (), priority: int = 0) -> None:
+        """A transfer to another queue: the first ACD participant's segment ends and a second ACD
+        participant starts a new interact segment; both stay in analytics. The new leg's requested
+        skills are the ones the transfer asks for (an Architect flow's or the agent's choice), and
+        the priority score starts again (community.genesys.com, "conversation priority and score":
+        a transfer re-queues the interaction; blog "Modify the priority and skills of an in-queue
+        interaction", 2023-01-11: priority and skills belong to the current ACD routing)."""
+        self.queue_conversation(conversation_id, queue_id, skills, priority)
 
     def set_attributes(self, conversation_id: str, attributes: Mapping[str, str]) -> None:
         """Participant data set by an Architect flow or a bot (merged, as Set Participant Data does)."""
@@ -261,6 +314,17 @@ class GenesysSimulator:
         """Genesys no longer knows the conversation: 404 everywhere."""
         with self.lock:
             self.conversations.pop(conversation_id, None)
+
+    def language(self, conversation_id: str) -> str | None:
+        with self.lock:
+            leg = self._conversation(conversation_id).open_leg()
+            return leg.language_id if leg else None
+
+    def add_language(self, name: str, language_id: str | None = None) -> str:
+        language_id = language_id or str(uuid.uuid4())
+        with self.lock:
+            self.languages[language_id] = name
+        return language_id
 
     def routing(self, conversation_id: str) -> tuple[list[str], int]:
         """The requested skills and priority of the caller's current (or last) queue leg."""
@@ -445,6 +509,25 @@ class GenesysSimulator:
                 raise SimError(401, "bad.credentials", "Invalid login credentials.")
 
     def analytics_query(self, body: Any) -> JSON:
+        """POST /api/v2/analytics/conversations/details/query, as Genesys answers it.
+
+        - The interval matches by UTC day: "Conversations will only be included in the results if
+          their start occurs on a day that the interval touches. The actual time of the
+          conversation start need not be within the interval" (developer.genesys.cloud, Analytics
+          > Detail queries; SDK ConversationQuery.interval: "Results will only include
+          conversations that started on a day touched by the interval").
+        - "if no filter is supplied, you will be limited to an interval no longer than seven days.
+          If you do provide a filter, the limit increases to 31 days" (same page).
+        - conversationFilters and segmentFilters: each filter is `type` and/or over `predicates`
+          and nested `clauses`; the filters of a list must all hold. A segment filter holds when
+          one segment satisfies it, with its participant's `purpose` and its session's
+          `mediaType`/`direction` (the predicate dimensions of SDK SegmentDetailQueryPredicate;
+          blog "Disconnecting queued interactions", 2018-02-07, finds queued interactions with
+          segment predicates on purpose acd and segmentEnd notExists).
+        - totalHits is approximate and pages are computed afresh on each request, so a set that
+          shrinks while a client pages shifts under it (blog "Analytics conversations API
+          behavior", 2022-04-21). See total_hits_error; end callers between pages with hook().
+        """
         if not isinstance(body, dict) or not isinstance(body.get("interval"), str):
             raise SimError(400, "bad.request", "interval is required")
         try:
@@ -458,44 +541,66 @@ class GenesysSimulator:
         size, number = int(paging.get("pageSize", 25)), int(paging.get("pageNumber", 1))
         if not 1 <= size <= 100 or number < 1:
             raise SimError(400, "bad.request", "paging.pageSize must be 1..100 and pageNumber ≥ 1")
-        only_live = _asks_not_ended(body.get("conversationFilters") or [])
+        conversation_filters = body.get("conversationFilters") or []
+        segment_filters = body.get("segmentFilters") or []
+        limit_days = 31 if (conversation_filters or segment_filters) else 7
+        if end - start > limit_days * 86400:
+            raise SimError(400, "bad.request", f"the interval may span at most {limit_days} days")
+        first_day, last_day = _day(start), _day(end - 0.001)
         with self.lock:
             visible_before = self.clock() - self.analytics_lag_seconds
-            found = [
-                c
-                for c in self.conversations.values()
-                if start <= c.start < end and c.start <= visible_before and not (only_live and c.end is not None)
-            ]
-            found.sort(key=lambda c: (c.start, c.id), reverse=body.get("order") == "desc")
+            found = []
+            for c in self.conversations.values():
+                if not first_day <= _day(c.start) <= last_day or c.start > visible_before:
+                    continue
+                view = self._analytics_view(c)
+                if all(_holds(f, _conversation_fields(view)) for f in conversation_filters) and all(
+                    any(_holds(f, seg) for seg in _segment_rows(view)) for f in segment_filters
+                ):
+                    found.append((view["conversationStart"], c.id, view))
+            found.sort(key=lambda item: (item[0], item[1]), reverse=body.get("order") == "desc")
             page = found[(number - 1) * size : number * size]
-            answer: JSON = {"totalHits": len(found)}
+            answer: JSON = {"totalHits": max(0, round(len(found) * (1 + self.total_hits_error)))}
             if page:  # Genesys leaves the list out of an empty page
-                answer["conversations"] = [self._analytics_view(c) for c in page]
+                answer["conversations"] = [view for _, _, view in page]
         return answer
 
     def _analytics_view(self, c: SimConversation) -> JSON:
-        customer_segment: JSON = {"segmentStart": _iso(c.start), "segmentType": "system"}
         first_queue = c.legs[0].start if c.legs else None
-        if first_queue is not None or c.end is not None:
+        direction = c.direction
+        customer_segment: JSON = {"segmentStart": _iso(c.start), "segmentType": "system"}
+        if first_queue is not None or c.end is not None or c.kind != "ivr":
             customer_segment["segmentEnd"] = _iso(first_queue if first_queue is not None else c.end or c.start)
         participants: list[JSON] = [
             {
                 "participantId": c.customer_id,
                 "participantName": "Customer",
-                "purpose": "customer",
+                "purpose": "customer" if c.kind != "internal" else "user",
                 "sessions": [
                     {
                         "sessionId": str(uuid.uuid5(uuid.NAMESPACE_URL, c.customer_id)),
                         "mediaType": c.media_type,
-                        "direction": "inbound",
+                        "direction": direction,
                         "segments": [customer_segment],
                     }
                 ],
             }
         ]
+        if c.kind == "ivr" or (c.kind == "queued" and first_queue is not None):
+            # The Architect flow (IVR, bot) holds the caller until it transfers to a queue.
+            ivr: JSON = {"segmentStart": _iso(c.start), "segmentType": "ivr"}
+            if first_queue is not None or c.end is not None:
+                ivr["segmentEnd"] = _iso(first_queue if first_queue is not None else c.end or c.start)
+            participants.append(_participant(c.id + "-ivr", "ivr", c.media_type, direction, ivr))
+        if c.kind in ("outbound", "internal"):
+            # An agent is talking: an open interact segment, but of a user, not of a queue.
+            talk: JSON = {"segmentStart": _iso(c.start), "segmentType": "interact"}
+            if c.end is not None:
+                talk["segmentEnd"] = _iso(c.end)
+            participants.append(_participant(c.id + "-agent", "agent", c.media_type, direction, talk))
         for leg in c.legs:
             segment: JSON = {
-                "segmentStart": _iso(leg.start),
+                "segmentStart": _iso(leg.start),  # the queue-entry time of this leg
                 "segmentType": "interact",
                 "queueId": leg.queue_id,
             }
@@ -503,25 +608,13 @@ class GenesysSimulator:
                 segment["requestedRoutingSkillIds"] = list(leg.initial_skills)
             if leg.end is not None:
                 segment["segmentEnd"] = _iso(leg.end)
-            participants.append(
-                {
-                    "participantId": leg.participant_id,
-                    "participantName": self.queues.get(leg.queue_id, ""),
-                    "purpose": "acd",
-                    "sessions": [
-                        {
-                            "sessionId": str(uuid.uuid5(uuid.NAMESPACE_URL, leg.participant_id)),
-                            "mediaType": c.media_type,
-                            "direction": "inbound",
-                            "segments": [segment],
-                        }
-                    ],
-                }
-            )
+            acd = _participant(leg.participant_id, "acd", c.media_type, direction, segment)
+            acd["participantName"] = self.queues.get(leg.queue_id, "")
+            participants.append(acd)
         view: JSON = {
             "conversationId": c.id,
-            "conversationStart": _iso(c.start),
-            "originatingDirection": "inbound",
+            "conversationStart": _iso(c.start if c.reported_start is None else c.reported_start),
+            "originatingDirection": direction,
             "divisionIds": [],
             "participants": participants,
         }
@@ -538,7 +631,7 @@ class GenesysSimulator:
             customer: JSON = {
                 "id": c.customer_id,
                 "startTime": _iso(c.start),
-                "purpose": "customer",
+                "purpose": "customer" if c.kind != "internal" else "user",
                 "ani": "tel:+15555550100",
                 "attributes": dict(c.attributes),
                 media_list: [{"id": str(uuid.uuid4()), "state": "disconnected" if c.end else "connected"}],
@@ -559,6 +652,16 @@ class GenesysSimulator:
                         "priority": leg.priority,
                         "skills": [{"id": s, "selfUri": f"/api/v2/routing/skills/{s}"} for s in leg.skills],
                         "scoredAgents": [],
+                        **(
+                            {
+                                "language": {
+                                    "id": leg.language_id,
+                                    "selfUri": f"/api/v2/routing/languages/{leg.language_id}",
+                                }
+                            }
+                            if leg.language_id
+                            else {}
+                        ),
                     },
                     media_list: [{"id": str(uuid.uuid4()), "state": "disconnected" if leg.end else "connected"}],
                 }
@@ -587,7 +690,16 @@ class GenesysSimulator:
             c = self.conversations.get(conversation_id)
             leg = c.open_leg() if c is not None and c.end is None else None
             if leg is None:
-                raise SimError(404, "not.found", f"Conversation {conversation_id} is not waiting in a queue")
+                status = self.gone_patch_status
+                raise SimError(status, _code_for(status), f"Conversation {conversation_id} is not waiting in a queue")
+            # RoutingConversationAttributesRequest (SDK model docs): skillIds "replaces" the requested
+            # skills and an empty list removes them all; a field left out is left as it is;
+            # languageId "" clears the requested language.
+            if "languageId" in body:
+                language = body["languageId"]
+                if not isinstance(language, str) or (language and language not in self.languages):
+                    raise SimError(400, "bad.request", f"language {language!r} not found")
+                leg.language_id = language or None
             if "skillIds" in body:
                 skill_ids = body["skillIds"]
                 if not isinstance(skill_ids, list) or not all(isinstance(s, str) for s in skill_ids):
@@ -768,12 +880,74 @@ def _json_body(raw: bytes) -> Any:
         raise SimError(400, "bad.request", "the body is not valid JSON") from None
 
 
-def _asks_not_ended(filters: list[Any]) -> bool:
-    for group in filters:
-        for predicate in (group or {}).get("predicates") or []:
-            if predicate.get("dimension") == "conversationEnd" and predicate.get("operator") == "notExists":
-                return True
-    return False
+def _participant(participant_id: str, purpose: str, media: str, direction: str, segment: JSON) -> JSON:
+    return {
+        "participantId": participant_id,
+        "purpose": purpose,
+        "sessions": [
+            {
+                "sessionId": str(uuid.uuid5(uuid.NAMESPACE_URL, participant_id)),
+                "mediaType": media,
+                "direction": direction,
+                "segments": [segment],
+            }
+        ],
+    }
+
+
+def _conversation_fields(view: JSON) -> JSON:
+    return {k: v for k, v in view.items() if not isinstance(v, list | dict)}
+
+
+def _segment_rows(view: JSON) -> Iterable[JSON]:
+    """Each segment with the dimensions a segment predicate can name from its session and participant."""
+    for participant in view.get("participants", []):
+        for session in participant.get("sessions", []):
+            for segment in session.get("segments", []):
+                yield {
+                    "purpose": participant.get("purpose"),
+                    "participantId": participant.get("participantId"),
+                    "mediaType": session.get("mediaType"),
+                    "direction": session.get("direction"),
+                    **segment,
+                }
+
+
+def _holds(query_filter: Any, row: Mapping[str, Any]) -> bool:
+    """One ConversationDetailQueryFilter/SegmentDetailQueryFilter: `type` and|or over its predicates
+    and clauses. A predicate's operator is matches (the default, case-insensitive as the docs'
+    example `"purpose": "Customer"` shows), exists or notExists."""
+    if not isinstance(query_filter, dict) or query_filter.get("type") not in ("and", "or"):
+        raise SimError(400, "bad.request", "a filter needs type 'and' or 'or'")
+    results = [_predicate(p, row) for p in query_filter.get("predicates") or []]
+    results += [_holds(c, row) for c in query_filter.get("clauses") or []]
+    if not results:
+        raise SimError(400, "bad.request", "a filter needs predicates or clauses")
+    return all(results) if query_filter["type"] == "and" else any(results)
+
+
+def _predicate(predicate: Any, row: Mapping[str, Any]) -> bool:
+    if not isinstance(predicate, dict) or not predicate.get("dimension"):
+        raise SimError(400, "bad.request", "a predicate needs a dimension")
+    if predicate.get("type", "dimension") != "dimension":
+        raise SimError(400, "bad.request", "the simulator filters on dimensions only")
+    value = row.get(predicate["dimension"])
+    operator = predicate.get("operator", "matches")
+    if operator == "exists":
+        return value is not None
+    if operator == "notExists":
+        return value is None
+    if operator != "matches":
+        raise SimError(400, "bad.request", f"unknown operator {operator!r}")
+    return value is not None and str(value).lower() == str(predicate.get("value", "")).lower()
+
+
+def _day(moment: float) -> int:
+    return int(moment // 86400)
+
+
+def _epoch(moment: datetime | float) -> float:
+    return moment.timestamp() if isinstance(moment, datetime) else float(moment)
 
 
 def _iso(moment: float) -> str:

@@ -144,3 +144,141 @@ def test_the_rate_limit_answers_429_with_retry_after_past_the_budget(sim: Genesy
     assert answers[0].headers["inin-ratelimit-allowed"] == "3" and answers[3].headers["Retry-After"] == "60"
     now[0] += 60.0
     assert requests.get(url, headers=headers, timeout=5).status_code == 200
+
+
+# --- behaviours of the real analytics query and PATCH (issue 11) -----------------------------
+
+WAITING_FILTERS = {
+    "conversationFilters": [{"type": "and", "predicates": [{"dimension": "conversationEnd", "operator": "notExists"}]}],
+    "segmentFilters": [
+        {
+            "type": "and",
+            "predicates": [
+                {"dimension": "purpose", "value": "acd"},
+                {"dimension": "segmentType", "value": "interact"},
+                {"dimension": "segmentEnd", "operator": "notExists"},
+            ],
+        }
+    ],
+}
+
+
+def ask(sim: GenesysSimulator, headers: dict[str, str], start: datetime, end: datetime, **extra: Any) -> Any:
+    body = {
+        "interval": f"{start.isoformat()}/{end.isoformat()}",
+        "paging": {"pageSize": extra.pop("size", 100), "pageNumber": extra.pop("page", 1)},
+        "order": "asc",
+        "orderBy": "conversationStart",
+        **extra,
+    }
+    return requests.post(
+        f"{sim.base_url}/api/v2/analytics/conversations/details/query", json=body, headers=headers, timeout=5
+    )
+
+
+def ids(answer: Any) -> set[str]:
+    return {c["conversationId"] for c in answer.json().get("conversations", [])}
+
+
+def test_the_interval_matches_every_conversation_that_started_on_a_day_it_touches(sim: GenesysSimulator):
+    headers = token(sim)
+    queue = sim.add_queue("Q")
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    early = sim.add_conversation(queue_id=queue, start=day + timedelta(minutes=5))
+    yesterday = sim.add_conversation(queue_id=queue, start=day - timedelta(minutes=5))
+    window = ask(sim, headers, day + timedelta(minutes=30), day + timedelta(minutes=31))
+    assert early in ids(window) and yesterday not in ids(window)
+    spanning = ask(sim, headers, day - timedelta(seconds=1), day + timedelta(seconds=1))
+    assert {early, yesterday} <= ids(spanning)
+
+
+def test_the_interval_is_limited_to_7_days_without_a_filter_and_31_with_one(sim: GenesysSimulator):
+    headers = token(sim)
+    now = datetime.now(UTC)
+    assert ask(sim, headers, now - timedelta(days=8), now).status_code == 400
+    assert ask(sim, headers, now - timedelta(days=8), now, **WAITING_FILTERS).status_code == 200
+    assert ask(sim, headers, now - timedelta(days=32), now, **WAITING_FILTERS).status_code == 400
+
+
+def test_segment_filters_return_only_conversations_waiting_in_a_queue(sim: GenesysSimulator):
+    headers = token(sim)
+    queue, other = sim.add_queue("Q"), sim.add_queue("R")
+    now = datetime.now(UTC)
+    waiting = sim.add_conversation(queue_id=queue, media_type="callback")
+    answered = sim.add_conversation(queue_id=queue)
+    sim.answer(answered)
+    ended = sim.add_conversation(queue_id=queue)
+    sim.end_conversation(ended)
+    moved = sim.add_conversation(queue_id=queue)
+    sim.transfer(moved, other)
+    mix = sim.add_live_mix(10)
+    everything = ask(sim, headers, now - timedelta(minutes=1), now + timedelta(minutes=1))
+    assert {waiting, answered, ended, moved, *mix} <= ids(everything)
+    filtered = ask(sim, headers, now - timedelta(minutes=1), now + timedelta(minutes=1), **WAITING_FILTERS)
+    assert ids(filtered) == {waiting, moved}
+    in_other = {
+        "segmentFilters": [
+            {"type": "and", "predicates": [{"dimension": "queueId", "value": other}]},
+            {"type": "or", "predicates": [{"dimension": "mediaType", "value": "voice"}]},
+        ]
+    }
+    assert ids(ask(sim, headers, now - timedelta(minutes=1), now + timedelta(minutes=1), **in_other)) == {moved}
+
+
+def test_a_transfer_keeps_both_acd_legs_in_analytics_with_their_own_queue_entry_times(sim: GenesysSimulator):
+    headers = token(sim)
+    first, second = sim.add_queue("Q"), sim.add_queue("R")
+    now = datetime.now(UTC)
+    cid = sim.add_conversation(
+        queue_id=first, skills=(), start=now - timedelta(minutes=9), queued_at=now - timedelta(minutes=8)
+    )
+    sim.transfer(cid, second)
+    (view,) = ask(sim, headers, now - timedelta(hours=1), now + timedelta(minutes=1)).json()["conversations"]
+    legs = [p for p in view["participants"] if p["purpose"] == "acd"]
+    assert len(legs) == 2 and legs[0]["participantId"] != legs[1]["participantId"]
+    one, two = (leg["sessions"][0]["segments"][0] for leg in legs)
+    assert one["queueId"] == first and "segmentEnd" in one
+    assert two["queueId"] == second and "segmentEnd" not in two
+    assert one["segmentStart"] < two["segmentStart"]
+
+
+def test_total_hits_is_approximate_and_pages_shift_when_callers_leave(sim: GenesysSimulator):
+    headers = token(sim)
+    queue = sim.add_queue("Q")
+    now = datetime.now(UTC)
+    callers = [sim.add_conversation(queue_id=queue, start=now - timedelta(seconds=300 - i)) for i in range(6)]
+    sim.total_hits_error = -0.5
+    first = ask(sim, headers, now - timedelta(hours=1), now, size=2, **WAITING_FILTERS)
+    assert first.json()["totalHits"] == 3
+    # Callers answered between two page requests (a test does this with sim.hook(...)).
+    for cid in callers[:2]:
+        sim.answer(cid)
+    second = ask(sim, headers, now - timedelta(hours=1), now, size=2, page=2, **WAITING_FILTERS)
+    assert ids(second) == set(callers[4:6]), "the page shifted: callers 2 and 3 slipped past page 2"
+
+
+def test_patch_fields_replace_clear_or_leave_alone(sim: GenesysSimulator):
+    headers = token(sim)
+    queue = sim.add_queue("Q")
+    a, b = sim.add_skill("A"), sim.add_skill("B")
+    english = sim.add_language("English")
+    cid = sim.add_conversation(queue_id=queue, skills=(a,))
+    url = f"{sim.base_url}/api/v2/routing/conversations/{cid}"
+    assert requests.patch(url, json={"priority": 5}, headers=headers, timeout=5).ok
+    assert sim.routing(cid) == ([a], 5), "an absent skillIds leaves the skills as they are"
+    assert requests.patch(url, json={"skillIds": [b], "languageId": english}, headers=headers, timeout=5).ok
+    assert sim.routing(cid) == ([b], 5) and sim.language(cid) == english
+    assert requests.patch(url, json={"skillIds": [], "languageId": ""}, headers=headers, timeout=5).ok
+    assert sim.routing(cid) == ([], 5) and sim.language(cid) is None
+    sim.answer(cid)
+    sim.gone_patch_status = 409
+    assert requests.patch(url, json={"priority": 6}, headers=headers, timeout=5).status_code == 409
+
+
+def test_a_corrupt_conversation_start_is_reported_as_given(sim: GenesysSimulator):
+    headers = token(sim)
+    queue = sim.add_queue("Q")
+    now = datetime.now(UTC)
+    sim.add_conversation(queue_id=queue, reported_start=datetime(2999, 1, 1, tzinfo=UTC))
+    (view,) = ask(sim, headers, now - timedelta(hours=1), now + timedelta(minutes=1)).json()["conversations"]
+    assert view["conversationStart"].startswith("2999-01-01")

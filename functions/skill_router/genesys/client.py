@@ -44,10 +44,31 @@ class Discovered:
     queue_id: str | None  # the queue of the open ACD segment, if any
     left_queue: bool  # was queued and every ACD segment has ended (answered, abandoned, transferred out)
     requested_skill_ids: tuple[str, ...]
+    # The queue leg: the ACD participant of the open interact segment, and when the caller
+    # entered that queue (the segment's start). A transfer to another queue is a new leg.
+    participant_id: str | None = None
+    queue_entered: datetime | None = None
 
     @property
     def in_queue(self) -> bool:
         return self.queue_id is not None and not self.ended
+
+    @property
+    def leg(self) -> str | None:
+        """The ledger's name for this queue leg: the ACD participant id, else queue@entry time."""
+        return leg_key(self.participant_id, self.queue_id, self.queue_entered)
+
+    @property
+    def waiting_since(self) -> datetime:
+        return self.queue_entered or self.start
+
+
+def leg_key(participant_id: str | None, queue_id: str | None, entered: datetime | None) -> str | None:
+    if participant_id:
+        return participant_id
+    if queue_id and entered:
+        return f"{queue_id}@{int(entered.timestamp())}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -60,6 +81,7 @@ class LiveConversation:
     left_queue: bool
     skill_ids: tuple[str, ...]
     priority: int | None
+    participant_id: str | None = None  # the ACD participant of the open queue leg
     started: datetime | None = None  # the conversation's startTime
 
     @property
@@ -116,25 +138,33 @@ class GenesysClient:
 
     # --- the calls ---------------------------------------------------------------------------
 
-    def query_window(self, start: datetime, end: datetime, page_number: int) -> QueryPage:
+    def query_waiting(self, start: datetime, end: datetime, page_number: int) -> QueryPage:
+        """One page of the conversations waiting in a queue now that started on a UTC day the
+        interval touches (the interval is matched by day: developer.genesys.cloud, Analytics >
+        Detail queries). The filters, not the interval, decide what comes back: a live
+        conversation with an open interact segment of an ACD participant. IVR-only, outbound,
+        internal and answered conversations cost no page (docs/design.md, "Discovery")."""
         query = _model(
             "ConversationQuery",
             interval=f"{_iso(start)}/{_iso(end)}",
             order="asc",
             order_by="conversationStart",
             paging=_model("PagingSpec", page_size=PAGE_SIZE, page_number=page_number),
-            # Only live conversations can still be routed; ended ones cost nothing downstream.
             conversation_filters=[
                 _model(
                     "ConversationDetailQueryFilter",
                     type="and",
+                    predicates=[_predicate("ConversationDetailQueryPredicate", "conversationEnd", None)],
+                )
+            ],
+            segment_filters=[
+                _model(
+                    "SegmentDetailQueryFilter",
+                    type="and",
                     predicates=[
-                        _model(
-                            "ConversationDetailQueryPredicate",
-                            type="dimension",
-                            dimension="conversationEnd",
-                            operator="notExists",
-                        )
+                        _predicate("SegmentDetailQueryPredicate", "purpose", "acd"),
+                        _predicate("SegmentDetailQueryPredicate", "segmentType", "interact"),
+                        _predicate("SegmentDetailQueryPredicate", "segmentEnd", None),
                     ],
                 )
             ],
@@ -172,11 +202,23 @@ class GenesysClient:
             )
         return _live(conversation_id, conversation)
 
-    def patch_routing(self, conversation_id: str, skill_ids: Sequence[str], priority: int | None) -> bool:
-        """Replace the requested skills (send the merged list); False when the conversation is gone."""
-        body = _model("RoutingConversationAttributesRequest", skill_ids=list(skill_ids))
+    def patch_routing(
+        self,
+        conversation_id: str,
+        skill_ids: Sequence[str] | None,
+        priority: int | None,
+        language_id: str | None = None,
+    ) -> bool:
+        """Send only what changes: `skillIds` replaces the requested skills and `[]` removes them
+        all (SDK RoutingConversationAttributesRequest), so it is sent only when given (the merged
+        list); an absent field is left as it is. False when the conversation is gone (404)."""
+        body = _model("RoutingConversationAttributesRequest")
+        if skill_ids is not None:
+            body.skill_ids = list(skill_ids)
         if priority is not None:
             body.priority = priority
+        if language_id is not None:
+            body.language_id = language_id
         try:
             self._call(
                 "PATCH /api/v2/routing/conversations/{conversationId}",
@@ -313,6 +355,13 @@ def _model(model: str, /, **fields: Any) -> Any:
     return instance
 
 
+def _predicate(model: str, dimension: str, value: str | None) -> Any:
+    """`dimension matches value`, or `dimension notExists` when value is None."""
+    if value is None:
+        return _model(model, type="dimension", dimension=dimension, operator="notExists")
+    return _model(model, type="dimension", dimension=dimension, operator="matches", value=value)
+
+
 def _header(headers: Any, name: str) -> str | None:
     if not headers:
         return None
@@ -328,6 +377,8 @@ def _discovered(conversation: Any) -> Discovered | None:
     open_queue: str | None = None
     had_queue = False
     requested: tuple[str, ...] = ()
+    participant_id: str | None = None
+    entered: datetime | None = None
     for participant in conversation.participants or []:
         if participant.purpose != "acd":
             continue
@@ -339,6 +390,8 @@ def _discovered(conversation: Any) -> Discovered | None:
                 if segment.segment_end is None:
                     open_queue = segment.queue_id
                     requested = tuple(segment.requested_routing_skill_ids or ())
+                    participant_id = participant.participant_id or None
+                    entered = _utc(segment.segment_start)
     start = conversation.conversation_start
     if start is None or not conversation.conversation_id:
         return None
@@ -349,7 +402,15 @@ def _discovered(conversation: Any) -> Discovered | None:
         queue_id=open_queue,
         left_queue=had_queue and open_queue is None,
         requested_skill_ids=requested,
+        participant_id=participant_id,
+        queue_entered=entered,
     )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _live(conversation_id: str, conversation: Any) -> LiveConversation:
@@ -359,6 +420,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
     had_queue = False
     skills: tuple[str, ...] = ()
     priority: int | None = None
+    participant_id: str | None = None
     for participant in conversation.participants or []:
         values = {str(k): str(v) for k, v in (participant.attributes or {}).items() if v is not None}
         # The caller's participant data is authoritative; others may carry stale copies.
@@ -372,6 +434,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
             requested = (routing.skills if routing else None) or []
             skills = tuple(skill.id for skill in requested if skill.id)
             priority = routing.priority if routing else None
+            participant_id = participant.id
     attributes.update(customer)
     return LiveConversation(
         conversation_id=conversation_id,
@@ -380,6 +443,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
         left_queue=had_queue and queue_id is None,
         skill_ids=skills,
         priority=priority,
+        participant_id=participant_id,
         started=_aware(getattr(conversation, "start_time", None)),
     )
 
