@@ -99,11 +99,25 @@ def process_conversation(
 def serve_live(
     found: Discovered, prior: dict[str, Any] | None, matrix: Matrix, deps: Assigner, now: datetime, too_old: bool
 ) -> Outcome:
-    """Claim the caller's leg, read it as it is now (GET), match and PATCH: the one path by which
-    poll and event mode change a caller, so both choose the same rule and overwrite nothing unread.
-    Without a known leg (an attributes event), the GET comes first to learn it."""
+    """Claim the caller, read it as it is now (GET), match and PATCH: the one path by which poll
+    and event mode change a caller, so both choose the same rule and overwrite nothing unread.
+    Without a known leg (an attributes event), the GET tells the leg."""
     cid = found.conversation_id
     claim_seconds = int(deps.genesys.deadline.until_timeout()) + CLAIM_GRACE_SECONDS
+    # One handler at a time reads and changes a caller: another poller, an event container, the
+    # same event delivered twice. Under the claim the leg's entry is read again: `prior` may
+    # predate another handler's finish.
+    owner = uuid.uuid4().hex
+    if not deps.store.claim_conversation(cid, owner, claim_seconds):
+        return Outcome(cid, "pending", final=False, reason=BUSY)
+    try:
+        return _serve_claimed(found, matrix, deps, now, too_old)
+    finally:
+        deps.store.release_conversation(cid, owner)
+
+
+def _serve_claimed(found: Discovered, matrix: Matrix, deps: Assigner, now: datetime, too_old: bool) -> Outcome:
+    cid = found.conversation_id
     live: LiveConversation | None = None
     if found.leg is None:
         try:
@@ -115,41 +129,24 @@ def serve_live(
         found = dataclasses.replace(
             found, queue_id=live.queue_id, participant_id=live.participant_id, requested_skill_ids=live.skill_ids
         )
-        prior = deps.store.entry(cid, found.leg)
-        if prior and prior.get("outcome") in FINAL_OUTCOMES:
-            return process_conversation(found, prior, matrix, deps, now)
+    prior = deps.store.entry(cid, found.leg)
+    if prior and prior.get("outcome") in FINAL_OUTCOMES:
+        return process_conversation(found, prior, matrix, deps, now)  # finished meanwhile
     leg = _Leg(cid, found.leg, found.queue_entered)
-    # One handler at a time reads and changes a caller's leg: another poller, an event container,
-    # the same event delivered twice. The claim also fails once the leg's outcome is final; a GET
-    # made before it (above) is still current then, as any other handler's PATCH happens under
-    # a claim and ends in a final outcome.
-    owner = uuid.uuid4().hex
-    if not deps.store.claim_conversation(cid, found.leg, owner, claim_seconds):
-        latest = deps.store.entry(cid, found.leg)
-        if latest and latest.get("outcome") in FINAL_OUTCOMES:
-            return process_conversation(found, latest, matrix, deps, now)  # finished meanwhile
-        return Outcome(cid, "pending", final=False, reason=BUSY)
-    outcome: Outcome | None = None
     try:
         if live is None:
             live = deps.genesys.get_conversation(cid)
         if live is None or not live.in_queue:
             why = "conversation no longer exists" if live is None else "left the queue"
-            outcome = _record(deps, leg, "gone", reason=why)
-        elif live.started is not None and (now - live.started).total_seconds() > _horizon(deps):
-            outcome = _record(
-                deps, leg, "too_old", reason="older than LEDGER_TTL_DAYS allows: its ledger entry may have expired"
-            )
-        else:
-            outcome = _assign(live, found, leg, prior, matrix, deps, too_old, now)
+            return _record(deps, leg, "gone", reason=why)
+        if live.started is not None and (now - live.started).total_seconds() > _horizon(deps):
+            reason = "older than LEDGER_TTL_DAYS allows: its ledger entry may have expired"
+            return _record(deps, leg, "too_old", reason=reason)
+        return _assign(live, found, leg, prior, matrix, deps, too_old, now)
     except GenesysError as exc:
-        outcome = _failed(deps, leg, prior, exc)
+        return _failed(deps, leg, prior, exc)
     except OutOfTime as exc:  # the rate budget or the clock ran out before anything was changed
-        outcome = Outcome(cid, "pending", final=False, reason=str(exc))
-    finally:
-        if outcome is None or not outcome.final:
-            deps.store.release_conversation(cid, found.leg, owner)
-    return outcome
+        return Outcome(cid, "pending", final=False, reason=str(exc))
 
 
 def _horizon(deps: Assigner) -> float:

@@ -17,8 +17,9 @@ Dry runs keep their own items (`dryrun#...`) so trying a matrix never blocks the
 Several handlers share these items (pollers, event containers, EventBridge's redeliveries), so:
 - a final outcome is never overwritten: every ledger write is conditional on the entry not
   being final yet;
-- one handler at a time works on a caller's leg: a short claim (`work_owner`, `work_expires`)
-  taken before the GET/PATCH, freed when the handler is done or lapsing with its invocation;
+- `claim#<conversationId>`: one handler at a time works on a caller: a short claim
+  (`work_owner`, `work_expires`) taken before the GET/PATCH, freed when the handler is done or
+  lapsing with its invocation;
 - times come from DynamoDB, not from this container's clock: every answer's `Date` header
   sets the offset of our clock from DynamoDB's, and expiries are compared with a margin.
 """
@@ -340,25 +341,28 @@ class StateStore:
 
     # --- claims: one handler per caller leg, one email per conversation, rule and recipient -------
 
-    def claim_conversation(self, conversation_id: str, leg: str | None, owner: str, seconds: float) -> bool:
-        """Claim a caller's leg before reading and changing its routing; False if its outcome is
-        final or another handler holds it. The claim lapses after `seconds` (the invocation's end)."""
+    def _claim_key(self, conversation_id: str) -> dict[str, Any]:
+        return {"pk": {"S": f"{self.prefix}claim#{conversation_id}"}}
+
+    def claim_conversation(self, conversation_id: str, owner: str, seconds: float) -> bool:
+        """Claim a caller before reading and changing its routing; False while another handler
+        holds it. The claim is an item of its own (`claim#<conversationId>`: the conversation,
+        whatever the leg, so an event and the poller that name the leg differently still meet),
+        lapsing after `seconds` (the invocation's end)."""
         now = self.now()
         try:
             self._update(
-                Key=self._conversation_key(conversation_id, leg),
+                Key=self._claim_key(conversation_id),
                 UpdateExpression="SET work_owner = :owner, work_expires = :expires, expires_at = :ttl",
                 ConditionExpression=(
-                    f"({_NOT_FINAL}) AND (attribute_not_exists(work_expires) OR work_expires < :stale"
-                    " OR work_expires > :absurd OR work_owner = :owner)"
+                    "attribute_not_exists(work_expires) OR work_expires < :stale"
+                    " OR work_expires > :absurd OR work_owner = :owner"
                 ),
-                ExpressionAttributeNames={"#outcome": "outcome"},
                 ExpressionAttributeValues={
                     ":owner": {"S": owner},
                     ":expires": {"N": str(int(now) + max(1, int(seconds) + 1))},
-                    ":ttl": {"N": str(int(now) + self.ttl_seconds)},
+                    ":ttl": {"N": str(int(now) + LONGEST_HOLD_SECONDS + 86400)},
                     **self._held_values(now),
-                    **_FINAL_VALUES,
                 },
             )
         except ClientError as exc:
@@ -367,11 +371,11 @@ class StateStore:
             raise
         return True
 
-    def release_conversation(self, conversation_id: str, leg: str | None, owner: str) -> None:
+    def release_conversation(self, conversation_id: str, owner: str) -> None:
         """Free our claim at once (the next poll or event need not wait for it to lapse)."""
         try:
             self._update(
-                Key=self._conversation_key(conversation_id, leg),
+                Key=self._claim_key(conversation_id),
                 UpdateExpression="REMOVE work_owner, work_expires",
                 ConditionExpression="work_owner = :owner",
                 ExpressionAttributeValues={":owner": {"S": owner}},

@@ -41,7 +41,15 @@ def event(kind: str, conversation_id: str, **body: Any) -> dict[str, Any]:
 def acd_start(app: App, conversation_id: str, queue: str, **body: Any) -> dict[str, Any]:
     """The acd.start Genesys sends as the caller enters the queue: a snapshot of the routing then."""
     skills, priority = app.sim.routing(conversation_id)
-    fields = {"queueId": queue, "requestedRoutingSkillIds": skills, "routingPriority": priority, **body}
+    with app.sim.lock:
+        leg = app.sim.conversations[conversation_id].open_leg()
+    fields = {
+        "queueId": queue,
+        "requestedRoutingSkillIds": skills,
+        "routingPriority": priority,
+        "participantId": leg.participant_id if leg else None,
+        **body,
+    }
     return event("acd_start", conversation_id, **fields)
 
 

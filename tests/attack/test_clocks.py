@@ -45,10 +45,12 @@ def test_a_container_an_hour_slow_takes_a_lapsed_lease(app: App, queue: str):
 def test_a_fast_container_killed_mid_run_does_not_lock_out_later_runs(app: App, queue: str):
     conversation = queued(app, queue, "technical")
     box: dict[str, Any] = {}
-    app.sim.hook("POST", QUERY, lambda: box["run"].kill(), stage="instead")
-    box["run"] = spawn(app, skew=HOUR, timeout=3.0, SAFETY_MARGIN_SECONDS="1")
+    # Killed at its first Genesys request (the login), once it holds the lease.
+    app.sim.hook("POST", "/oauth/token", lambda: box["run"].kill(), stage="instead")
+    box["run"] = spawn(app, skew=HOUR, timeout=4.0, SAFETY_MARGIN_SECONDS="1")
     assert box["run"].wait() == -9
-    time.sleep(6.0)  # its invocation would have timed out, and the skew margin has passed
+    assert app.watermark()["lease_expires"] > time.time()
+    time.sleep(8.0)  # its invocation would have timed out, and the skew margin has passed
     result = app.invoke()
     assert result["status"] == "ok", "a lease written an hour ahead blocked every later run"
     assert app.sim.routing(conversation)[0] != []
@@ -62,14 +64,14 @@ def test_lease_expiry_is_never_written_beyond_the_invocation(app: App, queue: st
 
 def test_a_container_an_hour_fast_cannot_take_a_held_email_claim(app: App, queue: str):
     conversation = queued(app, queue, "billing")
-    assert app.store.claim_notification(conversation, 30)
-    assert not skewed_store(app, HOUR).claim_notification(conversation, 30)
+    assert app.store.claim_notification(conversation, "1-billing", 30)
+    assert not skewed_store(app, HOUR).claim_notification(conversation, "1-billing", 30)
 
 
 def test_an_email_claim_taken_by_a_slow_clock_still_lasts_its_invocation(app: App, queue: str):
     conversation = queued(app, queue, "billing")
-    assert skewed_store(app, -HOUR).claim_notification(conversation, 30)
-    assert not app.store.claim_notification(conversation, 30), "a second container could send it again"
+    assert skewed_store(app, -HOUR).claim_notification(conversation, "1-billing", 30)
+    assert not app.store.claim_notification(conversation, "1-billing", 30), "a second container could send it again"
 
 
 def test_a_caller_claim_taken_by_a_slow_clock_still_lasts_its_invocation(app: App, queue: str):

@@ -77,9 +77,10 @@ def test_a_late_non_final_write_never_replaces_a_final_outcome(app: App, queue: 
     conversation = queued(app, queue, "technical")
     app.invoke()
     store = app.store
-    assert store.entry(conversation)["outcome"] == "applied"
-    store.record(conversation, late, count_attempt=(late == "retry"), reason="a slow handler's stale decision")
-    entry = store.entry(conversation)
+    leg = app.ledger(conversation)["leg"]
+    assert app.ledger(conversation)["outcome"] == "applied"
+    store.record(conversation, late, leg=leg, count_attempt=(late == "retry"), reason="a slow handler's stale decision")
+    entry = app.ledger(conversation)
     assert entry["outcome"] == "applied" and entry.get("reason") is None
     app.sim.clear_log()
     app.invoke()
@@ -90,7 +91,7 @@ def test_a_late_non_final_write_never_replaces_a_final_outcome(app: App, queue: 
 def test_a_second_final_outcome_does_not_replace_the_first(app: App, queue: str, late: str):
     conversation = queued(app, queue, "billing")
     app.invoke()
-    app.store.record(conversation, late, reason="another handler's late verdict")
+    app.store.record(conversation, late, leg=app.ledger(conversation)["leg"], reason="another handler's late verdict")
     assert app.ledger(conversation)["outcome"] == "applied"
     assert app.ledger(conversation)["skills_written"] == [BILLING]
 
@@ -106,7 +107,9 @@ def test_a_transient_failure_of_one_handler_does_not_undo_anothers_success(app: 
     assert send(envelope)["outcome"] == "applied"
     app.sim.fail("GET", GET + conversation, 503, count=None)
     stale_attempt = app.store
-    stale_attempt.record(conversation, "retry", count_attempt=True, reason="GET failed: 503")
+    stale_attempt.record(
+        conversation, "retry", leg=app.ledger(conversation)["leg"], count_attempt=True, reason="GET failed: 503"
+    )
     app.sim.faults.clear()
     assert app.ledger(conversation)["outcome"] == "applied"
     app.invoke()
