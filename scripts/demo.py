@@ -65,7 +65,8 @@ class LocalSetup:
 
 
 def set_up(endpoint: str, sim: GenesysSimulator) -> LocalSetup:
-    """Resources from template.yaml in moto server, the seed matrix in S3, seven callers in the simulator."""
+    """Resources from template.yaml in moto server, the seed matrix in S3, eight callers and 50
+    live conversations that wait in no queue in the simulator."""
     region = "us-east-1"
     resources = create_resources(endpoint, region=region)
     put_credentials(endpoint, region, resources.credentials_secret_id, "demo-client", "demo-secret")
@@ -77,12 +78,21 @@ def set_up(endpoint: str, sim: GenesysSimulator) -> LocalSetup:
     queue = sim.add_queue("General Support")
     now = datetime.now(UTC)
 
-    def caller(label: str, intent: str | None, skills: tuple[str, ...] = (), queued: bool = True) -> Caller:
+    def caller(
+        label: str,
+        intent: str | None,
+        skills: tuple[str, ...] = (),
+        queued: bool = True,
+        minutes: float = 3,
+        media_type: str = "voice",
+    ) -> Caller:
         cid = sim.add_conversation(
             queue_id=queue if queued else None,
             attributes={"intent": intent} if intent else {},
             skills=tuple(BY_NAME[s] for s in skills),
-            start=now - timedelta(minutes=3),
+            start=now - timedelta(minutes=minutes + 2),
+            queued_at=now - timedelta(minutes=minutes),
+            media_type=media_type,
         )
         return Caller(label, cid, intent or "(not set yet)", list(skills))
 
@@ -94,7 +104,11 @@ def set_up(endpoint: str, sim: GenesysSimulator) -> LocalSetup:
         caller("hangs up", "billing question"),
         caller("bot still talking", None),
         caller("still in the IVR", None, queued=False),
+        caller("callback, 3 h in queue", "technical: call me back", minutes=180, media_type="callback"),
     ]
+    # Live conversations that wait in no queue (IVR, outbound, internal, messages, emails): the
+    # analytics interval returns the whole day, and discovery's filters keep them off its pages.
+    sim.add_live_mix(50, start=max(now - timedelta(hours=2), now.replace(hour=0, minute=0, second=1)))
     sim.fail("GET", f"/api/v2/conversations/{callers[4].conversation_id}", 404)  # gone before the GET
     env = {
         **os.environ,
@@ -103,6 +117,8 @@ def set_up(endpoint: str, sim: GenesysSimulator) -> LocalSetup:
         "GENESYS_API_URL": sim.base_url,
         "GENESYS_LOGIN_URL": sim.base_url,
         "SETTLE_LAG_SECONDS": "0",
+        # The demo's "minute later" is seconds of wall time: re-read waiting callers as soon.
+        "INTENT_RECHECK_SECONDS": "1",
     }
     return LocalSetup(endpoint, resources, env, callers, queue)
 
@@ -131,9 +147,20 @@ def run(endpoint: str, sim: GenesysSimulator) -> int:
     sim.set_attributes(callers[6].conversation_id, {"intent": "Technical support"})
     sim.queue_conversation(callers[6].conversation_id, queue)
     callers[6].intent = "Technical support"
+    # The billing caller is transferred to another queue: a new queue leg whose requested skills
+    # come from the transfer (none here). The rule applies again; the supervisor is not re-emailed.
+    escalations = sim.add_queue("Escalations")
+    sim.transfer(callers[0].conversation_id, escalations)
+    callers[0].label = "disputes a bill, transferred"
+    callers[0].before = []
     sim.clear_log()
     second = invoke(env, repeat=2)
-    print_poll("Poll 2: the late intents, one minute later (new container)", second["invocations"][0], callers, sim)
+    print_poll(
+        "Poll 2: the late intents and a transfer, one minute later (new container)",
+        second["invocations"][0],
+        callers,
+        sim,
+    )
     calls_second = sim.count(path_prefix="/api/v2/")
     applied_second = second["invocations"][0]["result"]["polls"][0]["applied"]
     warm = second["invocations"][1]
@@ -163,7 +190,7 @@ def run(endpoint: str, sim: GenesysSimulator) -> int:
         " who match nothing, wait or are gone: `make bench` has the backlog figure, 2.01)"
     )
     print(f"  handler import (cold start, fresh process):   {first['import_seconds']:.2f} s")
-    print(f"  first invocation (cold, 5 callers handled):   {first['invocations'][0]['duration_seconds']:.2f} s")
+    print(f"  first invocation (cold, 6 callers handled):   {first['invocations'][0]['duration_seconds']:.2f} s")
     print(
         f"  warm idle poll (same container, next minute): {warm['duration_seconds']:.3f} s,"
         f" {warm['result']['polls'][0]['genesys_calls']} Genesys call(s)"

@@ -29,7 +29,7 @@ CLAIM_GRACE_SECONDS = 1
 BUSY = "another handler is working on this caller"
 WAITING_FOR_INTENT = "waiting_for_intent"  # a leg queued without an intent yet: read again on a backoff
 RECHECK_FIRST_SECONDS = 30
-RECHECK_CEILING_SECONDS = 300
+RECHECK_CEILING_FACTOR = 10
 
 
 @dataclass
@@ -156,10 +156,10 @@ def _horizon(deps: Assigner) -> float:
     return deps.store.ttl_seconds - LEDGER_TTL_SLACK_SECONDS
 
 
-def next_check_delay(checks: int) -> int:
-    """Seconds until a caller still without an intent is read again, after `checks` reads:
-    30, 60, 120, 240, then every 300 s: 5 reads in the first 10 minutes of waiting."""
-    return min(RECHECK_FIRST_SECONDS * 2 ** max(checks - 1, 0), RECHECK_CEILING_SECONDS)
+def next_check_delay(checks: int, first: int = RECHECK_FIRST_SECONDS) -> int:
+    """Seconds until a caller still without an intent is read again, after `checks` reads: with
+    the default 30 s, 30, 60, 120, 240, then every 300 s: 5 reads in the first 10 minutes."""
+    return int(min(first * 2 ** max(checks - 1, 0), first * RECHECK_CEILING_FACTOR))
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ def _assign(
             queue_id=live.queue_id,
             queue_entered=leg.queue_entered,
             checks=checks,
-            next_check_at=int(now.timestamp()) + next_check_delay(checks),
+            next_check_at=int(now.timestamp()) + next_check_delay(checks, deps.settings.intent_recheck_seconds),
         )
         return Outcome(cid, "pending", final=False, reason="waiting for intent")
     rule, value = hit

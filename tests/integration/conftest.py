@@ -188,5 +188,13 @@ def queued(app: App, queue: str, intent: str | None, skills: tuple[str, ...] = (
     return app.sim.add_conversation(queue_id=queue, attributes=attributes, skills=skills, start=minutes_ago(minutes))
 
 
+def later(seconds: float) -> None:
+    """The next polls run `seconds` from now on the poller's clock (a caller waiting for an
+    intent is read again on a backoff, not on every poll)."""
+    import time
+
+    runtime.current().poller.clock = lambda: time.time() + seconds
+
+
 def patches(app: App, conversation_id: str | None = None) -> int:
     return app.sim.count("PATCH", PATCH + (conversation_id or ""))

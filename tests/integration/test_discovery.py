@@ -152,6 +152,7 @@ def test_a_conversation_starting_in_2999_does_not_stop_later_callers(app: App, q
     app.sim.add_conversation(
         queue_id=queue, attributes={"intent": "technical"}, reported_start=datetime(2999, 1, 1, tzinfo=UTC)
     )
+    app.sim.total_hits_error = 0.5  # over-reported: a client trusting totalHits asks for page 2 too
     app.sim.fail("POST", QUERY, 400, when=lambda body: body["paging"]["pageNumber"] == 2)
     app.invoke()
     later = queued(app, queue, "technical", minutes=0.1)
@@ -190,3 +191,16 @@ def test_a_caller_without_an_intent_is_read_at_most_six_times_in_ten_minutes(app
         rt.poller.clock = lambda step=step: base + 15 * step
         app.invoke()
     assert app.sim.routing(caller)[0] == [TECH]
+
+
+def test_in_event_mode_the_attributes_event_ends_the_wait_at_once(app: App, queue: str):
+    from tests.integration.test_event_mode import acd_start, event, send
+
+    runtime.use(None)
+    caller = queued(app, queue, None, minutes=0)
+    assert send(acd_start(app, caller, queue))["outcome"] == "pending"
+    app.sim.set_attributes(caller, {"intent": "technical"})
+    result = send(event("attributes", caller, attributes={"intent": "technical"}))
+    assert result["outcome"] == "applied", "no waiting for the caller's next re-check"
+    assert app.sim.routing(caller)[0] == [TECH]
+    runtime.use(None)

@@ -51,6 +51,7 @@ def acd_start(app: App, conversation_id: str, queue: str, skills: list[str] | No
         queueId=queue,
         requestedRoutingSkillIds=skills_now if skills is None else skills,
         routingPriority=priority,
+        participantId=app.sim.acd_participant(conversation_id),  # the queue leg
     )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from tests.integration.conftest import (
     TECH,
     App,
     Run,
-    minutes_ago,
+    later,
     patches,
     queued,
 )
@@ -79,7 +78,9 @@ def test_intent_set_only_before_the_third_poll_is_applied_on_the_third(app: App,
     conversation = queued(app, queue, None)
     for _ in range(2):
         assert app.invoke()["polls"][0]["pending"] == 1
+    assert app.sim.count("GET", GET + conversation) == 1, "re-read on a backoff, not every poll"
     app.sim.set_attributes(conversation, {"intent": "technical"})
+    later(31)
     assert app.invoke()["polls"][0]["applied"] == 1
     assert app.sim.routing(conversation)[0] == [TECH] and patches(app) == 1
 
@@ -92,7 +93,6 @@ def test_transient_failures_are_retried_on_later_polls_then_recorded_as_failed(a
     first = app.invoke()["polls"][0]
     assert (first["retry"], first["applied"]) == (1, 1)
     assert app.ledger(broken)["outcome"] == "retry"
-    assert datetime.fromisoformat(app.watermark()["window_end"]) <= minutes_ago(2.9), "held for the retry"
     second = app.invoke()["polls"][0]
     entry = app.ledger(broken)
     assert second["failed"] == 1 and entry["outcome"] == "failed" and entry["attempts"] == 2
@@ -219,7 +219,7 @@ def test_time_running_out_mid_window_loses_nothing(app: App, queue: str):
     done = sum(1 for c in callers if app.sim.routing(c)[0] == [TECH])
     assert 0 < done < 8 and report["problem"].startswith("time ran out")
     first_left = callers[done]
-    assert datetime.fromisoformat(app.watermark()["window_end"]) <= minutes_ago(5 - done * 0.1 - 0.05)
+    assert "window_end" not in app.watermark(), "an incomplete poll does not record the watermark"
     app.sim.delays.clear()
     app.invoke()
     assert all(app.sim.routing(c)[0] == [TECH] for c in callers)
@@ -243,7 +243,7 @@ def test_a_page_that_keeps_failing_holds_the_watermark_until_it_is_served(app: A
     app.sim.fail("POST", QUERY, 500, count=None, when=lambda body: body["paging"]["pageNumber"] == 2)
     report = app.invoke()["polls"][0]
     assert report["applied"] == 100 and not report["complete"]
-    assert datetime.fromisoformat(app.watermark()["window_end"]) <= minutes_ago(20 - 99 * 0.05)
+    assert "window_end" not in app.watermark(), "an incomplete poll does not record the watermark"
     app.sim.faults.clear()
     app.invoke()
     assert all(app.sim.routing(c)[0] == [TECH] for c in callers)
@@ -287,12 +287,10 @@ def test_assigning_the_same_caller_from_two_runs_at_once_has_one_effect_and_one_
 
 
 def test_a_caller_waiting_for_an_intent_for_long_does_not_hide_newer_callers(app: App, queue: str):
-    # The smallest window the settings allow for this overlap and pending age: 60 + 600 + 300.
-    app.set(WINDOW_OVERLAP_SECONDS="60", MAX_PENDING_AGE_SECONDS="600", MAX_WINDOW_SECONDS="960")
+    app.set(MAX_PENDING_AGE_SECONDS="600")
     waiting = queued(app, queue, None, minutes=9)
-    assert app.invoke()["polls"][0]["pending"] == 1  # it holds the watermark at its start
-    assert datetime.fromisoformat(app.watermark()["window_end"]) <= minutes_ago(8.9)
+    assert app.invoke()["polls"][0]["pending"] == 1
     newer = queued(app, queue, "technical", minutes=0.5)
     app.invoke()
     assert app.sim.routing(newer)[0] == [TECH]
-    assert app.ledger(waiting) is None, "still waiting, still looked at"
+    assert app.ledger(waiting)["outcome"] == "waiting_for_intent", "still waiting, still looked at"

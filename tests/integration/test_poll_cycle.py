@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 
 import pytest
 
@@ -15,6 +14,7 @@ from tests.integration.conftest import (
     PATCH,
     TECH,
     App,
+    later,
     minutes_ago,
     patches,
     queued,
@@ -131,17 +131,17 @@ def test_intent_set_after_the_first_poll_is_applied_on_a_later_one(app: App, que
     conversation = queued(app, queue, None)
     report = app.invoke()["polls"][0]
     assert report["pending"] == 1 and patches(app) == 0
-    # The watermark stays at the waiting caller's start, so the next window still covers them.
-    assert datetime.fromisoformat(app.watermark()["window_end"]) <= minutes_ago(1.9)
+    assert app.ledger(conversation)["outcome"] == "waiting_for_intent"
     app.sim.set_attributes(conversation, {"intent": "billing"})
+    later(31)  # the caller's next re-check
     app.invoke()
     assert app.sim.routing(conversation)[0] == [BILLING]
 
 
 def test_a_caller_still_in_the_ivr_is_picked_up_once_queued(app: App, queue: str):
     conversation = app.sim.add_conversation(queue_id=None, attributes={}, start=minutes_ago(4))
-    assert app.invoke()["polls"][0]["pending"] == 1
-    assert app.sim.count("GET", GET) == 0, "discovery already shows it is not queued: no GET"
+    assert app.invoke()["polls"][0]["seen"] == 0, "discovery asks only for callers in a queue"
+    assert app.sim.count("GET", GET) == 0, "a caller not queued costs no GET"
     app.sim.set_attributes(conversation, {"intent": "technical"})
     app.sim.queue_conversation(conversation, queue)
     app.invoke()

@@ -315,6 +315,12 @@ class GenesysSimulator:
         with self.lock:
             self.conversations.pop(conversation_id, None)
 
+    def acd_participant(self, conversation_id: str) -> str | None:
+        """The ACD participant id of the caller's current queue leg (what acd.start names)."""
+        with self.lock:
+            leg = self._conversation(conversation_id).open_leg()
+            return leg.participant_id if leg else None
+
     def language(self, conversation_id: str) -> str | None:
         with self.lock:
             leg = self._conversation(conversation_id).open_leg()
@@ -553,24 +559,27 @@ class GenesysSimulator:
             for c in self.conversations.values():
                 if not first_day <= _day(c.start) <= last_day or c.start > visible_before:
                     continue
-                view = self._analytics_view(c)
+                view = self._analytics_view(c, light=True)
                 if all(_holds(f, _conversation_fields(view)) for f in conversation_filters) and all(
                     any(_holds(f, seg) for seg in _segment_rows(view)) for f in segment_filters
                 ):
-                    found.append((view["conversationStart"], c.id, view))
+                    found.append((view["conversationStart"], c.id, c))
             found.sort(key=lambda item: (item[0], item[1]), reverse=body.get("order") == "desc")
             page = found[(number - 1) * size : number * size]
             answer: JSON = {"totalHits": max(0, round(len(found) * (1 + self.total_hits_error)))}
             if page:  # Genesys leaves the list out of an empty page
-                answer["conversations"] = [view for _, _, view in page]
+                answer["conversations"] = [self._analytics_view(c) for _, _, c in page]
         return answer
 
-    def _analytics_view(self, c: SimConversation) -> JSON:
+    def _analytics_view(self, c: SimConversation, light: bool = False) -> JSON:
+        """The conversation as analytics reports it. `light`: the same structure with raw epoch
+        times and no session ids, cheap enough to filter thousands of conversations per page."""
+        ts: Callable[[float], Any] = (lambda t: t) if light else _iso
         first_queue = c.legs[0].start if c.legs else None
         direction = c.direction
-        customer_segment: JSON = {"segmentStart": _iso(c.start), "segmentType": "system"}
+        customer_segment: JSON = {"segmentStart": ts(c.start), "segmentType": "system"}
         if first_queue is not None or c.end is not None or c.kind != "ivr":
-            customer_segment["segmentEnd"] = _iso(first_queue if first_queue is not None else c.end or c.start)
+            customer_segment["segmentEnd"] = ts(first_queue if first_queue is not None else c.end or c.start)
         participants: list[JSON] = [
             {
                 "participantId": c.customer_id,
@@ -578,7 +587,7 @@ class GenesysSimulator:
                 "purpose": "customer" if c.kind != "internal" else "user",
                 "sessions": [
                     {
-                        "sessionId": str(uuid.uuid5(uuid.NAMESPACE_URL, c.customer_id)),
+                        "sessionId": c.customer_id if light else str(uuid.uuid5(uuid.NAMESPACE_URL, c.customer_id)),
                         "mediaType": c.media_type,
                         "direction": direction,
                         "segments": [customer_segment],
@@ -588,38 +597,38 @@ class GenesysSimulator:
         ]
         if c.kind == "ivr" or (c.kind == "queued" and first_queue is not None):
             # The Architect flow (IVR, bot) holds the caller until it transfers to a queue.
-            ivr: JSON = {"segmentStart": _iso(c.start), "segmentType": "ivr"}
+            ivr: JSON = {"segmentStart": ts(c.start), "segmentType": "ivr"}
             if first_queue is not None or c.end is not None:
-                ivr["segmentEnd"] = _iso(first_queue if first_queue is not None else c.end or c.start)
-            participants.append(_participant(c.id + "-ivr", "ivr", c.media_type, direction, ivr))
+                ivr["segmentEnd"] = ts(first_queue if first_queue is not None else c.end or c.start)
+            participants.append(_participant(c.id + "-ivr", "ivr", c.media_type, direction, ivr, light))
         if c.kind in ("outbound", "internal"):
             # An agent is talking: an open interact segment, but of a user, not of a queue.
-            talk: JSON = {"segmentStart": _iso(c.start), "segmentType": "interact"}
+            talk: JSON = {"segmentStart": ts(c.start), "segmentType": "interact"}
             if c.end is not None:
-                talk["segmentEnd"] = _iso(c.end)
-            participants.append(_participant(c.id + "-agent", "agent", c.media_type, direction, talk))
+                talk["segmentEnd"] = ts(c.end)
+            participants.append(_participant(c.id + "-agent", "agent", c.media_type, direction, talk, light))
         for leg in c.legs:
             segment: JSON = {
-                "segmentStart": _iso(leg.start),  # the queue-entry time of this leg
+                "segmentStart": ts(leg.start),  # the queue-entry time of this leg
                 "segmentType": "interact",
                 "queueId": leg.queue_id,
             }
             if leg.initial_skills:
                 segment["requestedRoutingSkillIds"] = list(leg.initial_skills)
             if leg.end is not None:
-                segment["segmentEnd"] = _iso(leg.end)
-            acd = _participant(leg.participant_id, "acd", c.media_type, direction, segment)
+                segment["segmentEnd"] = ts(leg.end)
+            acd = _participant(leg.participant_id, "acd", c.media_type, direction, segment, light)
             acd["participantName"] = self.queues.get(leg.queue_id, "")
             participants.append(acd)
         view: JSON = {
             "conversationId": c.id,
-            "conversationStart": _iso(c.start if c.reported_start is None else c.reported_start),
+            "conversationStart": ts(c.start if c.reported_start is None else c.reported_start),
             "originatingDirection": direction,
             "divisionIds": [],
             "participants": participants,
         }
         if c.end is not None:
-            view["conversationEnd"] = _iso(c.end)
+            view["conversationEnd"] = ts(c.end)
         return view
 
     def conversation(self, conversation_id: str) -> JSON:
@@ -880,13 +889,15 @@ def _json_body(raw: bytes) -> Any:
         raise SimError(400, "bad.request", "the body is not valid JSON") from None
 
 
-def _participant(participant_id: str, purpose: str, media: str, direction: str, segment: JSON) -> JSON:
+def _participant(
+    participant_id: str, purpose: str, media: str, direction: str, segment: JSON, light: bool = False
+) -> JSON:
     return {
         "participantId": participant_id,
         "purpose": purpose,
         "sessions": [
             {
-                "sessionId": str(uuid.uuid5(uuid.NAMESPACE_URL, participant_id)),
+                "sessionId": participant_id if light else str(uuid.uuid5(uuid.NAMESPACE_URL, participant_id)),
                 "mediaType": media,
                 "direction": direction,
                 "segments": [segment],

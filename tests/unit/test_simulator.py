@@ -66,9 +66,14 @@ def test_every_field_the_simulator_sends_is_a_field_of_the_sdk_models(sim: Genes
     skill = sim.add_skill("Billing")
     queue = sim.add_queue("General")
     conversation = sim.add_conversation(queue_id=queue, attributes={"intent": "billing"}, skills=[skill])
+    sim.add_live_mix(5)  # IVR, outbound, internal, message, email
+    english = sim.add_language("English")
     sim.add_user("Lead", "lead@example.com", user_id="u1")
     headers = token(sim)
     base = sim.base_url
+    requests.patch(
+        f"{base}/api/v2/routing/conversations/{conversation}", json={"languageId": english}, headers=headers, timeout=5
+    ).raise_for_status()
     answers = {
         "AnalyticsConversationQueryResponse": query(sim, headers).json(),
         "Conversation": requests.get(f"{base}/api/v2/conversations/{conversation}", headers=headers, timeout=5).json(),
