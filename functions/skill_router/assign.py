@@ -105,18 +105,25 @@ def serve_live(
     cid = found.conversation_id
     claim_seconds = int(deps.genesys.deadline.until_timeout()) + CLAIM_GRACE_SECONDS
     # One handler at a time reads and changes a caller: another poller, an event container, the
-    # same event delivered twice. Under the claim the leg's entry is read again: `prior` may
-    # predate another handler's finish.
+    # same event delivered twice. A handler whose `prior` predates another's finish still does no
+    # harm: the GET shows the rule's skills and priority there (nothing to PATCH), and the final
+    # outcome it would record over the other's is refused.
     owner = uuid.uuid4().hex
     if not deps.store.claim_conversation(cid, owner, claim_seconds):
         return Outcome(cid, "pending", final=False, reason=BUSY)
+    outcome: Outcome | None = None
     try:
-        return _serve_claimed(found, matrix, deps, now, too_old)
+        outcome = _serve_claimed(found, prior, matrix, deps, now, too_old)
     finally:
-        deps.store.release_conversation(cid, owner)
+        # A final outcome needs no release: every later handler reads it and stops before claiming.
+        if outcome is None or not outcome.final:
+            deps.store.release_conversation(cid, owner)
+    return outcome
 
 
-def _serve_claimed(found: Discovered, matrix: Matrix, deps: Assigner, now: datetime, too_old: bool) -> Outcome:
+def _serve_claimed(
+    found: Discovered, prior: dict[str, Any] | None, matrix: Matrix, deps: Assigner, now: datetime, too_old: bool
+) -> Outcome:
     cid = found.conversation_id
     live: LiveConversation | None = None
     if found.leg is None:
@@ -129,9 +136,9 @@ def _serve_claimed(found: Discovered, matrix: Matrix, deps: Assigner, now: datet
         found = dataclasses.replace(
             found, queue_id=live.queue_id, participant_id=live.participant_id, requested_skill_ids=live.skill_ids
         )
-    prior = deps.store.entry(cid, found.leg)
-    if prior and prior.get("outcome") in FINAL_OUTCOMES:
-        return process_conversation(found, prior, matrix, deps, now)  # finished meanwhile
+        prior = deps.store.entry(cid, found.leg)
+        if prior and prior.get("outcome") in FINAL_OUTCOMES:
+            return process_conversation(found, prior, matrix, deps, now)  # finished already
     leg = _Leg(cid, found.leg, found.queue_entered)
     try:
         if live is None:

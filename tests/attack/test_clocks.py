@@ -97,3 +97,33 @@ def test_a_fast_event_container_writes_no_future_times(app: App, queue: str):
     entry = app.ledger(conversation)
     assert entry["updated_at"] <= time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 2))
     assert entry["notified_at"] <= time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 2))
+
+
+def write_raw(app: App, key: str, **numbers: float) -> None:
+    """Put attributes on an item as an older version, or a container with a broken clock, left them."""
+    names = {f"#{k}": k for k in numbers}
+    app.client("dynamodb").update_item(
+        TableName=app.env["STATE_TABLE"],
+        Key={"pk": {"S": key}},
+        UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in numbers),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={f":{k}": {"N": str(int(v))} for k, v in numbers.items()},
+    )
+
+
+def test_a_lease_written_a_year_ahead_does_not_lock_out_every_later_run(app: App, queue: str):
+    write_raw(app, "watermark#poll", lease_expires=time.time() + 365 * 86400)
+    assert app.store.acquire_lease("next-run", 30) is not None
+
+
+def test_an_email_claim_written_a_year_ahead_does_not_lose_the_email(app: App, queue: str):
+    conversation = queued(app, queue, "billing")
+    write_raw(app, f"email#{conversation}#rule#1-billing", notify_claim_expires=time.time() + 365 * 86400)
+    assert app.store.claim_notification(conversation, "1-billing", 30)
+
+
+def test_a_caller_claim_written_a_year_ahead_does_not_block_the_caller_for_good(app: App, queue: str):
+    conversation = queued(app, queue, "billing")
+    write_raw(app, f"claim#{conversation}", work_expires=time.time() + 365 * 86400)
+    report = app.invoke()["polls"][0]
+    assert report["applied"] == 1

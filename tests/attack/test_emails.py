@@ -175,3 +175,14 @@ def test_ses_refusing_once_sends_the_email_once_later(app: App, queue: str):
     app.invoke()
     app.invoke()
     assert len(app.sent_emails()) == 1
+
+
+def test_settings_refuse_a_ledger_ttl_shorter_than_the_longest_wait():
+    from skill_router.errors import ConfigurationError
+    from skill_router.settings import load_settings
+    from tests.unit.test_settings import BASE
+
+    longest = {"MAX_PENDING_AGE_SECONDS": "85000", "MAX_WINDOW_SECONDS": "86400", "WINDOW_OVERLAP_SECONDS": "600"}
+    with pytest.raises(ConfigurationError, match="LEDGER_TTL_DAYS=1 is too short"):
+        load_settings({**BASE, **longest, "LEDGER_TTL_DAYS": "1"})
+    assert load_settings({**BASE, **longest, "LEDGER_TTL_DAYS": "2"}).ledger_ttl_days == 2
