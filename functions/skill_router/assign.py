@@ -38,6 +38,13 @@ class Assigner:
     store: StateStore
     notifier: Notifier
     settings: Settings
+    # Claim each caller before serving it. Event containers always do; the poller does in event
+    # mode (EVENT_MODE, set by the template), as without events the lease makes it the only handler.
+    always_claim: bool = False
+
+    @property
+    def claims(self) -> bool:
+        return self.always_claim or self.settings.event_mode
 
 
 @dataclass
@@ -108,6 +115,8 @@ def serve_live(
     # same event delivered twice. A handler whose `prior` predates another's finish still does no
     # harm: the GET shows the rule's skills and priority there (nothing to PATCH), and the final
     # outcome it would record over the other's is refused.
+    if not deps.claims:
+        return _serve_claimed(found, prior, matrix, deps, now, too_old)
     owner = uuid.uuid4().hex
     if not deps.store.claim_conversation(cid, owner, claim_seconds):
         return Outcome(cid, "pending", final=False, reason=BUSY)

@@ -18,6 +18,7 @@ after them, find the work done or in hand.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -105,6 +106,7 @@ def handle_event(
     """`prior` is the conversation's own entry (event mode's notes); the queue leg's entry is
     read here once the leg is known (acd.start names it; a waiting note remembers it)."""
     cid = event.conversation_id
+    deps = dataclasses.replace(deps, always_claim=True)  # the poller and other containers may be on it too
     leg = event.participant_id if event.topic == ACD_START else (prior or {}).get("waiting_leg")
     if event.topic == ACD_START and not leg:
         leg = leg_key(None, event.queue_id, event.at)

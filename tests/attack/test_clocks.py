@@ -123,6 +123,7 @@ def test_an_email_claim_written_a_year_ahead_does_not_lose_the_email(app: App, q
 
 
 def test_a_caller_claim_written_a_year_ahead_does_not_block_the_caller_for_good(app: App, queue: str):
+    app.set(EVENT_MODE="true")  # the poller claims callers in event mode
     conversation = queued(app, queue, "billing")
     write_raw(app, f"claim#{conversation}", work_expires=time.time() + 365 * 86400)
     report = app.invoke()["polls"][0]

@@ -141,7 +141,7 @@ def test_agentless_killed_between_recipients_resends_nobody_already_sent(app: Ap
 
 
 def test_agentless_two_containers_at_once_send_each_recipient_once(app: App, queue: str):
-    app.set(NOTIFY_CHANNEL="genesys", NOTIFY_FROM="alerts@example.com")
+    app.set(NOTIFY_CHANNEL="genesys", NOTIFY_FROM="alerts@example.com", EVENT_MODE="true")
     three_recipients(app)
     conversation = queued(app, queue, "billing")
     app.sim.delay("POST", EMAIL, 0.5)

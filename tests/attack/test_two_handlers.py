@@ -28,6 +28,7 @@ def test_the_same_acd_start_delivered_twice_at_once_patches_and_emails_once(app:
 
 
 def test_a_poller_and_an_event_container_at_once_patch_a_caller_once(app: App, queue: str):
+    app.set(EVENT_MODE="true")  # the poller of an event-mode stack (template.yaml)
     conversation = queued(app, queue, "technical")
     envelope = acd_start(app, conversation, queue)
     app.sim.delay("GET", GET + conversation, 2.0)
@@ -39,6 +40,7 @@ def test_a_poller_and_an_event_container_at_once_patch_a_caller_once(app: App, q
 
 @pytest.mark.slow
 def test_three_event_containers_and_a_poller_on_five_callers_patch_each_once(app: App, queue: str):
+    app.set(EVENT_MODE="true")  # the poller of an event-mode stack (template.yaml)
     callers = [
         queued(app, queue, intent, minutes=2 + i) for i, intent in enumerate(["billing", "technical"] * 2 + ["billing"])
     ]
@@ -117,6 +119,7 @@ def test_a_transient_failure_of_one_handler_does_not_undo_anothers_success(app: 
 
 
 def test_a_handler_killed_holding_a_caller_frees_it_with_its_invocation(app: App, queue: str):
+    app.set(EVENT_MODE="true")  # the poller of an event-mode stack (template.yaml)
     conversation = queued(app, queue, "technical")
     envelope = acd_start(app, conversation, queue)
     box = {}
@@ -148,6 +151,7 @@ def test_a_redelivered_acd_start_after_the_poller_applied_changes_nothing(app: A
 
 
 def test_a_caller_claimed_by_a_live_handler_is_left_alone_and_picked_up_later(app: App, queue: str):
+    app.set(EVENT_MODE="true")  # the poller of an event-mode stack (template.yaml)
     conversation = queued(app, queue, "technical")
     inside = threading.Event()
     app.sim.hook("GET", GET + conversation, lambda: (inside.set(), time.sleep(3.0)), stage="before")
