@@ -13,7 +13,7 @@ still waiting, so the next poll finds them.
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +30,7 @@ from skill_router.observability import logger, metrics
 from skill_router.settings import Settings
 from skill_router.store import StateStore, format_time
 
+FINISHED_CACHE_SIZE = 50_000  # queue legs; a few MB at most
 REPORTED = ("applied", "unchanged", "gone", "failed", "retry", "no_match", "no_rule", "pending", "done")
 
 
@@ -83,6 +84,11 @@ class Poller:
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+    # Queue legs this container saw finished (final outcome, no email owed): a final outcome is
+    # never rewritten, so a caller still waiting on such a leg costs no ledger read on later polls.
+    _finished: OrderedDict[tuple[str, str | None], dict[str, Any]] = field(
+        default_factory=OrderedDict, init=False, repr=False
+    )
 
     def run_invocation(self, deadline: Deadline, owner: str) -> dict[str, Any]:
         """All polls of one invocation under one lease; the lease is released however it ends."""
@@ -161,7 +167,7 @@ class Poller:
                 logger.error("discovery query failed; the rest is polled next time", extra={"error": str(exc)})
                 break
             report.pages += 1
-            ledger = self.store.ledger((c.conversation_id, c.leg) for c in result.conversations)
+            ledger = self._ledger([(c.conversation_id, c.leg) for c in result.conversations])
 
             def handle(
                 found: Discovered, ledger: dict[tuple[str, str | None], dict[str, Any]] = ledger
@@ -174,13 +180,16 @@ class Poller:
             # A page's conversations are independent: a few threads clear a backlog at the rate
             # budget's pace instead of one round trip at a time.
             outcomes = list(self._executor().map(handle, result.conversations))
-            for outcome in outcomes:
+            for found, outcome in zip(result.conversations, outcomes, strict=True):
                 report.seen += 1
                 if outcome is None:
                     report.outcomes["pending"] += 1
                     continue
                 report.outcomes[outcome.outcome] += 1
                 report.notified += int(outcome.notified)
+                prior = ledger.get((found.conversation_id, found.leg))
+                if outcome.outcome == "done" and prior and (outcome.notified or not prior.get("notify_pending")):
+                    self._remember((found.conversation_id, found.leg), prior)
             if deadline.expired:
                 report.problem = "time ran out; the rest is polled next time"
                 break
@@ -202,6 +211,17 @@ class Poller:
         self._emit(report, now)
         logger.info("poll finished", extra={"report": report.as_dict()})
         return report
+
+    def _ledger(self, keys: list[tuple[str, str | None]]) -> dict[tuple[str, str | None], dict[str, Any]]:
+        known = {k: self._finished[k] for k in keys if k in self._finished}
+        missing = [k for k in keys if k not in known]
+        return {**known, **(self.store.ledger(missing) if missing else {})}
+
+    def _remember(self, key: tuple[str, str | None], entry: dict[str, Any]) -> None:
+        self._finished[key] = {"outcome": entry.get("outcome"), "rule_id": entry.get("rule_id")}
+        self._finished.move_to_end(key)
+        while len(self._finished) > FINISHED_CACHE_SIZE:
+            self._finished.popitem(last=False)
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
