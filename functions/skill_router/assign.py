@@ -293,6 +293,7 @@ def apply_rule(
     )
     if notify_to and result.outcome != "done":  # "done": another handler finished it, and emails
         result.notified = _notify(where, notify_to, {"rule_id": rule.id, "skills_written": list(after)}, deps)
+        result.details["email_owed"] = not result.notified
     return result
 
 

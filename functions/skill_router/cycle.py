@@ -28,7 +28,7 @@ from skill_router.genesys.errors import GenesysError
 from skill_router.matrix_source import MatrixSource
 from skill_router.observability import logger, metrics
 from skill_router.settings import Settings
-from skill_router.store import StateStore, format_time
+from skill_router.store import FINAL_OUTCOMES, StateStore, format_time
 
 FINISHED_CACHE_SIZE = 50_000  # queue legs; a few MB at most
 REPORTED = ("applied", "unchanged", "gone", "failed", "retry", "no_match", "no_rule", "pending", "done")
@@ -187,9 +187,11 @@ class Poller:
                     continue
                 report.outcomes[outcome.outcome] += 1
                 report.notified += int(outcome.notified)
-                prior = ledger.get((found.conversation_id, found.leg))
+                key, prior = (found.conversation_id, found.leg), ledger.get((found.conversation_id, found.leg))
                 if outcome.outcome == "done" and prior and (outcome.notified or not prior.get("notify_pending")):
-                    self._remember((found.conversation_id, found.leg), prior)
+                    self._remember(key, prior)
+                elif outcome.outcome in FINAL_OUTCOMES and not outcome.details.get("email_owed"):
+                    self._remember(key, {"outcome": outcome.outcome, "rule_id": outcome.rule_id})
             if deadline.expired:
                 report.problem = "time ran out; the rest is polled next time"
                 break
