@@ -348,10 +348,12 @@ def _notify(where: _Leg, recipients: list[str], entry: dict[str, Any], deps: Ass
         return False
     # A channel that sends one recipient per call is claimed per recipient: a failure or a crash
     # after the first send repeats nobody already sent.
-    sent = [_send_claimed(where, rule_id, r, [r], subject, text, claim_seconds, deps) for r in recipients]
+    for r in recipients:
+        _send_claimed(where, rule_id, r, [r], subject, text, claim_seconds, deps)
     if _settle_if_sent(where, rule_id, deps, lambda email: all(recipient_notified(email, r) for r in recipients)):
         _finish(deps, where, rule_id, True, None)
-    return any(sent)
+        return True  # notified only once every recipient is out (the poller then stops looking)
+    return False
 
 
 def _settle_if_sent(where: _Leg, rule_id: str | None, deps: Assigner, done: Any) -> bool:
