@@ -370,7 +370,7 @@ def event_mode(endpoint: str, cold_runs: int = 5, warm_runs: int = 40) -> dict[s
     calls_fast: list[int] = []
     for i in range(warm_runs):
         cid, envelope = caller()
-        if i % 2:  # the intent event first, then the queue: one PATCH, no GET
+        if i % 2:  # the intent event first, then the queue (acd.start still reads first: GET + PATCH)
             intent = genesys_event("attributes", cid, attributes={"intent": "technical"})
             conversation_event.handler(intent, LambdaContext(30, 256))
         began = time.time()

@@ -83,6 +83,7 @@ class LiveConversation:
     skill_ids: tuple[str, ...]
     priority: int | None
     participant_id: str | None = None  # the ACD participant of the open queue leg
+    started: datetime | None = None  # the conversation's startTime
 
     @property
     def in_queue(self) -> bool:
@@ -533,4 +534,11 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
         skill_ids=skills,
         priority=priority,
         participant_id=participant_id,
+        started=_aware(getattr(conversation, "start_time", None)),
     )
+
+
+def _aware(moment: Any) -> datetime | None:
+    if not isinstance(moment, datetime):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
