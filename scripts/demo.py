@@ -130,6 +130,8 @@ def run(endpoint: str, sim: GenesysSimulator) -> int:
         **local.env,
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         "POWERTOOLS_METRICS_DISABLED": "true",
+        # One poll per invocation: the demo runs on the wall clock and should not sleep 30 s.
+        "POLL_INTERVAL_SECONDS": "60",
     }
     print("skill-router demo: the scheduled poll, end to end, locally")
     print(f"  AWS (moto server)   {endpoint}  table {resources.table_name}, bucket {resources.bucket_name}")

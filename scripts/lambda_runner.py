@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("event", type=Path, help="JSON event file")
     parser.add_argument("--handler", default="skill_router.handlers.poll.handler")
-    parser.add_argument("--timeout", type=float, default=55.0, help="function timeout in seconds (template: 55)")
+    parser.add_argument("--timeout", type=float, default=58.0, help="function timeout in seconds (template: 58)")
     parser.add_argument("--memory", type=int, default=512)
     parser.add_argument("--repeat", type=int, default=1, help="invocations in this process (later ones are warm)")
     parser.add_argument("--result-file", type=Path, help="write the JSON result here instead of stdout")

@@ -2,6 +2,7 @@
 
     skill-router matrix validate FILE...            exit 1 with every problem (file:line rule N 'field')
     skill-router matrix explain FILE --intent TEXT  which rule matches and why; exit 3 when none does
+                                   [--waited 90s]   and what its escalation ladder does by then
     skill-router matrix upload FILE --bucket B      validate, then put it in S3 (refuses a broken file)
     skill-router matrix diff OLD NEW                which sample intents change outcome; exit 4 if any
     skill-router audit --conversation ID | --since 1h   the decisions the function recorded
@@ -24,8 +25,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from skill_router import escalation_text as escalation
 from skill_router.errors import MatrixError, SkillRouterError
-from skill_router.matrix import Matrix, Rule, parse_matrix
+from skill_router.matrix import (
+    DEFAULT_MAX_WAIT_SECONDS,
+    NOTIFY_RECIPIENT_LIMITS,
+    Matrix,
+    Rule,
+    parse_duration,
+    parse_matrix,
+)
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_NO_MATCH, EXIT_CHANGED = 0, 1, 2, 3, 4
 REGION_HINT = "give --region or set AWS_DEFAULT_REGION (the stack's region)"
@@ -39,7 +48,7 @@ class UserError(Exception):
         self.status = status
 
 
-def load(path: str) -> Matrix:
+def load(path: str, **limits: Any) -> Matrix:
     file = Path(path)
     if not file.is_file():
         raise UserError(f"{path}: no such file")
@@ -47,7 +56,7 @@ def load(path: str) -> Matrix:
         body = file.read_bytes()
     except OSError as exc:
         raise UserError(f"{path}: cannot be read ({exc.strerror})") from None
-    return parse_matrix(body, path)
+    return parse_matrix(body, path, **limits)
 
 
 def read_lines(path: str, option: str) -> list[str]:
@@ -108,9 +117,10 @@ def aws_problem(exc: Exception, what: str) -> str:
 
 def validate(args: argparse.Namespace) -> int:
     status = EXIT_OK
+    limits = {"max_wait_seconds": args.max_wait, "notify_channel": args.notify_channel}
     for path in args.files:  # every file is checked, a missing one does not stop the others
         try:
-            matrix = load(path)
+            matrix = load(path, **limits)
         except MatrixError as exc:
             print("\n".join(exc.problems))
             status = EXIT_INVALID
@@ -138,6 +148,7 @@ def describe(rule: Rule) -> list[str]:
         lines.append(f"  supervisor email: once, to {', '.join(recipients)}")
     else:
         lines.append("  supervisor email: none (only rules with priority: high email)")
+    lines += escalation.describe_rule(rule)
     return lines
 
 
@@ -168,6 +179,8 @@ def explain(args: argparse.Namespace) -> int:
         print(f"rule {rule.position} '{rule.id}' (line {rule.line}) matches:")
         print(f"  {attribute!r} {rule.match}-matches keyword {keyword!r} (case-insensitive); first match wins")
         print("\n".join(describe(rule)))
+        if args.waited is not None:
+            print("\n".join(escalation.describe_wait(rule, args.waited)))
         return EXIT_OK
     print("no rule matches; nothing would change")
     for rule in matrix.rules:
@@ -203,7 +216,7 @@ def outcome(matrix: Matrix, attribute: str, value: str, intent_attribute: str, q
     email = "email" if rule.high_priority and (rule.notify or rule.notify_users) else "no email"
     skills = ", ".join([*rule.skill_ids, *rule.skill_names])
     priority = "unchanged" if rule.routing_priority is None else str(rule.routing_priority)
-    return f"rule '{rule.id}': {skills}; priority {priority}; {email}"
+    return f"rule '{rule.id}': {skills}; priority {priority}; {email}" + escalation.summary(rule)
 
 
 def diff(args: argparse.Namespace) -> int:
@@ -305,6 +318,18 @@ def parser() -> argparse.ArgumentParser:
     actions = matrix.add_subparsers(dest="action", required=True, parser_class=Parser)
     p = actions.add_parser("validate", help="check files; exit 1 with every problem")
     p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument(
+        "--max-wait",
+        type=_seconds,
+        default=DEFAULT_MAX_WAIT_SECONDS,
+        help="MAX_WAIT_SECONDS of the deployment: no escalation step may be later (default 1 day)",
+    )
+    p.add_argument(
+        "--notify-channel",
+        choices=[*NOTIFY_RECIPIENT_LIMITS, "none"],
+        default="ses",
+        help="NOTIFY_CHANNEL of the deployment: bounds a step's notify recipients (default ses)",
+    )
     p.set_defaults(run=validate)
     p = actions.add_parser("explain", help="which rule matches an intent, and what it would do")
     p.add_argument("file", metavar="FILE")
@@ -312,6 +337,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--attribute", action="append", default=[], metavar="NAME=VALUE", help="other participant data")
     p.add_argument("--queue", help="the queue id the caller waits in")
     p.add_argument("--intent-attribute", default="intent", help="INTENT_ATTRIBUTE of the deployment")
+    p.add_argument(
+        "--waited",
+        type=_seconds,
+        metavar="DURATION",
+        help="show what the rule's escalation steps do for a caller who has waited this long (90, 90s, 2m)",
+    )
     p.set_defaults(run=explain)
     p = actions.add_parser("upload", help="validate, then upload to the matrix bucket")
     p.add_argument("file", metavar="FILE")
@@ -343,6 +374,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=doctor)
     return top
+
+
+def _seconds(text: str) -> int:
+    seconds = parse_duration(text)
+    if seconds is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration: give seconds, or 90s, 2m, 1h")
+    return seconds
 
 
 def main(argv: Sequence[str] | None = None) -> int:

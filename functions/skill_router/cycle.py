@@ -1,5 +1,5 @@
-"""One invocation: take the lease, poll what waits in a queue now (once, or twice 30 s apart),
-record the watermark.
+"""One invocation: take the lease, poll what waits in a queue now every POLL_INTERVAL_SECONDS
+while there is time, record the watermark.
 
 Each poll asks the analytics details query for every live conversation with an open interact
 segment of an ACD participant that started on a UTC day from DISCOVERY_LOOKBACK_DAYS ago to
@@ -26,12 +26,14 @@ from skill_router.discovery import DiscoveryBudget
 from skill_router.errors import OutOfTime
 from skill_router.genesys.client import Discovered, GenesysClient
 from skill_router.genesys.errors import GenesysError
-from skill_router.matrix import Matrix
 from skill_router.matrix_source import MatrixSource
 from skill_router.observability import logger, metrics
 from skill_router.settings import Settings
-from skill_router.store import StateStore, format_time
+from skill_router.store import FINAL_OUTCOMES, StateStore, format_time
 
+# A poll starts only with this much of the invocation left: an idle poll is one query page and
+# a watermark write; a busy one stops at the deadline and leaves the rest to the next poll.
+MIN_POLL_SECONDS = 2.0
 FINISHED_CACHE_SIZE = 50_000  # queue legs; a few MB at most
 REPORTED = ("applied", "unchanged", "gone", "failed", "retry", "no_match", "no_rule", "pending", "done")
 
@@ -110,24 +112,26 @@ class Poller:
             return {"status": "lease_held", "polls": []}
         reports: list[PollReport] = []
         watermark = lease.window_end
-        started = self.clock()
+        interval = self.settings.poll_interval_seconds
+        slot = self.clock()
         released = False
         try:
-            for number in range(self.settings.polls_per_invocation):
-                if number:
-                    wait = self.settings.seconds_between_polls - (self.clock() - started)
-                    # A second poll only when it can wait and still have time to work.
-                    if not deadline.allows(max(wait, 0) + 15):
-                        logger.info("no time for the second poll", extra={"remaining": round(deadline.remaining(), 1)})
-                        break
-                    if wait > 0:
-                        self.sleep(wait)
-                started = self.clock()
-                last = number == self.settings.polls_per_invocation - 1
+            # A poll every POLL_INTERVAL_SECONDS while the next one would still have MIN_POLL_SECONDS
+            # to work. A poll that overran its interval (a backlog) is followed at once, and the
+            # interval counts from there.
+            while True:
+                next_slot = slot + interval
+                last = not deadline.allows(max(next_slot - self.clock(), 0) + MIN_POLL_SECONDS)
                 report = self.poll(deadline, owner, watermark, release=last)
                 released = report.released
                 reports.append(report)
                 watermark = datetime.fromisoformat(report.watermark_after) if report.watermark_after else watermark
+                now = self.clock()
+                slot = max(next_slot, now)
+                if last or not deadline.allows(slot - now + MIN_POLL_SECONDS):
+                    break
+                if slot > now:
+                    self.sleep(slot - now)
         finally:
             if not released:
                 self.store.release_lease(owner)
@@ -202,12 +206,10 @@ class Poller:
                     continue
                 report.outcomes[outcome.outcome] += 1
                 report.notified += int(outcome.notified)
-                key = (found.conversation_id, found.leg)
-                prior = ledger.get(key)
+                key, prior = (found.conversation_id, found.leg), ledger.get((found.conversation_id, found.leg))
                 if outcome.outcome == "done" and prior and (outcome.notified or not prior.get("notify_pending")):
                     self._remember(key, prior)
-                elif outcome.final and not _may_owe_email(outcome, matrix, self.assigner):
-                    # Recorded final by this container just now: a later poll needs no ledger read.
+                elif outcome.outcome in FINAL_OUTCOMES and not outcome.details.get("email_owed"):
                     self._remember(key, {"outcome": outcome.outcome, "rule_id": outcome.rule_id})
             # A page is left only when every caller on it was handled; else the next poll reads it again.
             if deadline.expired or any(o is None or o.details.get("out_of_time") for o in outcomes):
@@ -275,14 +277,6 @@ class Poller:
         if report.watermark_after:
             lag = (now - datetime.fromisoformat(report.watermark_after)).total_seconds()
             metrics.add_metric(name="WatermarkLagSeconds", unit="Seconds", value=max(lag, 0))
-
-
-def _may_owe_email(outcome: Outcome, matrix: Matrix, assigner: Assigner) -> bool:
-    """A leg that applied a high-priority rule may still owe its email (claimed, failed, retried):
-    such a leg is read from the ledger again until it is seen settled."""
-    if outcome.outcome not in ("applied", "unchanged") or outcome.notified or not assigner.notifier.enabled:
-        return False
-    return any(rule.id == outcome.rule_id and rule.high_priority for rule in matrix.rules)
 
 
 def _sweep_start(discovery: DiscoveryBudget, now: datetime) -> datetime:

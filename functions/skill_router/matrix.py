@@ -43,6 +43,15 @@ _RE2_OPTIONS.log_errors = False  # the problem is reported once, with file and l
 MATCH_MODES = ("contains", "exact", "regex")
 URGENCIES = ("high", "medium", "low")
 PRIORITY_BOUND = 25_000_000  # Genesys rejects routing priorities outside +/- this
+# The latest an escalation step may fall due, in seconds of waiting (setting MAX_WAIT_SECONDS).
+DEFAULT_MAX_WAIT_SECONDS = 86_400
+# Recipients one email may have, per NOTIFY_CHANNEL: SES SendEmail takes at most 50 (AWS SES API
+# reference, "Destination"); Genesys agentless email takes one recipient per send (SDK model
+# AgentlessEmailSendRequestDto.to_addresses), so each is one API call from the rate budget: 10.
+NOTIFY_RECIPIENT_LIMITS = {"ses": 50, "genesys": 10}
+LANGUAGE_NONE = "none"  # `language: none` clears the requested language (languageId "")
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h)?\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -59,7 +68,38 @@ RULE_KEYS = (
     "supervisor_email",
     "notify",
     "queues",
+    "language",
+    "escalate",
 )
+STEP_KEYS = ("after", "add_skills", "remove_skills", "routing_priority", "language", "notify")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One rung of a rule's escalation ladder: what changes once the caller has waited `after`
+    seconds in the queue (this ACD leg). `after` is the step's identity within its rule."""
+
+    position: int  # 1-based, in the order of the file (which is increasing `after`)
+    line: int
+    after: int
+    add_skill_ids: tuple[str, ...] = ()
+    remove_skill_ids: tuple[str, ...] = ()
+    routing_priority: int | None = None  # raise to; never lowers
+    language_id: str | None = None  # None: leave it; "": clear it
+    notify: tuple[str, ...] = ()
+    # Named in the file, resolved through Genesys when the function loads the matrix.
+    add_skill_names: tuple[str, ...] = ()
+    remove_skill_names: tuple[str, ...] = ()
+    language_name: str | None = None
+    notify_users: tuple[str, ...] = ()
+    key_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def line_of(self, key: str) -> int:
+        return self.key_lines.get(key, self.line)
+
+    @property
+    def unresolved(self) -> bool:
+        return bool(self.add_skill_names or self.remove_skill_names or self.language_name or self.notify_users)
 
 
 @dataclass(frozen=True)
@@ -80,6 +120,14 @@ class Rule:
     # Named in the file, resolved through Genesys when the function loads the matrix.
     skill_names: tuple[str, ...] = ()
     notify_users: tuple[str, ...] = ()
+    language_id: str | None = None  # None: leave the caller's language; "": clear it
+    language_name: str | None = None
+    escalate: tuple[Step, ...] = ()
+    key_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def line_of(self, key: str) -> int:
+        """The line of one of the rule's keys in the file (for errors found after parsing)."""
+        return self.key_lines.get(key, self.line)
 
     @property
     def high_priority(self) -> bool:
@@ -118,7 +166,10 @@ class Matrix:
     @property
     def unresolved(self) -> bool:
         """Some rule names a skill or a user that only Genesys can turn into an id or an email."""
-        return any(r.skill_names or r.notify_users for r in self.rules)
+        return any(
+            r.skill_names or r.notify_users or r.language_name or any(s.unresolved for s in r.escalate)
+            for r in self.rules
+        )
 
     def queue_ids(self) -> set[str] | None:
         """Queues some rule is restricted to, or None when any rule applies to every queue."""
@@ -187,8 +238,16 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Lines:
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def parse_matrix(text: str | bytes, source: str, version: str = "local") -> Matrix:
-    """Parse and validate a matrix; raise MatrixError with every problem (file:line rule N 'field')."""
+def parse_matrix(
+    text: str | bytes,
+    source: str,
+    version: str = "local",
+    *,
+    max_wait_seconds: int = DEFAULT_MAX_WAIT_SECONDS,
+    notify_channel: str = "ses",
+) -> Matrix:
+    """Parse and validate a matrix; raise MatrixError with every problem (file:line rule N 'field').
+    `max_wait_seconds` bounds escalation steps; `notify_channel` bounds a step's recipients."""
     if len(text) > MAX_MATRIX_BYTES:
         raise MatrixError(source, [f"{source}: file is {len(text)} bytes; the limit is {MAX_MATRIX_BYTES}"])
     if isinstance(text, bytes) and not text.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -210,7 +269,8 @@ def parse_matrix(text: str | bytes, source: str, version: str = "local") -> Matr
         document = yaml.load(text, Loader=_LineLoader)  # noqa: S506 # nosec B506
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f"{source}:{mark.line + 1}" if mark else source
+        # libyaml marks an unexpected end of the file on the line after the last one: name the last.
+        where = f"{source}:{min(mark.line + 1, len(text.splitlines()) or 1)}" if mark else source
         raise MatrixError(source, [f"{where}: not valid YAML: {exc.problem or exc}"]) from None
     except yaml.YAMLError as exc:
         raise MatrixError(source, [f"{source}: not valid YAML: {exc}"]) from None
@@ -232,7 +292,13 @@ def parse_matrix(text: str | bytes, source: str, version: str = "local") -> Matr
     rules: list[Rule] = []
     seen_ids: dict[str, int] = {}
     for position, raw in enumerate(raw_rules, start=1):
-        rule = _parse_rule(raw, position, source, priorities, problems)
+        recipient_limit = NOTIFY_RECIPIENT_LIMITS.get(notify_channel or "", NOTIFY_RECIPIENT_LIMITS["ses"])
+        rule = _parse_rule(raw, position, source, priorities, problems, recipient_limit)
+        if isinstance(raw, _Lines) and "escalate" in raw:
+            # Parsed even when the rule itself has problems, so every problem is reported at once.
+            limits = _Limits(max_wait_seconds, NOTIFY_RECIPIENT_LIMITS.get(notify_channel))
+            steps = _parse_escalation(raw, position, rule, source, priorities, limits, problems)
+            rule = replace(rule, escalate=steps) if rule is not None and steps is not None else None
         if rule is None:
             continue
         if rule.id in seen_ids:
@@ -264,7 +330,14 @@ def _parse_priorities(document: _Lines, source: str, problems: list[str]) -> dic
     return result
 
 
-def _parse_rule(raw: Any, position: int, source: str, priorities: dict[str, int], problems: list[str]) -> Rule | None:
+def _parse_rule(
+    raw: Any,
+    position: int,
+    source: str,
+    priorities: dict[str, int],
+    problems: list[str],
+    max_recipients: int = NOTIFY_RECIPIENT_LIMITS["ses"],
+) -> Rule | None:
     if not isinstance(raw, _Lines):
         problems.append(f"{source}: rule {position}: expected a mapping with intent_keyword and skill_id")
         return None
@@ -350,10 +423,18 @@ def _parse_rule(raw: Any, position: int, source: str, priorities: dict[str, int]
             else:
                 expected = "an email address" + (" or a Genesys user id" if key == "notify" else "")
                 problems.append(f"{where(key)}: {address!r} is not {expected}")
+    recipients = len(dict.fromkeys(notify)) + len(dict.fromkeys(notify_users))
+    if recipients > max_recipients:
+        key = "notify" if "notify" in raw else "supervisor_email"
+        problems.append(
+            f"{where(key)}: {recipients} recipients; one email on this NOTIFY_CHANNEL takes at most {max_recipients} "
+            "(SES: 50 per message): name a distribution list instead"
+        )
     attribute = raw.get("attribute")
     if attribute is not None and (not isinstance(attribute, str) or not attribute.strip()):
         problems.append(f"{where('attribute')}: expected a participant attribute name")
         attribute = None
+    language_id, language_name = _language(raw.get("language"), where("language"), problems)
     rule_id = raw.get("id")
     if rule_id is not None and (not isinstance(rule_id, str | int) or not str(rule_id).strip()):
         problems.append(f"{where('id')}: expected a short name")
@@ -375,6 +456,9 @@ def _parse_rule(raw: Any, position: int, source: str, priorities: dict[str, int]
         patterns=tuple(patterns),
         skill_names=tuple(dict.fromkeys(skill_names)),
         notify_users=tuple(dict.fromkeys(notify_users)),
+        language_id=language_id,
+        language_name=language_name,
+        key_lines=dict(raw.key_lines),
     )
 
 
@@ -392,44 +476,299 @@ def _compile_regex(keyword: str) -> Any:
         )
 
 
+def parse_duration(value: Any) -> int | None:
+    """Seconds from 90, "90", "90s", "2m" or "1h"; None when it is none of those."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and (m := _DURATION.match(value)):
+        return int(m.group(1)) * _UNIT_SECONDS[(m.group(2) or "s").lower()]
+    return None
+
+
+def format_duration(seconds: float) -> str:
+    """90 -> "1m30s", 300 -> "5m", 45 -> "45s": how durations are written back to a user."""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "") + (f"{secs}s" if secs else "")
+    return text or "0s"
+
+
+def _language(value: Any, where: str, problems: list[str]) -> tuple[str | None, str | None]:
+    """(language id, language name to resolve): an id (UUID), a name, or `none` (clear: id "")."""
+    if value is None:
+        return None, None
+    if not isinstance(value, str) or not value.strip():
+        problems.append(f"{where}: expected a language name, a language id, or none")
+        return None, None
+    text = value.strip()
+    if text.casefold() == LANGUAGE_NONE:
+        return "", None
+    if _UUID.match(text):
+        return text.lower(), None
+    return None, text
+
+
+@dataclass(frozen=True)
+class _Limits:
+    max_wait_seconds: int
+    max_recipients: int | None
+
+
+def _parse_escalation(
+    raw: _Lines,
+    position: int,
+    rule: Rule | None,
+    source: str,
+    priorities: dict[str, int],
+    limits: _Limits,
+    problems: list[str],
+) -> tuple[Step, ...] | None:
+    """The `escalate:` ladder of one rule, checked against the rule it extends."""
+    before = len(problems)
+    ladder = raw["escalate"]
+    if not isinstance(ladder, list) or not ladder:
+        problems.append(
+            f"{source}:{raw.key_lines['escalate']} rule {position} 'escalate': expected a list of steps, "
+            "each with 'after' and what changes"
+        )
+        return None
+    # What the rule and the steps so far are known to have made true; a step that adds nothing
+    # to it changes nothing. Skills are compared as written (a name and its id are not matched).
+    present = {s.casefold() for s in _raw_strings(raw.get("skill_id")) + _raw_strings(raw.get("skills"))}
+    absent: set[str] = set()
+    priority = rule.routing_priority if rule is not None else None
+    language = (rule.language_id if rule.language_id is not None else rule.language_name) if rule else None
+    steps: list[Step] = []
+    previous: Step | None = None
+    for number, step_raw in enumerate(ladder, start=1):
+        if not isinstance(step_raw, _Lines):
+            line = raw.key_lines["escalate"]
+            problems.append(f"{source}:{line} rule {position} escalate step {number}: expected a mapping with 'after'")
+            continue
+        step_problems = len(problems)
+
+        def where(key: str | None = None, step_raw: _Lines = step_raw, number: int = number) -> str:
+            line = step_raw.key_lines.get(key, step_raw.line) if key else step_raw.line
+            return f"{source}:{line} rule {position} escalate step {number}" + (f" '{key}'" if key else "")
+
+        for key in step_raw:
+            if key not in STEP_KEYS:
+                problems.append(f"{where(key)}: unknown key; expected one of {', '.join(STEP_KEYS)}")
+
+        def strings(key: str, where: Callable[[str], str] = where, step_raw: _Lines = step_raw) -> list[str]:
+            value = step_raw.get(key)
+            if value is None:
+                return []
+            values = value if isinstance(value, list) else [value]
+            if not values or not all(isinstance(v, str) and v.strip() for v in values):
+                problems.append(f"{where(key)}: expected a non-empty string or a list of them")
+                return []
+            return list(dict.fromkeys(v.strip() for v in values))
+
+        after: int | None = None
+        if "after" not in step_raw:
+            problems.append(f'{where()}: missing \'after\' (seconds in the queue, or "90s", "2m")')
+        else:
+            after = parse_duration(step_raw["after"])
+            if after is None or after == 0:
+                problems.append(f'{where("after")}: expected a positive number of seconds, or "90s", "2m", "1h"')
+                after = None
+            elif after > limits.max_wait_seconds:
+                problems.append(
+                    f"{where('after')}: {format_duration(after)} is beyond MAX_WAIT_SECONDS "
+                    f"({format_duration(limits.max_wait_seconds)}); callers are not followed that long"
+                )
+            elif previous is not None and after <= previous.after:
+                problems.append(
+                    f"{where('after')}: {format_duration(after)} is not later than step {previous.position} "
+                    f"({format_duration(previous.after)}); list steps in increasing 'after'"
+                )
+        after_ok = len(problems) == step_problems
+        step_problems = len(problems)
+        add, remove = strings("add_skills"), strings("remove_skills")
+        both = sorted({s.casefold() for s in add} & {s.casefold() for s in remove})
+        if both:
+            problems.append(f"{where('remove_skills')}: {', '.join(both)} is both added and removed by this step")
+        step_priority = _routing_priority(
+            step_raw.get("routing_priority"), priorities, where("routing_priority"), problems
+        )
+        language_id, language_name = _language(step_raw.get("language"), where("language"), problems)
+        notify: list[str] = []
+        notify_users: list[str] = []
+        for address in strings("notify"):
+            if _EMAIL.match(address):
+                notify.append(address)
+            elif _UUID.match(address):
+                notify_users.append(address.lower())
+            else:
+                problems.append(f"{where('notify')}: {address!r} is not an email address or a Genesys user id")
+        recipients = len(notify) + len(notify_users)
+        if limits.max_recipients is not None and recipients > limits.max_recipients:
+            problems.append(
+                f"{where('notify')}: {recipients} recipients; one email on this NOTIFY_CHANNEL "
+                f"takes at most {limits.max_recipients} (use a distribution list address)"
+            )
+        if len(problems) > step_problems:
+            continue
+        # A step that changes nothing is a mistake in the ladder (a typo, or a later step already
+        # covered): say so instead of recording steps that do nothing.
+        adds = [s for s in add if s.casefold() not in present]
+        removes = [s for s in remove if s.casefold() not in absent]
+        raises = step_priority is not None and (priority is None or step_priority > priority)
+        new_language = language_id if language_id is not None else language_name
+        relanguages = new_language is not None and new_language != language
+        if not (adds or removes or raises or relanguages or recipients):
+            why = []
+            if step_priority is not None:
+                why.append(f"routing_priority {step_priority} is not above {priority}, and priorities are only raised")
+            if add or remove:
+                why.append("its skills are already added or removed before it")
+            if new_language is not None:
+                why.append("the language is already that")
+            problems.append(
+                f"{where()}: this step changes nothing"
+                + (f" ({'; '.join(why)})" if why else "")
+                + "; give it add_skills, remove_skills, a higher routing_priority, a language or notify"
+            )
+            continue
+        if step_priority is not None and not raises:
+            problems.append(
+                f"{where('routing_priority')}: {step_priority} is not above {priority} set before it; "
+                "priorities are only raised"
+            )
+            continue
+        if not after_ok or after is None:
+            continue
+        present = (present | {s.casefold() for s in add}) - {s.casefold() for s in remove}
+        absent = (absent | {s.casefold() for s in remove}) - {s.casefold() for s in add}
+        priority = step_priority if raises else priority
+        language = new_language if new_language is not None else language
+        previous = Step(
+            position=number,
+            line=step_raw.line,
+            after=after,
+            add_skill_ids=tuple(s.lower() for s in add if _UUID.match(s)),
+            remove_skill_ids=tuple(s.lower() for s in remove if _UUID.match(s)),
+            routing_priority=step_priority,
+            language_id=language_id,
+            notify=tuple(dict.fromkeys(notify)),
+            add_skill_names=tuple(s for s in add if not _UUID.match(s)),
+            remove_skill_names=tuple(s for s in remove if not _UUID.match(s)),
+            language_name=language_name,
+            notify_users=tuple(dict.fromkeys(notify_users)),
+            key_lines=dict(step_raw.key_lines),
+        )
+        steps.append(previous)
+    if len(problems) > before:
+        return None
+    return tuple(steps)
+
+
+def _raw_strings(value: Any) -> list[str]:
+    """A rule's string-or-list value as written (already validated by _parse_rule)."""
+    values = value if isinstance(value, list) else [value] if value is not None else []
+    return [v.strip() for v in values if isinstance(v, str) and v.strip()]
+
+
 def resolve_matrix(
     matrix: Matrix,
     skill_ids_by_name: Callable[[Sequence[str]], Mapping[str, str]],
     user_email: Callable[[str], str | None],
+    language_ids_by_name: Callable[[Sequence[str]], Mapping[str, str]] | None = None,
 ) -> Matrix:
-    """Turn skill names into ids and user ids into emails, through Genesys; an unknown name or
-    user is a validation error (file:line), found when the matrix loads, not when a caller waits."""
+    """Turn skill and language names into ids and user ids into emails, through Genesys; an
+    unknown name or user is a validation error (file:line), found when the matrix loads, not
+    when a caller waits. Each name is looked up once, however many rules and steps use it."""
     if not matrix.unresolved:
         return matrix
-    names = sorted({n for r in matrix.rules for n in r.skill_names})
+    steps = [s for r in matrix.rules for s in r.escalate]
+    names = sorted(
+        {n for r in matrix.rules for n in r.skill_names}
+        | {n for s in steps for n in (*s.add_skill_names, *s.remove_skill_names)}
+    )
     found = skill_ids_by_name(names) if names else {}
+    language_names = sorted(
+        {r.language_name for r in matrix.rules if r.language_name} | {s.language_name for s in steps if s.language_name}
+    )
+    languages: Mapping[str, str] = {}
+    if language_names:
+        if language_ids_by_name is None:
+            raise MatrixError(matrix.source, [f"{matrix.source}: language names need a Genesys connection to resolve"])
+        languages = language_ids_by_name(language_names)
     emails: dict[str, str | None] = {}
     problems: list[str] = []
-    rules = []
-    for rule in matrix.rules:
-        where = f"{matrix.source}:{rule.line} rule {rule.position}"
-        ids = list(rule.skill_ids)
-        for name in rule.skill_names:
+
+    def skills(names: Sequence[str], where: str) -> list[str]:  # where: "file:line rule N ... 'key'"
+        ids = []
+        for name in names:
             if name in found:
                 ids.append(found[name].lower())
             else:
-                problems.append(f"{where} 'skills': no routing skill named {name!r} in this Genesys org")
-        notify = list(rule.notify)
-        for user in rule.notify_users:
+                problems.append(f"{where}: no routing skill named {name!r} in this Genesys org")
+        return ids
+
+    def language(name: str | None, current: str | None, where: str) -> str | None:
+        if name is None:
+            return current
+        if name in languages:
+            return languages[name].lower()
+        problems.append(f"{where}: no routing language named {name!r} in this Genesys org")
+        return current
+
+    def recipients(users: Sequence[str], where: str) -> list[str]:
+        result = []
+        for user in users:
             if user not in emails:
                 emails[user] = user_email(user)
             email = emails[user]
             if email:
-                notify.append(email)
+                result.append(email)
             else:
-                problems.append(f"{where} 'notify': no Genesys user {user!r}, or the user has no email")
+                problems.append(f"{where}: no Genesys user {user!r}, or the user has no email")
+        return result
+
+    rules = []
+    for rule in matrix.rules:
+
+        def where(key: str, rule: Rule = rule) -> str:
+            return f"{matrix.source}:{rule.line_of(key)} rule {rule.position} '{key}'"
+
+        ladder = []
+        for step in rule.escalate:
+
+            def at(key: str, step: Step = step, rule: Rule = rule) -> str:
+                return f"{matrix.source}:{step.line_of(key)} rule {rule.position} escalate step {step.position} '{key}'"
+
+            ladder.append(
+                replace(
+                    step,
+                    add_skill_ids=tuple(
+                        dict.fromkeys([*step.add_skill_ids, *skills(step.add_skill_names, at("add_skills"))])
+                    ),
+                    remove_skill_ids=tuple(
+                        dict.fromkeys([*step.remove_skill_ids, *skills(step.remove_skill_names, at("remove_skills"))])
+                    ),
+                    language_id=language(step.language_name, step.language_id, at("language")),
+                    notify=tuple(dict.fromkeys([*step.notify, *recipients(step.notify_users, at("notify"))])),
+                    add_skill_names=(),
+                    remove_skill_names=(),
+                    language_name=None,
+                    notify_users=(),
+                )
+            )
         rules.append(
             replace(
                 rule,
-                skill_ids=tuple(dict.fromkeys(ids)),
-                notify=tuple(dict.fromkeys(notify)),
+                skill_ids=tuple(dict.fromkeys([*rule.skill_ids, *skills(rule.skill_names, where("skills"))])),
+                notify=tuple(dict.fromkeys([*rule.notify, *recipients(rule.notify_users, where("notify"))])),
+                language_id=language(rule.language_name, rule.language_id, where("language")),
                 skill_names=(),
                 notify_users=(),
+                language_name=None,
+                escalate=tuple(ladder),
             )
         )
     if problems:

@@ -6,7 +6,7 @@ is logged with file, line and field, and the MatrixRejected metric is emitted.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
@@ -20,10 +20,17 @@ from skill_router.observability import logger, metrics
 
 class MatrixSource:
     def __init__(
-        self, bucket: str, key: str, client: Any = None, resolver: Callable[[Matrix], Matrix] | None = None
+        self,
+        bucket: str,
+        key: str,
+        client: Any = None,
+        resolver: Callable[[Matrix], Matrix] | None = None,
+        limits: Mapping[str, Any] | None = None,
     ) -> None:
         self.bucket = bucket
         self.key = key
+        # parse_matrix's deployment-specific bounds: max_wait_seconds, notify_channel.
+        self.limits = dict(limits or {})
         # Skill names and user ids -> ids and emails, through Genesys: once per matrix version.
         self.resolver = resolver
         self.client = client or boto3.client("s3")
@@ -52,7 +59,9 @@ class MatrixSource:
             return self.matrix
         body = response["Body"].read(MAX_MATRIX_BYTES + 1)
         try:
-            matrix = parse_matrix(body, self.location, version if version and version != "null" else etag)
+            matrix = parse_matrix(
+                body, self.location, version if version and version != "null" else etag, **self.limits
+            )
             if self.resolver is not None:
                 matrix = self.resolver(matrix)
         except (GenesysError, OutOfTime) as exc:

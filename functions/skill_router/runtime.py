@@ -56,7 +56,10 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
     matrix_source = MatrixSource(
         settings.matrix_bucket,
         settings.matrix_key,
-        resolver=lambda matrix: resolve_matrix(matrix, genesys.skill_ids_by_name, genesys.user_email),
+        resolver=lambda matrix: resolve_matrix(
+            matrix, genesys.skill_ids_by_name, genesys.user_email, genesys.language_ids_by_name
+        ),
+        limits={"max_wait_seconds": settings.max_wait_seconds, "notify_channel": settings.notify_channel},
     )
     notifier: Notifier
     if settings.dry_run or settings.notify_channel == "none":

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from skill_router.errors import ConfigurationError
 from skill_router.ids import event_source_org, is_genesys_id
+from skill_router.matrix import DEFAULT_MAX_WAIT_SECONDS
 
 # The region domains of PureCloudPlatformClientV2.PureCloudRegionHosts (269.0.0), kept here so
 # settings can be validated without importing the SDK; a unit test keeps the two in step.
@@ -36,6 +37,8 @@ GENESYS_ENVIRONMENTS = (
     "edee1.eusc-pure.cloud",
 )
 NOTIFY_CHANNELS = ("ses", "genesys", "none")
+# DynamoDB's TTL never deletes before `expires_at`; callers are served until the TTL minus this.
+LEDGER_TTL_SLACK_SECONDS = 3600
 MIN_WINDOW_PROGRESS_SECONDS = 300
 
 
@@ -53,14 +56,16 @@ class Settings:
     notify_from: str
     dry_run: bool
     intent_attribute: str
-    polls_per_invocation: int
+    # Seconds between polls within the one-minute invocation (template PollIntervalSeconds, 10-60).
+    poll_interval_seconds: int = 30
+    # The latest an escalation step may fall due; a matrix step beyond it is rejected.
+    max_wait_seconds: int = DEFAULT_MAX_WAIT_SECONDS
     # Window figures, in seconds (see README "Windows and the watermark").
     overlap_seconds: int = 900
     settle_seconds: int = 10
     first_run_lookback_seconds: int = 900
     max_window_seconds: int = 3600
     max_pending_age_seconds: int = 3600
-    seconds_between_polls: int = 30
     # Discovery reaches back over this many whole UTC days before today (docs/design.md "Discovery").
     discovery_lookback_days: int = 1
     # At most this share of the rate budget goes to discovery's query pages in any 60 s
@@ -159,13 +164,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         notify_from=notify_from,
         dry_run=r.flag("DRY_RUN", False),
         intent_attribute=r.text("INTENT_ATTRIBUTE", "intent"),
-        polls_per_invocation=r.integer("POLLS_PER_INVOCATION", 1, 1, 2),
+        # The template allows 10-60; shorter intervals are for local runs on a fast clock.
+        poll_interval_seconds=r.integer("POLL_INTERVAL_SECONDS", 30, 1, 60),
+        max_wait_seconds=r.integer("MAX_WAIT_SECONDS", DEFAULT_MAX_WAIT_SECONDS, 60, 365 * 86400),
         overlap_seconds=r.integer("WINDOW_OVERLAP_SECONDS", 900, 0, 86400),
         settle_seconds=settle,
         first_run_lookback_seconds=r.integer("FIRST_RUN_LOOKBACK_SECONDS", 900, 60, 86400),
         max_window_seconds=r.integer("MAX_WINDOW_SECONDS", 7200, 60, 86400),
         max_pending_age_seconds=r.integer("MAX_PENDING_AGE_SECONDS", 3600, 60, 86400),
-        seconds_between_polls=r.integer("SECONDS_BETWEEN_POLLS", 30, 1, 60),
         # The details query allows 31 days with a filter: today plus at most 30 before it.
         discovery_lookback_days=r.integer("DISCOVERY_LOOKBACK_DAYS", 1, 0, 30),
         discovery_budget_share=r.number("DISCOVERY_BUDGET_SHARE", 0.10, 0.01, 0.5),
@@ -183,6 +189,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         org_id=r.text("GENESYS_ORG_ID", "").lower(),
     )
     _check_event_source(settings, r.problems)
+    for retired, instead in (
+        ("POLLS_PER_INVOCATION", "POLL_INTERVAL_SECONDS (1 poll a minute: 60; 2: 30)"),
+        ("SECONDS_BETWEEN_POLLS", "POLL_INTERVAL_SECONDS"),
+    ):
+        if r.env.get(retired, "").strip():
+            r.problems.append(f"{retired} is no longer read; set {instead}")
+    if not r.problems and settings.max_wait_seconds > settings.ledger_ttl_days * 86400:
+        r.problems.append(
+            f"MAX_WAIT_SECONDS={settings.max_wait_seconds} outlives the ledger (LEDGER_TTL_DAYS="
+            f"{settings.ledger_ttl_days}): a step could fire twice once the leg's record expired"
+        )
     # A caller still waiting holds the watermark at their start for up to MAX_PENDING_AGE_SECONDS;
     # the window must still reach "now" from there, or newer callers would go unseen meanwhile.
     reach = settings.overlap_seconds + settings.max_pending_age_seconds + MIN_WINDOW_PROGRESS_SECONDS
@@ -191,6 +208,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"MAX_WINDOW_SECONDS={settings.max_window_seconds} is too short: it must be at least "
             f"WINDOW_OVERLAP_SECONDS + MAX_PENDING_AGE_SECONDS + {MIN_WINDOW_PROGRESS_SECONDS} = {reach}, "
             "so a caller still waiting for an intent never hides newer callers"
+        )
+    # A caller is served only while younger than the ledger's TTL minus a slack (assign.py), so
+    # the entry that says "done" is still there when a later poll or event sees the caller again.
+    served_for = settings.ledger_ttl_days * 86400 - LEDGER_TTL_SLACK_SECONDS
+    if not r.problems and served_for < settings.max_pending_age_seconds:
+        r.problems.append(
+            f"LEDGER_TTL_DAYS={settings.ledger_ttl_days} is too short for MAX_PENDING_AGE_SECONDS="
+            f"{settings.max_pending_age_seconds}: the ledger must remember a caller for longer than it "
+            "may be served; raise LEDGER_TTL_DAYS or lower MAX_PENDING_AGE_SECONDS"
         )
     if r.problems:
         raise ConfigurationError("configuration problem(s): " + "; ".join(r.problems))

@@ -149,6 +149,9 @@ def app(moto_endpoint: str, sim: GenesysSimulator, monkeypatch: pytest.MonkeyPat
         "SETTLE_LAG_SECONDS": "0",
         # The simulator sets no rate limit unless a test asks for one; the budget is tested on its own.
         "GENESYS_REQUESTS_PER_MINUTE": "100000",
+        # One poll per invocation (the template's default, 30, would sleep 30 s of wall clock
+        # between two); tests of the cadence set their own.
+        "POLL_INTERVAL_SECONDS": "60",
     }
     application = App(sim=sim, env=env, endpoint=moto_endpoint, monkeypatch=monkeypatch)
     application.set(**env)

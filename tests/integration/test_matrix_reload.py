@@ -103,6 +103,6 @@ skill_matrix:
 def test_an_unknown_skill_name_is_an_error_at_load_time_with_the_line(app: App, queue: str):
     app.upload_matrix("skill_matrix:\n  - intent_keyword: spanish\n    skills: [Spansh]\n")
     queued(app, queue, "spanish please")
-    with pytest.raises(MatrixError, match=r"skill_matrix.yaml:2 rule 1 'skills': no routing skill named 'Spansh'"):
+    with pytest.raises(MatrixError, match=r"skill_matrix.yaml:3 rule 1 'skills': no routing skill named 'Spansh'"):
         app.invoke()
     assert app.sim.count("GET", GET) == 0

@@ -141,7 +141,6 @@ class GenesysSimulator:
         self.skills: dict[str, str] = {}  # id -> name
         self.users: dict[str, JSON] = {}
         self.queues: dict[str, str] = {}  # id -> name
-        self.languages: dict[str, str] = {}  # id -> name
         # totalHits is approximate (Genesys developer blog, "Analytics conversations API
         # behavior", 2022-04-21): the count reported is the true one times (1 + this error).
         self.total_hits_error = 0.0
@@ -159,6 +158,7 @@ class GenesysSimulator:
         self._windows: dict[str, deque[float]] = {}  # per token: request times inside its rate-limit minute
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.languages: dict[str, JSON] = {}  # id -> Language (see "routing languages" below)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -326,12 +326,6 @@ class GenesysSimulator:
         with self.lock:
             leg = self._conversation(conversation_id).open_leg()
             return leg.language_id if leg else None
-
-    def add_language(self, name: str, language_id: str | None = None) -> str:
-        language_id = language_id or str(uuid.uuid4())
-        with self.lock:
-            self.languages[language_id] = name
-        return language_id
 
     def routing(self, conversation_id: str) -> tuple[list[str], int]:
         """The requested skills and priority of the caller's current (or last) queue leg."""
@@ -777,6 +771,54 @@ class GenesysSimulator:
                 raise SimError(404, "not.found", f"User {user_id} not found")
             return {**user, "selfUri": f"/api/v2/users/{user_id}"}
 
+    # --- routing languages (escalation: `language:` in the matrix) ------------------------------
+    # GET /api/v2/routing/languages: SDK RoutingApi.get_routing_languages(page_size, page_number,
+    # sort_order, name, id) answers LanguageEntityListing {entities: [Language {id, name,
+    # dateModified, state, version, selfUri}], pageSize, pageNumber, total, pageCount}
+    # (PureCloudPlatformClientV2 269.0.0). `name` is not an exact match and deleted languages are
+    # listed: Genesys' own Terraform provider (MyPureCloud/terraform-provider-genesyscloud, data
+    # source genesyscloud_routing_language) pages through the answer for `name`, keeping the entity
+    # whose name equals it and whose state is not "deleted". Modelled as a case-insensitive prefix,
+    # like skills (DESIGN.md, "Genesys endpoints").
+
+    def add_language(self, name: str, language_id: str | None = None, state: str = "active") -> str:
+        language_id = language_id or str(uuid.uuid4())
+        with self.lock:
+            self.languages[language_id] = {
+                "id": language_id,
+                "name": name,
+                "state": state,
+                "version": "1",
+                "dateModified": _iso(self.clock()),
+                "selfUri": f"/api/v2/routing/languages/{language_id}",
+            }
+        return language_id
+
+    def list_languages(self, query: Mapping[str, list[str]]) -> JSON:
+        size = int(query.get("pageSize", ["25"])[0])
+        number = int(query.get("pageNumber", ["1"])[0])
+        prefix = query.get("name", [""])[0].lower()
+        wanted = set(query.get("id", []))
+        descending = query.get("sortOrder", ["ASC"])[0].upper() == "DESC"
+        with self.lock:
+            entities = sorted(
+                (
+                    dict(language)
+                    for language in self.languages.values()
+                    if language["name"].lower().startswith(prefix) and (not wanted or language["id"] in wanted)
+                ),
+                key=lambda language: str(language["name"]).lower(),
+                reverse=descending,
+            )
+        total = len(entities)
+        return {
+            "entities": entities[(number - 1) * size : number * size],
+            "pageSize": size,
+            "pageNumber": number,
+            "total": total,
+            "pageCount": max(1, -(-total // size)),
+        }
+
     def send_email(self, body: Any) -> JSON:
         if not isinstance(body, dict):
             raise SimError(400, "bad.request", "the body must be a JSON object")
@@ -892,6 +934,8 @@ class _Handler(BaseHTTPRequestHandler):
             return sim.send_email(body)
         if method == "GET" and path == "/api/v2/notifications/availabletopics":
             return sim.available_topics(query)
+        if method == "GET" and path == "/api/v2/routing/languages":
+            return sim.list_languages(query)
         raise SimError(404, "not.found", f"the simulator does not implement {method} {path}")
 
     def _send(self, status: int, answer: Any, headers: Mapping[str, str]) -> None:

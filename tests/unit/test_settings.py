@@ -47,9 +47,9 @@ def test_url_overrides_allow_a_local_simulator():
 
 def test_every_problem_is_reported_at_once():
     with pytest.raises(ConfigurationError) as caught:
-        load_settings({"DRY_RUN": "maybe", "POLLS_PER_INVOCATION": "3", "NOTIFY_CHANNEL": "sms"})
+        load_settings({"DRY_RUN": "maybe", "POLL_INTERVAL_SECONDS": "90", "NOTIFY_CHANNEL": "sms"})
     message = str(caught.value)
-    for expected in ("STATE_TABLE is not set", "DRY_RUN='maybe'", "POLLS_PER_INVOCATION=3", "NOTIFY_CHANNEL='sms'"):
+    for expected in ("STATE_TABLE is not set", "DRY_RUN='maybe'", "POLL_INTERVAL_SECONDS=90", "NOTIFY_CHANNEL='sms'"):
         assert expected in message
 
 

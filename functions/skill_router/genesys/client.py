@@ -83,6 +83,7 @@ class LiveConversation:
     skill_ids: tuple[str, ...]
     priority: int | None
     participant_id: str | None = None  # the ACD participant of the open queue leg
+    started: datetime | None = None  # the conversation's startTime
 
     @property
     def in_queue(self) -> bool:
@@ -239,9 +240,10 @@ class GenesysClient:
         priority: int | None,
         language_id: str | None = None,
     ) -> bool:
-        """Send only what changes: `skillIds` replaces the requested skills and `[]` removes them
-        all (SDK RoutingConversationAttributesRequest), so it is sent only when given (the merged
-        list); an absent field is left as it is. False when the conversation is gone (404)."""
+        """Send only what changes: a None field is absent from the body and left as it is.
+        `skillIds` replaces the requested skills and `[]` removes them all (SDK
+        RoutingConversationAttributesRequest), so it is sent only when given (the merged list);
+        `languageId` "" clears the language requirement. False when the conversation is gone (404)."""
         _path_id(conversation_id, "conversation id", "PATCH /api/v2/routing/conversations/{conversationId}")
         body = _model("RoutingConversationAttributesRequest")
         if skill_ids is not None:
@@ -267,21 +269,28 @@ class GenesysClient:
     def skill_ids_by_name(self, names: Sequence[str]) -> dict[str, str]:
         """Routing skill ids for exact names. Genesys filters by prefix, so every page of each
         name's matches is read and the exact (then the unique case-insensitive) match kept."""
+        return self._ids_by_name("GET /api/v2/routing/skills", self.routing_api.get_routing_skills, names)
+
+    def language_ids_by_name(self, names: Sequence[str]) -> dict[str, str]:
+        """Routing language ids for exact names, the same way as skills (the name filter is not exact)."""
+        return self._ids_by_name("GET /api/v2/routing/languages", self.routing_api.get_routing_languages, names)
+
+    def _ids_by_name(self, operation: str, listing_call: Callable[..., Any], names: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for name in names:
             entities: list[Any] = []
             page = 1
             while True:
                 listing = self._call(
-                    "GET /api/v2/routing/skills",
-                    functools.partial(
-                        self.routing_api.get_routing_skills, page_size=PAGE_SIZE, page_number=page, name=name
-                    ),
+                    operation,
+                    functools.partial(listing_call, page_size=PAGE_SIZE, page_number=page, name=name),
                 )
                 entities += listing.entities or []
                 if page >= int(listing.page_count or 1):
                     break
                 page += 1
+            # Deleted entities are still listed (Genesys' Terraform provider skips them the same way).
+            entities = [e for e in entities if getattr(e, "state", None) != "deleted"]
             exact = [e for e in entities if e.name == name]
             folded = [e for e in entities if str(e.name).casefold() == name.casefold()]
             match = exact or (folded if len(folded) == 1 else [])
@@ -525,4 +534,11 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
         skill_ids=skills,
         priority=priority,
         participant_id=participant_id,
+        started=_aware(getattr(conversation, "start_time", None)),
     )
+
+
+def _aware(moment: Any) -> datetime | None:
+    if not isinstance(moment, datetime):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

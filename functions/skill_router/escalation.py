@@ -1,0 +1,163 @@
+"""Escalation while the caller waits: which steps of a rule's ladder are due, and the one change to send.
+
+Pure logic, no I/O: the cycle passes what it knows (the matched rule, when this queue leg began,
+the steps the ledger says were applied on this leg, the caller's routing now) and gets back the
+steps to record and at most one routing change, so a caller first seen with several steps due
+gets the rule and all of them in a single PATCH.
+
+The rules of the contract (README "Escalation while the caller waits"):
+- `after` counts from the start of the caller's current queue leg; each step applies at most once
+  per leg, in order. A step is identified by its `after` (unique within a rule), and a step
+  listed below one already applied is never applied late: it could undo what the later one did.
+- `remove_skills` removes a skill from the requested skills whoever put it there (the flow, the
+  rule, an earlier step); `add_skills` merges. Skill ids are compared case-insensitively.
+- Priorities are only ever raised. `language: none` clears the language (`languageId: ""`).
+- Only what changes is sent: `skill_ids` only when the set of requested skills changes (then the
+  whole new list, since Genesys' `skillIds` replaces it), `priority` only when raised,
+  `language_id` only when different.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from skill_router.matrix import Rule, Step
+
+
+@dataclass(frozen=True)
+class Routing:
+    """A waiting caller's routing requirements (GET conversation, discovery, or the ledger)."""
+
+    skill_ids: tuple[str, ...] = ()
+    priority: int | None = None  # None: not known; any priority the rule or a step sets is sent
+    language_id: str | None = None  # None or "": no language requirement
+
+
+@dataclass(frozen=True)
+class RoutingChange:
+    """The fields of one PATCH /api/v2/routing/conversations/{id}; None means "leave it"."""
+
+    skill_ids: tuple[str, ...] | None = None
+    priority: int | None = None
+    language_id: str | None = None  # "" clears the language requirement
+
+    @property
+    def empty(self) -> bool:
+        return self.skill_ids is None and self.priority is None and self.language_id is None
+
+
+@dataclass(frozen=True)
+class Notification:
+    """Who is emailed, once, because the rule (step None) or a step fired."""
+
+    step: Step | None
+    recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    rule_included: bool  # the rule's own assignment is part of this change
+    due: tuple[Step, ...]  # steps to record as applied on this leg, in order
+    before: Routing
+    after: Routing  # the routing once `change` is applied (for the ledger and the audit trail)
+    change: RoutingChange | None  # None: nothing to send (the caller's routing already says it)
+    notifications: tuple[Notification, ...]
+    next_after: int | None  # seconds of waiting at which the next step falls due; None: no more
+
+    @property
+    def applied_after(self) -> tuple[int, ...]:
+        """The `after` of each due step: what the ledger keeps for this leg."""
+        return tuple(step.after for step in self.due)
+
+
+def waited_seconds(entered_queue: datetime, now: datetime) -> float:
+    """How long the caller has waited in this queue leg; never negative (a skewed clock)."""
+    return max((now - entered_queue).total_seconds(), 0.0)
+
+
+def due_steps(rule: Rule, waited: float, applied_after: Iterable[int] = ()) -> tuple[Step, ...]:
+    """Steps due after `waited` seconds that were not applied on this leg, in order. Cheap: the
+    cycle can call it for every waiting caller with a matched rule and skip those with none."""
+    done = max(applied_after, default=-1)
+    return tuple(step for step in rule.escalate if done < step.after <= waited)
+
+
+def next_step_after(rule: Rule, waited: float, applied_after: Iterable[int] = ()) -> int | None:
+    """The `after` of the first step not yet due (for scheduling the next look at this caller)."""
+    done = max(applied_after, default=-1)
+    return next((s.after for s in rule.escalate if s.after > max(waited, done)), None)
+
+
+def plan(
+    rule: Rule,
+    *,
+    waited: float,
+    current: Routing,
+    applied_after: Iterable[int] = (),
+    include_rule: bool = False,
+) -> Plan:
+    """What to do for a caller who has waited `waited` seconds in this queue leg.
+
+    include_rule: the rule itself has not been applied on this leg yet (a caller first seen, or
+    a new leg after a transfer): its skills, priority, language and email go in the same change.
+    """
+    applied = tuple(applied_after)
+    due = due_steps(rule, waited, applied)
+    skills = list(current.skill_ids)
+    priority = current.priority
+    language = current.language_id
+    notifications: list[Notification] = []
+    if include_rule:
+        skills = _merge(skills, rule.skill_ids)
+        priority = _raise(priority, rule.routing_priority)
+        language = rule.language_id if rule.language_id is not None else language
+        if rule.high_priority and rule.notify:
+            notifications.append(Notification(None, rule.notify))
+    for step in due:
+        skills = _remove(_merge(skills, step.add_skill_ids), step.remove_skill_ids)
+        priority = _raise(priority, step.routing_priority)
+        language = step.language_id if step.language_id is not None else language
+        if step.notify:
+            notifications.append(Notification(step, step.notify))
+    after = Routing(skill_ids=tuple(skills), priority=priority, language_id=language)
+    change = RoutingChange(
+        skill_ids=after.skill_ids if _folded(after.skill_ids) != _folded(current.skill_ids) else None,
+        priority=priority if priority is not None and priority != current.priority else None,
+        language_id=language if (language or "") != (current.language_id or "") else None,
+    )
+    return Plan(
+        rule_included=include_rule,
+        due=due,
+        before=current,
+        after=after,
+        change=None if change.empty else change,
+        notifications=tuple(notifications),
+        next_after=next_step_after(rule, waited, [*applied, *(s.after for s in due)]),
+    )
+
+
+def _merge(skills: list[str], add: Iterable[str]) -> list[str]:
+    merged = list(skills)
+    have = {s.lower() for s in skills}
+    for skill in add:
+        if skill.lower() not in have:
+            have.add(skill.lower())
+            merged.append(skill)
+    return merged
+
+
+def _remove(skills: list[str], remove: Iterable[str]) -> list[str]:
+    gone = {s.lower() for s in remove}
+    return [s for s in skills if s.lower() not in gone]
+
+
+def _raise(priority: int | None, to: int | None) -> int | None:
+    if to is None:
+        return priority
+    return to if priority is None else max(priority, to)
+
+
+def _folded(skills: Iterable[str]) -> frozenset[str]:
+    return frozenset(s.lower() for s in skills)

@@ -1,0 +1,35 @@
+"""Attacks on "a language is requested by its exact name": look-alikes a real org has."""
+
+from __future__ import annotations
+
+import pytest
+
+from skill_router.errors import MatrixError
+from skill_router.runtime import build_runtime
+from tests.integration.conftest import App
+
+MATRIX = """
+skill_matrix:
+  - intent_keyword: billing
+    skills: [Billing]
+    language: English
+"""
+
+
+def test_a_deleted_namesake_or_a_longer_name_is_never_taken_for_the_language(app: App, queue: str):
+    app.sim.add_language("English", state="deleted")
+    app.sim.add_language("English (UK)")
+    app.sim.add_language("english (us)")
+    app.upload_matrix(MATRIX)
+    with pytest.raises(MatrixError, match=r"yaml:5 rule 1 .language.: no routing language named .English."):
+        build_runtime().matrix_source.current()
+
+
+def test_two_live_languages_differing_only_in_case_are_not_guessed_between(app: App, queue: str):
+    app.sim.add_language("ENGLISH")
+    app.sim.add_language("english")
+    app.upload_matrix(MATRIX)
+    with pytest.raises(MatrixError, match="no routing language named 'English'"):
+        build_runtime().matrix_source.current()
+    exact = app.sim.add_language("English")
+    assert build_runtime().matrix_source.current().rules[0].language_id == exact
