@@ -207,6 +207,9 @@ def backlog(endpoint: str, speed: float, size: int = 1000) -> dict[str, float]:
     }
 
 
+TEMPLATE_TIMEOUT_SECONDS = 58.0  # PollFunction's Timeout in template.yaml
+
+
 def large_backlog(endpoint: str, speed: float, size: int = 5000, share: float = 0.10) -> dict[str, float]:
     """`size` queued callers at once (one scheduled invocation a minute, 300 requests/min enforced by
     the simulator): time to clear, budget use, calls per assignment, and what discovery spent:
@@ -224,7 +227,7 @@ def large_backlog(endpoint: str, speed: float, size: int = 5000, share: float = 
     stalled = 0
     while invocations < 60:
         d.clock.sleep_until(began + invocations * 60)
-        result = d.invoke()
+        result = d.invoke(timeout=TEMPLATE_TIMEOUT_SECONDS)
         invocations += 1
         polls += len(result.get("polls", []))
         applied.append(sum(p.get("applied", 0) for p in result.get("polls", [])))
