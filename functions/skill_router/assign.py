@@ -162,8 +162,9 @@ def _serve_claimed(
     except GenesysError as exc:
         if exc.status == 429:
             # Throttled past its retries: the token's minute is spent (by any container), which says
-            # nothing about this caller, so it costs no attempt; the next poll serves it.
-            return Outcome(cid, "pending", final=False, reason=str(exc))
+            # nothing about this caller, so it costs no attempt; the next poll serves it (and
+            # reads its page again: `out_of_time`, no budget left, as below).
+            return Outcome(cid, "pending", final=False, reason=str(exc), details={"out_of_time": True})
         return _failed(deps, leg, prior, exc)
     except OutOfTime as exc:  # the rate budget or the clock ran out before anything was changed
         return Outcome(cid, "pending", final=False, reason=str(exc), details={"out_of_time": True})
