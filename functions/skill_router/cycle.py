@@ -169,12 +169,13 @@ class Poller:
         calls_before = self.genesys.stats["calls"]
         sweep = self.discovery().plan()
         page = 1
+        unfinished: int | None = None  # the page being read or handled (the next poll starts there)
         while not deadline.expired:
             next_page = sweep.page(deadline, self.sleep)
             if next_page is None:
                 report.share_spent = True  # not a problem: the next poll continues from here
                 break
-            page = next_page
+            page = unfinished = next_page
             try:
                 result = self.genesys.query_waiting(start, end, page)
             except OutOfTime:
@@ -218,11 +219,12 @@ class Poller:
             # Only a short page ends the list: totalHits is approximate (Genesys developer blog,
             # "Analytics conversations API behavior", 2022-04-21).
             sweep.finished(page, result)
+            unfinished = None
             if sweep.complete:
                 report.complete = True
                 break
-        if not report.complete:
-            sweep.stopped_at(page)
+        if unfinished is not None:
+            sweep.stopped_at(unfinished)
         report.next_page = self.discovery().next_page
         # A sweep over the whole list may span polls: the watermark says when the last complete
         # one began (every caller waiting since then was read), never ahead of this run's now.
