@@ -96,7 +96,7 @@ def process_conversation(
         not recheck_now
         and prior
         and prior.get("outcome") == WAITING_FOR_INTENT
-        and now.timestamp() < float(prior.get("next_check_at") or 0)
+        and _recheck_not_due(float(prior.get("next_check_at") or 0), now, deps)
         and not too_old
     ):
         return Outcome(cid, "pending", final=False, reason="waiting for intent; re-checked on its schedule")
@@ -170,6 +170,14 @@ def _horizon(deps: Assigner) -> float:
     # write pushes `expires_at` on: a caller younger than this still has the entry that says
     # "done" or "emailed", so no later event or poll acts on it again.
     return deps.store.ttl_seconds - LEDGER_TTL_SLACK_SECONDS
+
+
+def _recheck_not_due(next_check_at: float, now: datetime, deps: Assigner) -> bool:
+    """The re-check is not due yet. A schedule further ahead than the longest delay could put it
+    was written by a container whose clock ran fast: it is due now, not in hours (the same rule as
+    the store's `:absurd` expiries for leases and claims)."""
+    longest = next_check_delay(RECHECK_CEILING_FACTOR + 8, deps.settings.intent_recheck_seconds) + 2
+    return now.timestamp() < next_check_at <= now.timestamp() + longest
 
 
 def next_check_delay(checks: int, first: int = RECHECK_FIRST_SECONDS) -> int:
