@@ -145,7 +145,12 @@ class Doctor:
         source = MatrixSource(
             s.matrix_bucket,
             s.matrix_key,
-            resolver=lambda m: resolve_matrix(m, genesys.skill_ids_by_name, genesys.user_email),
+            # Exactly as the function loads it (runtime.py): languages resolved, and the
+            # deployment's own bounds (MAX_WAIT_SECONDS, the channel's recipient limit).
+            resolver=lambda m: resolve_matrix(
+                m, genesys.skill_ids_by_name, genesys.user_email, genesys.language_ids_by_name
+            ),
+            limits={"max_wait_seconds": s.max_wait_seconds, "notify_channel": s.notify_channel},
         )
         try:
             matrix = source.current()
