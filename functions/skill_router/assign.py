@@ -160,6 +160,10 @@ def _serve_claimed(
             return _record(deps, leg, "too_old", reason=reason)
         return _assign(live, found, leg, prior, matrix, deps, too_old, now)
     except GenesysError as exc:
+        if exc.status == 429:
+            # The token's budget (shared by every container), not this caller: like OutOfTime, it
+            # costs none of the caller's MAX_ATTEMPTS; the next poll or event asks again.
+            return Outcome(cid, "pending", final=False, reason=str(exc))
         return _failed(deps, leg, prior, exc)
     except OutOfTime as exc:  # the rate budget or the clock ran out before anything was changed
         return Outcome(cid, "pending", final=False, reason=str(exc))
