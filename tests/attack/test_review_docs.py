@@ -1,0 +1,18 @@
+"""Review: "one name for one thing; every variable documented once" (GUIDE, issue 14) after the
+merges: each variable settings.py reads has exactly one row in the README's tables."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_every_setting_has_exactly_one_row_in_the_readme():
+    source = (ROOT / "functions" / "skill_router" / "settings.py").read_text()
+    names = set(re.findall(r'r\.(?:text|integer|number|flag|choice)\("([A-Z_]+)"', source))
+    rows = [line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| `")]
+    first_cells = [line.split("|")[1] for line in rows]
+    counts = {n: sum(f"`{n}`" in cell for cell in first_cells) for n in names}
+    assert {n: c for n, c in counts.items() if c != 1} == {}
