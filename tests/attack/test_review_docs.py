@@ -16,3 +16,17 @@ def test_every_setting_has_exactly_one_row_in_the_readme():
     first_cells = [line.split("|")[1] for line in rows]
     counts = {n: sum(f"`{n}`" in cell for cell in first_cells) for n in names}
     assert {n: c for n, c in counts.items() if c != 1} == {}
+
+
+def test_polls_that_stop_completing_are_alarmed_within_ten_minutes():
+    """Issue 11 made the watermark the time of the last complete poll (a waiting caller no longer
+    holds it back), but the lag alarm kept the default sized for the old window (5400 s = the
+    pending age plus the overlap): a discovery query failing on every poll (a run that still
+    succeeds, so no Errors alarm) left every new caller unserved for 95 minutes before an alarm."""
+    from scripts.local_aws import load_template
+
+    template = load_template()
+    alarm = template["Resources"]["WatermarkLagAlarm"]["Properties"]
+    threshold = template["Parameters"]["WatermarkLagAlarmSeconds"]["Default"]
+    detection = int(threshold) + alarm["Period"] * alarm["EvaluationPeriods"]
+    assert detection <= 600, f"callers unserved for {detection} s before the lag alarm"
