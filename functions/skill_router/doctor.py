@@ -299,6 +299,8 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         print(Check("settings", False, str(exc)).line())
         return EXIT_INVALID
+    # The event function's own variable (GENESYS_EVENT_SOURCE) names the source too.
+    event_source = event_source or settings.event_source or None
     print(Check("settings", True, f"region {settings.genesys_environment}, table {settings.state_table}").line())
     try:
         ready = Doctor(settings, event_source, schedule).run()

@@ -36,3 +36,13 @@ def test_doctor_refuses_a_matrix_the_function_refuses_on_its_channel(app: App, q
     )
     status, out = doctor(capsys)
     assert matrix_line(out).startswith("FIX") and "11 recipients" in out and status == 1, out
+
+
+def test_doctor_env_reads_the_event_source_under_the_functions_own_name(app: App, queue: str, capsys):
+    """The event function's variable is GENESYS_EVENT_SOURCE (settings, template, env.local.json);
+    `doctor --env` read only an undocumented GENESYS_EVENT_SOURCE_NAME and said the source was unknown."""
+    source = "aws.partner/genesys.com/cloud/8a4c3fa7-2c1d-4e5f-9a0b-1c2d3e4f5a6b/skill-router"
+    app.set(EVENT_MODE="true", GENESYS_EVENT_SOURCE=source)
+    _, out = doctor(capsys)
+    line = next(line for line in out.splitlines() if "event source:" in line)
+    assert "unknown" not in line and source in line, out
