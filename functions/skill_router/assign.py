@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from skill_router.errors import OutOfTime
 from skill_router.genesys.client import Discovered, GenesysClient, LiveConversation
 from skill_router.genesys.errors import GenesysError
+from skill_router.ids import is_genesys_id
 from skill_router.matrix import Matrix, Rule
 from skill_router.notify import Notifier
 from skill_router.observability import logger
@@ -319,7 +320,15 @@ def _patch(deps: Assigner, where: _Leg, skill_ids: list[str] | None, priority: i
         if exc.status not in (400, 408, 409):
             raise
         live = deps.genesys.get_conversation(where.conversation_id)
-        if live is None or not live.in_queue or (where.leg and live.participant_id not in (None, where.leg)):
+        # A leg named "queue@time" (an event without participantId) says nothing about the GET's
+        # participant: only two participant ids are compared.
+        moved = (
+            is_genesys_id(where.leg)
+            and live is not None
+            and live.participant_id is not None
+            and live.participant_id.lower() != str(where.leg).lower()
+        )
+        if live is None or not live.in_queue or moved:
             logger.info(
                 "PATCH refused because the caller left the queue",
                 extra={"conversation_id": where.conversation_id, "status": exc.status},

@@ -6,7 +6,7 @@ throttling (the token's budget is shared by every container) end a caller's chan
 from __future__ import annotations
 
 from tests.attack.helpers import acd_start, send
-from tests.integration.conftest import BILLING, GET, App, queued
+from tests.integration.conftest import BILLING, GET, PATCH, App, queued
 
 
 def test_a_throttled_minute_or_two_does_not_fail_a_caller_for_good(app: App, queue: str):
@@ -26,3 +26,11 @@ def test_an_event_throttled_by_genesys_leaves_the_caller_pending(app: App, queue
     app.sim.fail("GET", GET + cid, 429, count=None, retry_after=60)
     result = send(acd_start(app, cid, queue))
     assert result["outcome"] == "pending", result
+
+
+def test_a_refused_patch_for_an_event_without_participant_id_does_not_drop_a_waiting_caller(app: App, queue: str):
+    app.set(EVENT_MODE="true")
+    cid = queued(app, queue, "billing")
+    app.sim.fail("PATCH", PATCH + cid, 409, count=1)
+    result = send(acd_start(app, cid, queue, participantId=None))
+    assert result["outcome"] != "gone", result  # still queued: a real failure (retried), not gone
