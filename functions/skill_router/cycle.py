@@ -185,10 +185,10 @@ class Poller:
                 try:
                     return process_conversation(found, prior, matrix, self.assigner, now)
                 except (ClientError, BotoCoreError) as exc:
-                    # One caller's DynamoDB write (its claim, its outcome) failed after botocore's
-                    # retries: that caller waits for the next poll; the page's others are served.
+                    # One caller's AWS call (its claim or outcome in DynamoDB, a secret) failed after
+                    # botocore's retries: that caller waits for the next poll; the page's others are served.
                     logger.warning(
-                        "state write failed; the caller is tried again on the next poll",
+                        "AWS call failed; the caller is tried again on the next poll",
                         extra={"conversation_id": found.conversation_id, "reason": type(exc).__name__},
                     )
                     return Outcome(found.conversation_id, "pending", final=False, reason=type(exc).__name__)
