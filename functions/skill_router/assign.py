@@ -341,7 +341,7 @@ def _any_rule_can_change(matrix: Matrix, found: Discovered) -> bool:
     """False only when every rule for this queue is already satisfied by the requested skills."""
     have = {s.lower() for s in found.requested_skill_ids}
     for rule in matrix.rules:
-        if rule.queues and found.queue_id not in rule.queues:
+        if rule.queues and (found.queue_id or "").lower() not in rule.queues:
             continue
         if rule.routing_priority is not None or rule.high_priority or not set(rule.skill_ids) <= have:
             return True

@@ -30,3 +30,19 @@ def test_polls_that_stop_completing_are_alarmed_within_ten_minutes():
     threshold = template["Parameters"]["WatermarkLagAlarmSeconds"]["Default"]
     detection = int(threshold) + alarm["Period"] * alarm["EvaluationPeriods"]
     assert detection <= 600, f"callers unserved for {detection} s before the lag alarm"
+
+
+def test_a_queue_id_written_in_capitals_in_the_matrix_still_restricts_its_rule():
+    """Skill ids in the matrix are compared case-insensitively (folded to Genesys' lower case), but
+    `queues:` were compared as written: a rule for `AB1C...` never matched the caller in queue
+    `ab1c...` (how discovery, the GET and events spell it), and validate said nothing."""
+    from skill_router.matrix import parse_matrix
+
+    queue = "ab1c2f7e-0000-4000-8000-0000000000aa"
+    matrix = parse_matrix(
+        "skill_matrix:\n  - intent_keyword: billing\n    skill_id: 5b1c2f7e-0000-4000-8000-000000000001\n"
+        f"    queues: [{queue.upper()}]\n",
+        "m.yaml",
+    )
+    assert matrix.match({"intent": "billing"}, "intent", queue) is not None
+    assert matrix.match({"intent": "billing"}, "intent", "5b1c2f7e-0000-4000-8000-0000000000bb") is None
