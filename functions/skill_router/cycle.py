@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from skill_router.assign import Assigner, Outcome, process_conversation
 from skill_router.deadline import Deadline
 from skill_router.discovery import DiscoveryBudget
@@ -195,7 +197,22 @@ class Poller:
                 if deadline.expired:
                     return None
                 prior = ledger.get((found.conversation_id, found.leg))
-                return process_conversation(found, prior, matrix, self.assigner, now)
+                try:
+                    return process_conversation(found, prior, matrix, self.assigner, now)
+                except (ClientError, BotoCoreError) as exc:
+                    # One caller's AWS call (its claim or outcome in DynamoDB, a secret) failed after
+                    # botocore's retries: that caller waits for the next poll; the page's others are served.
+                    logger.warning(
+                        "AWS call failed; the caller is tried again on the next poll",
+                        extra={"conversation_id": found.conversation_id, "reason": type(exc).__name__},
+                    )
+                    return Outcome(
+                        found.conversation_id,
+                        "pending",
+                        final=False,
+                        reason=type(exc).__name__,
+                        details={"retry_page": True},  # the next poll reads this page again
+                    )
 
             # A page's conversations are independent: a few threads clear a backlog at the rate
             # budget's pace instead of one round trip at a time.
@@ -215,6 +232,9 @@ class Poller:
             # A page is left only when every caller on it was handled; else the next poll reads it again.
             if deadline.expired or any(o is None or o.details.get("out_of_time") for o in outcomes):
                 report.problem = "time ran out; the rest is polled next time"
+                break
+            if any(o.details.get("retry_page") for o in outcomes if o is not None):
+                report.problem = f"a caller on page {page} is left for the next poll; the rest is polled then"
                 break
             # Only a short page ends the list: totalHits is approximate (Genesys developer blog,
             # "Analytics conversations API behavior", 2022-04-21).
