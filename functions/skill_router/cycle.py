@@ -34,6 +34,19 @@ from skill_router.store import StateStore, format_time
 # a watermark write; a busy one stops at the deadline and leaves the rest to the next poll.
 MIN_POLL_SECONDS = 2.0
 FINISHED_CACHE_SIZE = 50_000  # queue legs; a few MB at most
+# What a finished leg's ladder needs (ladder.py): the rule, the steps applied, the routing we left.
+_REMEMBERED = (
+    "outcome",
+    "rule_id",
+    "steps_applied",
+    "step_mark",
+    "step_claim_expires",
+    "skills_after",
+    "priority_after",
+    "priority_written",
+    "priority_before",
+    "language_after",
+)
 REPORTED = ("applied", "unchanged", "gone", "failed", "retry", "no_match", "no_rule", "pending", "done")
 
 
@@ -48,6 +61,7 @@ class PollReport:
     seen: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     notified: int = 0
+    escalation_steps: int = 0
     genesys_calls: int = 0
     matrix_version: str = ""
     problem: str | None = None
@@ -69,6 +83,7 @@ class PollReport:
             "matched": self.matched,
             **counts,
             "notified": self.notified,
+            "escalation_steps": self.escalation_steps,
             # In event mode the poller is the safety net: what it applied, events had missed.
             "reconciled": counts["applied"] if self.event_mode else 0,
             "genesys_calls": self.genesys_calls,
@@ -180,7 +195,7 @@ class Poller:
                 if deadline.expired:
                     return None
                 prior = ledger.get((found.conversation_id, found.leg))
-                return process_conversation(found, prior, matrix, self.assigner, now)
+                return process_conversation(found, prior, matrix, self.assigner, now, run_ladder=True)
 
             # A page's conversations are independent: a few threads clear a backlog at the rate
             # budget's pace instead of one round trip at a time.
@@ -192,9 +207,10 @@ class Poller:
                     continue
                 report.outcomes[outcome.outcome] += 1
                 report.notified += int(outcome.notified)
-                prior = ledger.get((found.conversation_id, found.leg))
-                if outcome.outcome == "done" and prior and (outcome.notified or not prior.get("notify_pending")):
-                    self._remember((found.conversation_id, found.leg), prior)
+                report.escalation_steps += int(outcome.details.get("steps", 0))
+                self._settle(
+                    (found.conversation_id, found.leg), ledger.get((found.conversation_id, found.leg)), outcome
+                )
             if deadline.expired:
                 report.problem = "time ran out; the rest is polled next time"
                 break
@@ -222,8 +238,19 @@ class Poller:
         missing = [k for k in keys if k not in known]
         return {**known, **(self.store.ledger(missing) if missing else {})}
 
+    def _settle(self, key: tuple[str, str | None], prior: dict[str, Any] | None, outcome: Outcome) -> None:
+        """Remember a finished leg, with what its escalation ladder needs (the steps applied and
+        the routing we left), so later polls cost no ledger read; forget it when another run
+        moved its ladder on (our copy is stale)."""
+        if outcome.details.get("stale"):
+            self._finished.pop(key, None)
+            return
+        entry = outcome.details.get("entry") or prior
+        if outcome.outcome == "done" and entry and (outcome.notified or not entry.get("notify_pending")):
+            self._remember(key, entry)
+
     def _remember(self, key: tuple[str, str | None], entry: dict[str, Any]) -> None:
-        self._finished[key] = {"outcome": entry.get("outcome"), "rule_id": entry.get("rule_id")}
+        self._finished[key] = {k: entry[k] for k in _REMEMBERED if entry.get(k) is not None}
         self._finished.move_to_end(key)
         while len(self._finished) > FINISHED_CACHE_SIZE:
             self._finished.popitem(last=False)
@@ -239,6 +266,7 @@ class Poller:
             metrics.add_metric(name=f"Conversations{name.title()}", unit="Count", value=report.outcomes.get(name, 0))
         metrics.add_metric(name="ConversationsMatched", unit="Count", value=report.matched)
         metrics.add_metric(name="NotificationsSent", unit="Count", value=report.notified)
+        metrics.add_metric(name="EscalationStepsApplied", unit="Count", value=report.escalation_steps)
         if report.event_mode:
             metrics.add_metric(name="Reconciled", unit="Count", value=report.outcomes.get("applied", 0))
         metrics.add_metric(name="GenesysCalls", unit="Count", value=report.genesys_calls)

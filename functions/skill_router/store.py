@@ -28,6 +28,9 @@ from botocore.exceptions import ClientError
 
 FINAL_OUTCOMES = frozenset({"applied", "unchanged", "no_match", "no_intent", "not_queued", "gone", "failed", "no_rule"})
 _BATCH = 100  # BatchGetItem's limit
+# A step claim is taken over only this long after it expired on the taker's clock: two runs whose
+# clocks disagree by less never both apply a step (tests/attack/test_escalation_cycle.py).
+CLAIM_SKEW_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -246,6 +249,60 @@ class StateStore:
             ExpressionAttributeValues=attribute_values,
         )
 
+    def claim_steps(self, conversation_id: str, leg: str | None, mark: int, claim_seconds: int) -> bool:
+        """Claim the escalation steps up to `mark` (a step's `after`) on this leg before the PATCH
+        that applies them; False when another run claimed or applied them. The mark only rises, so
+        two runs never both apply a step; a claim left unconfirmed by a run that died before its
+        PATCH was recorded is taken over CLAIM_SKEW_SECONDS after it expired, and the step is
+        planned again (docs/design.md, "Escalation in the cycle")."""
+        now = int(self._clock())
+        try:
+            self.calls += 1
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=self._conversation_key(conversation_id, leg),
+                UpdateExpression="SET step_mark = :mark, step_claim_expires = :until, expires_at = :ttl",
+                ConditionExpression=(
+                    "attribute_not_exists(step_mark) OR step_mark < :mark OR step_claim_expires < :now"
+                ),
+                ExpressionAttributeValues={
+                    ":mark": {"N": str(mark)},
+                    ":until": {"N": str(now + max(1, claim_seconds))},
+                    ":now": {"N": str(now - CLAIM_SKEW_SECONDS)},
+                    ":ttl": {"N": str(now + self.ttl_seconds)},
+                },
+            )
+        except ClientError as exc:
+            if _conditional(exc):
+                return False
+            raise
+        return True
+
+    def record_steps(self, conversation_id: str, leg: str | None, log: list[dict[str, Any]], **fields: Any) -> None:
+        """Confirm the claimed steps: the leg's routing after them (`fields`), their audit records
+        appended to `step_log`, the claim's expiry removed (the mark stays: they are applied)."""
+        now = self._clock()
+        values: dict[str, Any] = {
+            "updated_at": format_time(datetime.fromtimestamp(now, UTC)),
+            **{k: v for k, v in fields.items() if v is not None},
+        }
+        names = {f"#{k}": k for k in values}
+        sets = [f"#{k} = :{k}" for k in values]
+        attribute_values = {f":{k}": _typed(v) for k, v in values.items()}
+        if log:
+            names["#step_log"] = "step_log"
+            sets.append("#step_log = list_append(if_not_exists(#step_log, :none), :log)")
+            attribute_values[":none"] = {"L": []}
+            attribute_values[":log"] = _typed(log)
+        self.calls += 1
+        self.client.update_item(
+            TableName=self.table_name,
+            Key=self._conversation_key(conversation_id, leg),
+            UpdateExpression="SET " + ", ".join(sets) + " REMOVE step_claim_expires",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=attribute_values,
+        )
+
     def claim_notification(self, conversation_id: str, rule_id: str | None, claim_seconds: int) -> bool:
         """Claim the right to send this conversation's email for this rule (one per conversation and
         rule, whatever the queue legs); False if sent or claimed by another run.
@@ -276,7 +333,7 @@ class StateStore:
         return True
 
     def finish_notification(
-        self, conversation_id: str, rule_id: str | None, sent: bool, leg: str | None = None
+        self, conversation_id: str, rule_id: str | None, sent: bool, leg: str | None = None, settle: bool = True
     ) -> None:
         now = format_time(datetime.fromtimestamp(self._clock(), UTC))
         self.calls += 1
@@ -287,7 +344,8 @@ class StateStore:
                 UpdateExpression="SET notified_at = :now REMOVE notify_claim_expires",
                 ExpressionAttributeValues={":now": {"S": now}},
             )
-            self.settle_notification(conversation_id, leg, now)
+            if settle:
+                self.settle_notification(conversation_id, leg, now)
         else:  # let the next run try again at once
             self.client.update_item(
                 TableName=self.table_name,
@@ -333,6 +391,10 @@ def parse_time(value: str) -> datetime:
 
 
 def _typed(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, Mapping):
+        return {"M": {str(k): _typed(v) for k, v in value.items()}}
     if isinstance(value, bool):
         return {"BOOL": value}
     if isinstance(value, int | float):
@@ -358,6 +420,8 @@ def _untyped(typed: Mapping[str, Any]) -> Any:
         return int(number) if number.is_integer() else number
     if kind == "L":
         return [_untyped(v) for v in value]
+    if kind == "M":
+        return {k: _untyped(v) for k, v in value.items()}
     if kind == "BOOL":
         return bool(value)
     if kind == "NULL":
