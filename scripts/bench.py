@@ -375,7 +375,7 @@ def escalation(endpoint: str, speed: float, cadence: int = 10, arrivals_for: flo
 
     thread = threading.Thread(target=callers, daemon=True)
     thread.start()
-    minutes = int((arrivals_for + max(ESCALATION_AFTERS)) // 60) + 2
+    minutes = int((arrivals_for + max(ESCALATION_AFTERS)) // 60) + 3
     for n in range(minutes):
         d.clock.sleep_until(began + n * 60)
         d.invoke(timeout=58.0)  # the template's Timeout
