@@ -88,7 +88,7 @@ class Deployment:
     env: dict[str, str]
     runtime: Any
 
-    def invoke(self, timeout: float = 55.0) -> dict[str, Any]:
+    def invoke(self, timeout: float = 58.0) -> dict[str, Any]:  # the template's Timeout (PollFunction)
         from skill_router import runtime
         from skill_router.handlers import poll
 
