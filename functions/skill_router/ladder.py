@@ -143,6 +143,9 @@ def apply_plan(
                 priority_written=change.priority,
                 language_written=change.language_id,
             )
+        rule_email = next((n for n in p.notifications if n.step is None), None)
+        if rule_email is not None and deps.notifier.enabled:  # owed until sent (retried by later polls)
+            fields.update(notify_pending=True, notify_to=list(rule_email.recipients))
         deps.store.record(cid, outcome, leg=where.leg, **fields)
         if log:
             deps.store.record_steps(cid, where.leg, log)
@@ -171,7 +174,6 @@ def apply_plan(
             from skill_router.assign import _notify
 
             if deps.notifier.enabled:
-                deps.store.record(cid, outcome, leg=where.leg, notify_pending=True, notify_to=list(n.recipients))
                 sent_rule = _notify(
                     where, list(n.recipients), {"rule_id": rule.id, "skills_written": list(p.after.skill_ids)}, deps
                 )
