@@ -8,8 +8,10 @@ what `sam deploy` would create, not against a second description of it.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,9 +58,37 @@ def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     return template
 
 
+_WRITES_SERIALIZED = False
+
+
+def _serialize_dynamodb_writes() -> None:
+    """DynamoDB applies each write atomically: a conditional write's check and change are one step,
+    so of two handlers claiming one item at once exactly one wins (developer guide, "Condition
+    expressions"). moto's in-memory backend takes no lock, and its threaded server lets two
+    requests both pass the same condition (seen: 3 races in 30 with six writers). One lock around
+    moto's writes gives the local stack DynamoDB's semantics, so tests of our claims test our code."""
+    global _WRITES_SERIALIZED
+    if _WRITES_SERIALIZED:
+        return
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+
+        @functools.wraps(original)
+        def locked(*args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return __original(*args, **kwargs)
+
+        setattr(DynamoDBBackend, name, locked)
+    _WRITES_SERIALIZED = True
+
+
 def start_moto_server() -> tuple[ThreadedMotoServer, str]:
     """moto server on a free loopback port; returns the server (call .stop()) and its endpoint URL."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per AWS call otherwise
+    _serialize_dynamodb_writes()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

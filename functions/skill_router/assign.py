@@ -8,9 +8,13 @@ what is there and what the rule adds (idempotent), and the email is claimed befo
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from skill_router.errors import OutOfTime
 from skill_router.genesys.client import Discovered, GenesysClient, LiveConversation
@@ -18,10 +22,11 @@ from skill_router.genesys.errors import GenesysError
 from skill_router.matrix import Matrix, Rule
 from skill_router.notify import Notifier
 from skill_router.observability import logger
-from skill_router.settings import Settings
-from skill_router.store import FINAL_OUTCOMES, StateStore
+from skill_router.settings import LEDGER_TTL_SLACK_SECONDS, Settings
+from skill_router.store import FINAL_OUTCOMES, StateStore, recipient_notified
 
 CLAIM_GRACE_SECONDS = 1
+BUSY = "another handler is working on this caller"
 WAITING_FOR_INTENT = "waiting_for_intent"  # a leg queued without an intent yet: read again on a backoff
 RECHECK_FIRST_SECONDS = 30
 RECHECK_CEILING_FACTOR = 10
@@ -33,6 +38,13 @@ class Assigner:
     store: StateStore
     notifier: Notifier
     settings: Settings
+    # Claim each caller before serving it. Event containers always do; the poller does in event
+    # mode (EVENT_MODE, set by the template), as without events the lease makes it the only handler.
+    always_claim: bool = False
+
+    @property
+    def claims(self) -> bool:
+        return self.always_claim or self.settings.event_mode
 
 
 @dataclass
@@ -94,12 +106,64 @@ def process_conversation(
         and not too_old
     ):
         return Outcome(cid, "pending", final=False, reason="waiting for intent; re-checked on its schedule")
+    return serve_live(found, prior, matrix, deps, now, too_old)
 
+
+def serve_live(
+    found: Discovered, prior: dict[str, Any] | None, matrix: Matrix, deps: Assigner, now: datetime, too_old: bool
+) -> Outcome:
+    """Claim the caller, read it as it is now (GET), match and PATCH: the one path by which poll
+    and event mode change a caller, so both choose the same rule and overwrite nothing unread.
+    Without a known leg (an attributes event), the GET tells the leg."""
+    cid = found.conversation_id
+    claim_seconds = int(deps.genesys.deadline.until_timeout()) + CLAIM_GRACE_SECONDS
+    # One handler at a time reads and changes a caller: another poller, an event container, the
+    # same event delivered twice. A handler whose `prior` predates another's finish still does no
+    # harm: the GET shows the rule's skills and priority there (nothing to PATCH), and the final
+    # outcome it would record over the other's is refused.
+    if not deps.claims:
+        return _serve_claimed(found, prior, matrix, deps, now, too_old)
+    owner = uuid.uuid4().hex
+    if not deps.store.claim_conversation(cid, owner, claim_seconds):
+        return Outcome(cid, "pending", final=False, reason=BUSY)
+    outcome: Outcome | None = None
     try:
-        live = deps.genesys.get_conversation(cid)
+        outcome = _serve_claimed(found, prior, matrix, deps, now, too_old)
+    finally:
+        # A final outcome needs no release: every later handler reads it and stops before claiming.
+        if outcome is None or not outcome.final:
+            deps.store.release_conversation(cid, owner)
+    return outcome
+
+
+def _serve_claimed(
+    found: Discovered, prior: dict[str, Any] | None, matrix: Matrix, deps: Assigner, now: datetime, too_old: bool
+) -> Outcome:
+    cid = found.conversation_id
+    live: LiveConversation | None = None
+    if found.leg is None:
+        try:
+            live = deps.genesys.get_conversation(cid)
+        except (GenesysError, OutOfTime) as exc:  # nothing known, nothing recorded: acd.start or the poll serves it
+            return Outcome(cid, "pending", final=False, reason=str(exc))
+        if live is None or not live.in_queue or not live.participant_id:
+            return Outcome(cid, "pending", final=False, reason="not in a queue")
+        found = dataclasses.replace(
+            found, queue_id=live.queue_id, participant_id=live.participant_id, requested_skill_ids=live.skill_ids
+        )
+        prior = deps.store.entry(cid, found.leg)
+        if prior and prior.get("outcome") in FINAL_OUTCOMES:
+            return process_conversation(found, prior, matrix, deps, now)  # finished already
+    leg = _Leg(cid, found.leg, found.queue_entered)
+    try:
+        if live is None:
+            live = deps.genesys.get_conversation(cid)
         if live is None or not live.in_queue:
             why = "conversation no longer exists" if live is None else "left the queue"
             return _record(deps, leg, "gone", reason=why)
+        if live.started is not None and (now - live.started).total_seconds() > _horizon(deps):
+            reason = "older than LEDGER_TTL_DAYS allows: its ledger entry may have expired"
+            return _record(deps, leg, "too_old", reason=reason)
         return _assign(live, found, leg, prior, matrix, deps, too_old, now)
     except GenesysError as exc:
         return _failed(deps, leg, prior, exc)
@@ -124,6 +188,13 @@ def _escalate(
             extra={"conversation_id": found.conversation_id, "operation": exc.operation, "status": exc.status},
         )
         return Outcome(found.conversation_id, "done", final=True, reason=str(exc), details={"steps_left": True})
+
+
+def _horizon(deps: Assigner) -> float:
+    # DynamoDB's TTL deletes a ledger entry some time after `expires_at`, never before, and every
+    # write pushes `expires_at` on: a caller younger than this still has the entry that says
+    # "done" or "emailed", so no later event or poll acts on it again.
+    return deps.store.ttl_seconds - LEDGER_TTL_SLACK_SECONDS
 
 
 def next_check_delay(checks: int, first: int = RECHECK_FIRST_SECONDS) -> int:
@@ -262,8 +333,9 @@ def apply_rule(
             "dry_run": deps.settings.dry_run,
         },
     )
-    if notify_to:
+    if notify_to and result.outcome != "done":  # "done": another handler finished it, and emails
         result.notified = _notify(where, notify_to, {"rule_id": rule.id, "skills_written": list(after)}, deps)
+        result.details["email_owed"] = not result.notified
     return result
 
 
@@ -308,11 +380,6 @@ def _notify(where: _Leg, recipients: list[str], entry: dict[str, Any], deps: Ass
     # The claim lasts until this invocation must have ended (its timeout), so a run killed between
     # claim and send leaves the email to the next run a minute later, not to nobody.
     claim_seconds = int(deps.genesys.deadline.until_timeout()) + CLAIM_GRACE_SECONDS
-    if not deps.store.claim_notification(cid, rule_id, claim_seconds):
-        sent = deps.store.notification(cid, rule_id)
-        if sent and sent.get("notified_at"):  # sent for an earlier leg: this leg owes nothing
-            deps.store.settle_notification(cid, where.leg, None)
-        return False
     subject = f"skill-router: high-priority rule '{rule_id}' matched conversation {cid}"
     text = (
         f"A caller matched the high-priority rule '{rule_id}'.\n"
@@ -320,21 +387,77 @@ def _notify(where: _Leg, recipients: list[str], entry: dict[str, Any], deps: Ass
         f"Requested skills now: {', '.join(entry.get('skills_written') or []) or 'unchanged'}\n"
         "This email is sent once per conversation and rule."
     )
+    if not deps.notifier.one_recipient_per_send:
+        if _send_claimed(where, rule_id, None, recipients, subject, text, claim_seconds, deps):
+            return True
+        _settle_if_sent(where, rule_id, deps, lambda email: bool(email.get("notified_at")))
+        return False
+    # A channel that sends one recipient per call is claimed per recipient: a failure or a crash
+    # after the first send repeats nobody already sent.
+    for r in recipients:
+        _send_claimed(where, rule_id, r, [r], subject, text, claim_seconds, deps)
+    if _settle_if_sent(where, rule_id, deps, lambda email: all(recipient_notified(email, r) for r in recipients)):
+        _finish(deps, where, rule_id, True, None)
+        return True  # notified only once every recipient is out (the poller then stops looking)
+    return False
+
+
+def _settle_if_sent(where: _Leg, rule_id: str | None, deps: Assigner, done: Any) -> bool:
+    """True when the email for this conversation and rule is out (sent by any run, for any leg)."""
     try:
-        deps.notifier.send(recipients, subject, text)
+        email = deps.store.notification(where.conversation_id, rule_id) or {}
+        if email.get("notified_at"):  # sent for an earlier leg, or by another run: this leg owes nothing
+            deps.store.settle_notification(where.conversation_id, where.leg, None)
+            return False
+    except (ClientError, BotoCoreError):
+        return False
+    return bool(done(email))
+
+
+def _send_claimed(
+    where: _Leg,
+    rule_id: str | None,
+    recipient: str | None,
+    to: list[str],
+    subject: str,
+    text: str,
+    claim_seconds: int,
+    deps: Assigner,
+) -> bool:
+    cid = where.conversation_id
+    try:
+        if not deps.store.claim_notification(cid, rule_id, claim_seconds, recipient):
+            return False
+    except (ClientError, BotoCoreError) as exc:  # DynamoDB refused the claim: the email waits, it is not lost
+        logger.warning(
+            "email claim not written; the email is tried on the next poll",
+            extra={"conversation_id": cid, "reason": type(exc).__name__},
+        )
+        return False
+    try:
+        deps.notifier.send(to, subject, text)
     except Exception as exc:
-        deps.store.finish_notification(cid, rule_id, sent=False, leg=where.leg)
+        _finish(deps, where, rule_id, False, recipient)
         logger.error(
             "supervisor email failed; it is retried on the next poll",
             extra={"conversation_id": cid, "reason": f"{type(exc).__name__}: {exc}"[:300]},
         )
         return False
-    deps.store.finish_notification(cid, rule_id, sent=True, leg=where.leg)
-    logger.info(
-        "supervisor notified",
-        extra={"conversation_id": cid, "rule_id": rule_id, "recipients": len(recipients)},
-    )
+    _finish(deps, where, rule_id, True, recipient)
+    logger.info("supervisor notified", extra={"conversation_id": cid, "rule_id": rule_id, "recipients": len(to)})
     return True
+
+
+def _finish(deps: Assigner, where: _Leg, rule_id: str | None, sent: bool, recipient: str | None) -> None:
+    try:
+        deps.store.finish_notification(where.conversation_id, rule_id, sent=sent, leg=where.leg, recipient=recipient)
+    except (ClientError, BotoCoreError) as exc:
+        # Sent, but the mark could not be written even after retrying: the claim still holds it
+        # until this invocation's end; after that the next run may send it again (README).
+        logger.error(
+            "email sent but not recorded" if sent else "email claim not freed; it lapses with this invocation",
+            extra={"conversation_id": where.conversation_id, "reason": type(exc).__name__},
+        )
 
 
 def _failed(deps: Assigner, where: _Leg, prior: dict[str, Any] | None, exc: GenesysError) -> Outcome:
@@ -376,5 +499,7 @@ def _hint(exc: GenesysError) -> str | None:
 
 def _record(deps: Assigner, where: _Leg, outcome: str, **fields: Any) -> Outcome:
     fields.setdefault("queue_entered", where.queue_entered)
-    deps.store.record(where.conversation_id, outcome, leg=where.leg, **fields)
+    if not deps.store.record(where.conversation_id, outcome, leg=where.leg, **fields):
+        # Another handler finished this leg first; its outcome stands.
+        return Outcome(where.conversation_id, "done", final=True, reason="finished by another handler")
     return Outcome(where.conversation_id, outcome, final=True, reason=fields.get("reason"))

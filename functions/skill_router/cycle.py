@@ -28,7 +28,7 @@ from skill_router.genesys.errors import GenesysError
 from skill_router.matrix_source import MatrixSource
 from skill_router.observability import logger, metrics
 from skill_router.settings import Settings
-from skill_router.store import StateStore, format_time
+from skill_router.store import FINAL_OUTCOMES, StateStore, format_time
 
 # A poll starts only with this much of the invocation left: an idle poll is one query page and
 # a watermark write; a busy one stops at the deadline and leaves the rest to the next poll.
@@ -245,9 +245,16 @@ class Poller:
         if outcome.details.get("stale"):
             self._finished.pop(key, None)
             return
-        entry = outcome.details.get("entry") or prior
-        if outcome.outcome == "done" and entry and (outcome.notified or not entry.get("notify_pending")):
-            self._remember(key, entry)
+        entry = outcome.details.get("entry")
+        if outcome.outcome == "done" and (entry or prior):
+            if outcome.notified or not (entry or prior or {}).get("notify_pending"):
+                self._remember(key, entry or prior or {})
+        elif outcome.outcome in FINAL_OUTCOMES and not outcome.details.get("email_owed"):
+            # Decided just now: remembered from the outcome (with the ladder's fields when a
+            # rule with a ladder was applied), so the next poll costs no ledger read.
+            if entry and entry.get("notify_pending") and not outcome.notified:
+                return
+            self._remember(key, entry or {"outcome": outcome.outcome, "rule_id": outcome.rule_id})
 
     def _remember(self, key: tuple[str, str | None], entry: dict[str, Any]) -> None:
         self._finished[key] = {k: entry[k] for k in _REMEMBERED if entry.get(k) is not None}

@@ -114,7 +114,7 @@ class Doctor:
         nobody = str(uuid.uuid4())  # a conversation and a user that cannot exist: 404 when permitted
         now = datetime.now(UTC).replace(microsecond=0)
         probes: dict[str, Callable[[], Any]] = {
-            PERMISSIONS[0][0]: lambda: genesys.query_window(now - timedelta(minutes=1), now, 1),
+            PERMISSIONS[0][0]: lambda: genesys.query_waiting(now - timedelta(minutes=1), now, 1),
             PERMISSIONS[1][0]: lambda: genesys.get_conversation(nobody),
             PERMISSIONS[2][0]: lambda: genesys.patch_routing(nobody, [], None),
             PERMISSIONS[3][0]: lambda: genesys.skill_ids_by_name(["skill-router doctor probe"]),

@@ -7,23 +7,25 @@ AttributeDetailEventTopicAttributeUpdateEvent):
   wrote the intent). Its body carries `attributes`, but nothing about queues or skills.
 - `v2.detail.events.conversation.{id}.acd.start`: the caller entered a queue. Its body carries
   `queueId`, `requestedRoutingSkillIds` and `routingPriority`, but no attributes.
-Together they hold all a rule needs. When the intent arrives first (the usual order: the IVR or
-bot sets it, then transfers to a queue), the matched rule's id is kept in the ledger (never the
-caller's attributes) and acd.start applies it with one PATCH and no GET. In any other order, or
-when the kept rule no longer exists, the conversation goes through the poller's own code path
-(`process_conversation`: GET, match, PATCH). Both share the ledger, so events delivered twice,
-and the poller that runs after them, find the work done.
+Neither is what a PATCH would overwrite: an event is a snapshot from when it was sent (a skill
+or a priority set after queue entry is not in it, the intent may have changed since), and
+Genesys' PATCH replaces the requested skills with no version check. So an event only says *when*
+to look: the conversation then goes through the poller's own code path (claim the leg, GET,
+match with the caller's queue, PATCH what changes from what is there now). Both share the ledger
+and the claim, so events delivered twice, two containers at once, and the poller that runs
+after them, find the work done or in hand.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from skill_router.assign import Assigner, Outcome, apply_rule, process_conversation
+from skill_router.assign import BUSY, Assigner, Outcome, process_conversation, serve_live
 from skill_router.genesys.client import Discovered, leg_key
 from skill_router.ids import InvalidId, event_source_org, is_genesys_id, require_id
 from skill_router.matrix import PRIORITY_BOUND, Matrix
@@ -42,7 +44,6 @@ TOPICS = {
 MAX_EVENT_AGE = timedelta(days=1)
 MAX_EVENT_AHEAD = timedelta(minutes=5)
 MAX_REQUESTED_SKILLS = 100
-INTENT_SEEN = "intent_seen"  # the ledger's note: rule matched, not queued yet
 WAITING = "waiting"  # the ledger's note: queued, no intent yet
 
 
@@ -157,6 +158,7 @@ def handle_event(
     """`prior` is the conversation's own entry (event mode's notes); the queue leg's entry is
     read here once the leg is known (acd.start names it; a waiting note remembers it)."""
     cid = event.conversation_id
+    deps = dataclasses.replace(deps, always_claim=True)  # the poller and other containers may be on it too
     leg = event.participant_id if event.topic == ACD_START else (prior or {}).get("waiting_leg")
     if event.topic == ACD_START and not leg:
         leg = leg_key(None, event.queue_id, event.at)
@@ -166,33 +168,26 @@ def handle_event(
         # Delivered twice, or the poller got there first: finish the email if owed, nothing else.
         return process_conversation(found, leg_entry, matrix, deps, now)
     if event.topic == ACD_START:
-        rule = matrix.rule(prior.get("rule_id")) if prior and prior.get("outcome") == INTENT_SEEN else None
-        if rule is not None and (not rule.queues or event.queue_id in rule.queues):
-            # The intent came first and matched: one PATCH, no GET.
-            return apply_rule(
-                cid,
-                rule,
-                event.queue_id,
-                event.requested_skill_ids,
-                event.routing_priority,
-                matrix,
-                deps,
-                leg=leg,
-                queue_entered=event.at,
-            )
         outcome = process_conversation(found, leg_entry, matrix, deps, now)
-        if outcome.outcome == "pending":  # the intent event will finish it
+        if outcome.outcome == "pending" and outcome.reason != BUSY:  # the intent event will finish it
             deps.store.record(cid, WAITING, queue_id=event.queue_id, waiting_leg=leg)
         return outcome
-    # An attributes event.
-    if prior and prior.get("outcome") == WAITING:
+    # An attributes event: worth a GET only if some rule, for some queue, could match them.
+    if not _could_match(matrix, event.attributes, deps.settings.intent_attribute):
+        return Outcome(cid, "pending", final=False, reason="no rule matches these attributes (yet)")
+    if leg:
         # The intent the caller was waiting for: read now, whatever the re-check schedule says.
         return process_conversation(found, leg_entry, matrix, deps, now, recheck_now=True)
-    hit = matrix.match(event.attributes, deps.settings.intent_attribute, None)
-    if hit is None:
-        return Outcome(cid, "pending", final=False, reason="no rule matches these attributes (yet)")
-    deps.store.record(cid, INTENT_SEEN, rule_id=hit[0].id, matrix_version=matrix.version)
-    return Outcome(cid, "pending", final=False, rule_id=hit[0].id, reason="matched; applied when it is queued")
+    # Queued already (its acd.start came first and is not noted yet) or not yet: read to know.
+    return serve_live(found, leg_entry, matrix, deps, now, too_old=False)
+
+
+def _could_match(matrix: Matrix, attributes: Mapping[str, str], default_attribute: str) -> bool:
+    for rule in matrix.rules:
+        value = attributes.get(rule.attribute or default_attribute)
+        if isinstance(value, str) and value and rule.matches(value):
+            return True
+    return False
 
 
 def _discovered(

@@ -16,7 +16,7 @@ from skill_router.escalation import Routing, due_steps, next_step_after, plan, w
 from skill_router.genesys.client import Discovered
 from skill_router.matrix import Matrix, Rule
 from skill_router.observability import logger
-from skill_router.store import CLAIM_SKEW_SECONDS, format_time
+from skill_router.store import LONGEST_HOLD_SECONDS, SKEW_MARGIN_SECONDS, format_time
 
 ASSIGNED = ("applied", "unchanged")  # outcomes after which the rule's ladder runs on the leg
 
@@ -37,12 +37,17 @@ def ledger_routing(entry: dict[str, Any] | None) -> Routing | None:
 
 def applied_steps(entry: dict[str, Any] | None, now: float) -> list[int]:
     """The `after` of each step applied on this leg. A step claimed by a run still within its
-    claim counts as applied; a claim that expired unconfirmed (the run died before its PATCH
-    was recorded) does not, so the step is planned again."""
+    claim counts as applied; a claim that lapsed unconfirmed (the run died before its PATCH
+    was recorded) does not, so the step is planned again. `now` is DynamoDB's time (the store's),
+    as the claim's expiry is."""
     entry = entry or {}
     applied = [int(a) for a in entry.get("steps_applied") or []]
     mark, until = entry.get("step_mark"), entry.get("step_claim_expires")
-    if mark is not None and until is not None and float(until) + CLAIM_SKEW_SECONDS >= now:
+    held = (
+        until is not None
+        and now - SKEW_MARGIN_SECONDS <= float(until) <= now + LONGEST_HOLD_SECONDS + SKEW_MARGIN_SECONDS
+    )
+    if mark is not None and held:
         applied.append(int(mark))
     return applied
 
@@ -62,7 +67,7 @@ def escalate(found: Discovered, prior: dict[str, Any], matrix: Matrix, deps: Any
     if not found.in_queue or found.left_queue:
         return None
     waited = waited_seconds(found.waiting_since, now)
-    applied = applied_steps(prior, now.timestamp())
+    applied = applied_steps(prior, deps.store.now())
     if not due_steps(rule, waited, applied):
         left = next_step_after(rule, waited, applied) is not None
         return Outcome(cid, "done", final=True, rule_id=rule.id, details={"steps_left": left})
@@ -178,6 +183,7 @@ def apply_plan(
                     where, list(n.recipients), {"rule_id": rule.id, "skills_written": list(p.after.skill_ids)}, deps
                 )
                 result.notified = result.notified or sent_rule
+                result.details["email_owed"] = not sent_rule
             continue
         result.notified = (
             _notify_step(where, rule, n.step.after, n.step.position, list(n.recipients), p, deps) or result.notified
@@ -213,14 +219,13 @@ def _step_log(
 
 
 def _notify_step(where: Any, rule: Rule, after: int, position: int, recipients: list[str], p: Any, deps: Any) -> bool:
-    """One email per conversation, rule and step: claimed through the store's email claims."""
+    """One email per conversation, rule and step (`"<rule id>@<after>s"`), claimed through the
+    store's email claims: per recipient when the channel sends one recipient per call."""
     if not recipients or not deps.notifier.enabled:
         return False
     cid = where.conversation_id
     key = f"{rule.id}@{after}s"
     claim_seconds = int(deps.genesys.deadline.until_timeout()) + 1
-    if not deps.store.claim_notification(cid, key, claim_seconds):
-        return False
     subject = f"skill-router: caller escalated by rule '{rule.id}' (step {position}) in conversation {cid}"
     text = (
         f"A caller has waited {after} s in queue and rule '{rule.id}' escalated them (step {position}).\n"
@@ -229,15 +234,23 @@ def _notify_step(where: Any, rule: Rule, after: int, position: int, recipients: 
         f"Priority now: {p.after.priority if p.after.priority is not None else 'unchanged'}\n"
         "This email is sent once per conversation, rule and step."
     )
-    try:
-        deps.notifier.send(recipients, subject, text)
-    except Exception as exc:
-        deps.store.finish_notification(cid, key, sent=False)
-        logger.error(
-            "escalation email failed",
-            extra={"conversation_id": cid, "rule_id": rule.id, "reason": f"{type(exc).__name__}: {exc}"[:300]},
-        )
-        return False
-    deps.store.finish_notification(cid, key, sent=True, settle=False)
-    logger.info("escalation email sent", extra={"conversation_id": cid, "rule_id": rule.id, "step": position})
-    return True
+    batches = [[r] for r in recipients] if getattr(deps.notifier, "one_recipient_per_send", False) else [recipients]
+    sent_any = False
+    for to in batches:
+        recipient = to[0] if len(batches) > 1 or getattr(deps.notifier, "one_recipient_per_send", False) else None
+        if not deps.store.claim_notification(cid, key, claim_seconds, recipient):
+            continue
+        try:
+            deps.notifier.send(to, subject, text)
+        except Exception as exc:
+            deps.store.finish_notification(cid, key, sent=False, recipient=recipient)
+            logger.error(
+                "escalation email failed",
+                extra={"conversation_id": cid, "rule_id": rule.id, "reason": f"{type(exc).__name__}: {exc}"[:300]},
+            )
+            continue
+        deps.store.finish_notification(cid, key, sent=True, recipient=recipient, settle=False)
+        sent_any = True
+    if sent_any:
+        logger.info("escalation email sent", extra={"conversation_id": cid, "rule_id": rule.id, "step": position})
+    return sent_any

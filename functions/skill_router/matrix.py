@@ -269,7 +269,8 @@ def parse_matrix(
         document = yaml.load(text, Loader=_LineLoader)  # noqa: S506 # nosec B506
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f"{source}:{mark.line + 1}" if mark else source
+        # libyaml marks an unexpected end of the file on the line after the last one: name the last.
+        where = f"{source}:{min(mark.line + 1, len(text.splitlines()) or 1)}" if mark else source
         raise MatrixError(source, [f"{where}: not valid YAML: {exc.problem or exc}"]) from None
     except yaml.YAMLError as exc:
         raise MatrixError(source, [f"{source}: not valid YAML: {exc}"]) from None
@@ -291,7 +292,8 @@ def parse_matrix(
     rules: list[Rule] = []
     seen_ids: dict[str, int] = {}
     for position, raw in enumerate(raw_rules, start=1):
-        rule = _parse_rule(raw, position, source, priorities, problems)
+        recipient_limit = NOTIFY_RECIPIENT_LIMITS.get(notify_channel or "", NOTIFY_RECIPIENT_LIMITS["ses"])
+        rule = _parse_rule(raw, position, source, priorities, problems, recipient_limit)
         if isinstance(raw, _Lines) and "escalate" in raw:
             # Parsed even when the rule itself has problems, so every problem is reported at once.
             limits = _Limits(max_wait_seconds, NOTIFY_RECIPIENT_LIMITS.get(notify_channel))
@@ -328,7 +330,14 @@ def _parse_priorities(document: _Lines, source: str, problems: list[str]) -> dic
     return result
 
 
-def _parse_rule(raw: Any, position: int, source: str, priorities: dict[str, int], problems: list[str]) -> Rule | None:
+def _parse_rule(
+    raw: Any,
+    position: int,
+    source: str,
+    priorities: dict[str, int],
+    problems: list[str],
+    max_recipients: int = NOTIFY_RECIPIENT_LIMITS["ses"],
+) -> Rule | None:
     if not isinstance(raw, _Lines):
         problems.append(f"{source}: rule {position}: expected a mapping with intent_keyword and skill_id")
         return None
@@ -414,6 +423,13 @@ def _parse_rule(raw: Any, position: int, source: str, priorities: dict[str, int]
             else:
                 expected = "an email address" + (" or a Genesys user id" if key == "notify" else "")
                 problems.append(f"{where(key)}: {address!r} is not {expected}")
+    recipients = len(dict.fromkeys(notify)) + len(dict.fromkeys(notify_users))
+    if recipients > max_recipients:
+        key = "notify" if "notify" in raw else "supervisor_email"
+        problems.append(
+            f"{where(key)}: {recipients} recipients; one email on this NOTIFY_CHANNEL takes at most {max_recipients} "
+            "(SES: 50 per message): name a distribution list instead"
+        )
     attribute = raw.get("attribute")
     if attribute is not None and (not isinstance(attribute, str) or not attribute.strip()):
         problems.append(f"{where('attribute')}: expected a participant attribute name")

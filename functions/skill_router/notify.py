@@ -9,12 +9,19 @@ import boto3
 
 class Notifier(Protocol):
     enabled: bool
+    one_recipient_per_send: bool
 
     def send(self, recipients: list[str], subject: str, text: str) -> None: ...
 
 
+# SES SendEmail takes at most 50 recipients (To, CC and BCC together) per message:
+# https://docs.aws.amazon.com/ses/latest/APIReference/API_SendEmail.html
+SES_MAX_RECIPIENTS = 50
+
+
 class SesNotifier:
     enabled = True
+    one_recipient_per_send = False
 
     def __init__(self, sender: str, client: Any = None) -> None:
         self.sender = sender
@@ -36,6 +43,9 @@ class GenesysEmailNotifier:
     """Agentless email through Genesys; needs a configured sender domain in the org."""
 
     enabled = True
+    # The agentless API takes one recipient per call, so a send to three is three sends that can
+    # fail apart: the caller claims and marks each recipient on its own.
+    one_recipient_per_send = True
 
     def __init__(self, sender: str, genesys: Any) -> None:
         self.sender = sender
@@ -48,6 +58,7 @@ class GenesysEmailNotifier:
 
 class NoNotifier:
     enabled = False
+    one_recipient_per_send = False
 
     def send(self, recipients: list[str], subject: str, text: str) -> None:
         return None

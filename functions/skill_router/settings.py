@@ -37,6 +37,8 @@ GENESYS_ENVIRONMENTS = (
     "edee1.eusc-pure.cloud",
 )
 NOTIFY_CHANNELS = ("ses", "genesys", "none")
+# DynamoDB's TTL never deletes before `expires_at`; callers are served until the TTL minus this.
+LEDGER_TTL_SLACK_SECONDS = 3600
 MIN_WINDOW_PROGRESS_SECONDS = 300
 
 
@@ -202,6 +204,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"MAX_WINDOW_SECONDS={settings.max_window_seconds} is too short: it must be at least "
             f"WINDOW_OVERLAP_SECONDS + MAX_PENDING_AGE_SECONDS + {MIN_WINDOW_PROGRESS_SECONDS} = {reach}, "
             "so a caller still waiting for an intent never hides newer callers"
+        )
+    # A caller is served only while younger than the ledger's TTL minus a slack (assign.py), so
+    # the entry that says "done" is still there when a later poll or event sees the caller again.
+    served_for = settings.ledger_ttl_days * 86400 - LEDGER_TTL_SLACK_SECONDS
+    if not r.problems and served_for < settings.max_pending_age_seconds:
+        r.problems.append(
+            f"LEDGER_TTL_DAYS={settings.ledger_ttl_days} is too short for MAX_PENDING_AGE_SECONDS="
+            f"{settings.max_pending_age_seconds}: the ledger must remember a caller for longer than it "
+            "may be served; raise LEDGER_TTL_DAYS or lower MAX_PENDING_AGE_SECONDS"
         )
     if r.problems:
         raise ConfigurationError("configuration problem(s): " + "; ".join(r.problems))

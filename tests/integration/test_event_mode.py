@@ -91,18 +91,19 @@ def test_an_event_lost_on_purpose_is_caught_by_the_next_poll(app: App, queue: st
     assert app.sim.routing(lost)[0] == [BILLING] and patches(app, handled) == 1
 
 
-def test_intent_first_then_acd_start_costs_one_patch_and_no_get(app: App, queue: str):
+def test_intent_first_then_acd_start_reads_the_caller_before_it_writes(app: App, queue: str):
     conversation = app.sim.add_conversation(queue_id=None, attributes={}, start=minutes_ago(1))
     app.sim.set_attributes(conversation, {"intent": "technical question"})
     noted = send(event("attributes", conversation, attributes={"intent": "technical question"}))
-    assert noted["outcome"] == "pending" and noted["genesys_calls"] == 0
-    assert app.ledger(conversation)["rule_id"] == "2-technical"
-    assert "attributes" not in app.ledger(conversation), "the caller's attributes are not stored"
+    assert noted["outcome"] == "pending" and app.sim.count("PATCH") == 0  # in the IVR still: nothing to do
+    assert "attributes" not in (app.ledger(conversation) or {}), "the caller's attributes are not stored"
     app.sim.queue_conversation(conversation, queue, skills=(ENGLISH,))
     app.sim.clear_log()
+    # The event is a snapshot from queue entry; the PATCH replaces the skills, so it reads first.
     applied = send(acd_start(app, conversation, queue))
-    assert applied["outcome"] == "applied" and applied["genesys_calls"] == 1
-    assert app.sim.count("GET", GET) == 0 and app.sim.routing(conversation)[0] == [ENGLISH, TECH]
+    assert applied["outcome"] == "applied" and applied["genesys_calls"] == 2
+    assert app.sim.count("GET", GET) == 1 and app.sim.routing(conversation)[0] == [ENGLISH, TECH]
+    assert app.ledger(conversation)["rule_id"] == "2-technical"
 
 
 def test_queued_first_then_the_intent_event_finishes_it(app: App, queue: str):

@@ -13,6 +13,7 @@ import pytest
 from scripts.lambda_runner import LambdaContext
 from skill_router.errors import MatrixError
 from skill_router.handlers import poll
+from skill_router.store import SKEW_MARGIN_SECONDS
 from tests.integration.conftest import (
     BILLING,
     GET,
@@ -35,7 +36,8 @@ SHORT_RUN = {"timeout": 4.0, "SAFETY_MARGIN_SECONDS": "1"}
 
 def wait_for_lease_to_lapse(app: App) -> None:
     expires = float(app.watermark().get("lease_expires", 0))
-    time.sleep(max(0.0, expires - time.time()) + 1.1)
+    # A lease counts as lapsed SKEW_MARGIN_SECONDS after DynamoDB's time passed it (store.py).
+    time.sleep(max(0.0, expires - time.time()) + SKEW_MARGIN_SECONDS + 1.1)
 
 
 def spawn_and_kill_on(app: App, method: str, path: str, stage: str, **env: str) -> Run:

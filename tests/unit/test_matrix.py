@@ -96,7 +96,8 @@ def test_every_problem_is_reported_with_line_and_field():
 
 def test_broken_yaml_names_the_line():
     problems = problems_of("skill_matrix:\n  - intent_keyword: billing\n    skill_id: [unclosed\n")
-    assert len(problems) == 1 and problems[0].startswith("skill_matrix.yaml:4: not valid YAML")
+    # The file ends inside the bracket opened on line 3: the last line there is, not one past it.
+    assert len(problems) == 1 and problems[0].startswith("skill_matrix.yaml:3: not valid YAML")
 
 
 def test_yaml_tags_that_construct_objects_are_refused():

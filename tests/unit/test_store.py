@@ -4,7 +4,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from skill_router.store import StateStore
+from skill_router.store import SKEW_MARGIN_SECONDS, StateStore
 
 TABLE = "state"
 
@@ -32,7 +32,8 @@ def store(clock):
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        yield StateStore(TABLE, client=client, clock=clock)
+        # The hand-moved clock is the time here (the server-time offset is tested in tests/attack).
+        yield StateStore(TABLE, client=client, clock=clock, server_time=False)
 
 
 def test_only_one_invocation_holds_the_lease(store):
@@ -42,7 +43,7 @@ def test_only_one_invocation_holds_the_lease(store):
 
 def test_an_expired_lease_is_taken_over(store, clock):
     store.acquire_lease("crashed-run", 120)
-    clock.now += 121
+    clock.now += 120 + 1 + SKEW_MARGIN_SECONDS + 1
     assert store.acquire_lease("next-run", 120) is not None
 
 
@@ -92,7 +93,7 @@ def test_an_email_is_claimed_once(store):
 def test_a_claim_abandoned_by_a_crashed_run_expires(store, clock):
     store.record("c1", "applied", notify_pending=True)
     assert store.claim_notification("c1", "r1", 300)
-    clock.now += 301
+    clock.now += 300 + SKEW_MARGIN_SECONDS + 1
     assert store.claim_notification("c1", "r1", 300)
 
 

@@ -84,6 +84,7 @@ class LiveConversation:
     priority: int | None
     participant_id: str | None = None  # the ACD participant of the open queue leg
     language_id: str | None = None  # conversationRoutingData.language: the requested language
+    started: datetime | None = None  # the conversation's startTime
 
     @property
     def in_queue(self) -> bool:
@@ -538,4 +539,11 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
         priority=priority,
         participant_id=participant_id,
         language_id=language_id,
+        started=_aware(getattr(conversation, "start_time", None)),
     )
+
+
+def _aware(moment: Any) -> datetime | None:
+    if not isinstance(moment, datetime):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
