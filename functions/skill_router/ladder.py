@@ -234,10 +234,10 @@ def _notify_step(where: Any, rule: Rule, after: int, position: int, recipients: 
         f"Priority now: {p.after.priority if p.after.priority is not None else 'unchanged'}\n"
         "This email is sent once per conversation, rule and step."
     )
-    batches = [[r] for r in recipients] if getattr(deps.notifier, "one_recipient_per_send", False) else [recipients]
+    one_each = bool(getattr(deps.notifier, "one_recipient_per_send", False))
     sent_any = False
-    for to in batches:
-        recipient = to[0] if len(batches) > 1 or getattr(deps.notifier, "one_recipient_per_send", False) else None
+    for to in [[r] for r in recipients] if one_each else [recipients]:
+        recipient = to[0] if one_each else None
         if not deps.store.claim_notification(cid, key, claim_seconds, recipient):
             continue
         try:
