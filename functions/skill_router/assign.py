@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from skill_router.errors import OutOfTime
 from skill_router.genesys.client import Discovered, GenesysClient, LiveConversation
 from skill_router.genesys.errors import GenesysError
+from skill_router.ids import is_genesys_id
 from skill_router.matrix import Matrix, Rule
 from skill_router.notify import Notifier
 from skill_router.observability import logger
@@ -102,7 +103,7 @@ def process_conversation(
         not recheck_now
         and prior
         and prior.get("outcome") == WAITING_FOR_INTENT
-        and now.timestamp() < float(prior.get("next_check_at") or 0)
+        and _recheck_not_due(float(prior.get("next_check_at") or 0), now, deps)
         and not too_old
     ):
         return Outcome(cid, "pending", final=False, reason="waiting for intent; re-checked on its schedule")
@@ -166,6 +167,10 @@ def _serve_claimed(
             return _record(deps, leg, "too_old", reason=reason)
         return _assign(live, found, leg, prior, matrix, deps, too_old, now)
     except GenesysError as exc:
+        if exc.status == 429:
+            # The token's budget (shared by every container), not this caller: like OutOfTime, it
+            # costs none of the caller's MAX_ATTEMPTS; the next poll or event asks again.
+            return Outcome(cid, "pending", final=False, reason=str(exc))
         return _failed(deps, leg, prior, exc)
     except OutOfTime as exc:  # the rate budget or the clock ran out before anything was changed
         return Outcome(cid, "pending", final=False, reason=str(exc))
@@ -195,6 +200,14 @@ def _horizon(deps: Assigner) -> float:
     # write pushes `expires_at` on: a caller younger than this still has the entry that says
     # "done" or "emailed", so no later event or poll acts on it again.
     return deps.store.ttl_seconds - LEDGER_TTL_SLACK_SECONDS
+
+
+def _recheck_not_due(next_check_at: float, now: datetime, deps: Assigner) -> bool:
+    """The re-check is not due yet. A schedule further ahead than the longest delay could put it
+    was written by a container whose clock ran fast: it is due now, not in hours (the same rule as
+    the store's `:absurd` expiries for leases and claims)."""
+    longest = next_check_delay(RECHECK_CEILING_FACTOR + 8, deps.settings.intent_recheck_seconds) + 2
+    return now.timestamp() < next_check_at <= now.timestamp() + longest
 
 
 def next_check_delay(checks: int, first: int = RECHECK_FIRST_SECONDS) -> int:
@@ -351,7 +364,15 @@ def _patch(
         if exc.status not in (400, 408, 409):
             raise
         live = deps.genesys.get_conversation(where.conversation_id)
-        if live is None or not live.in_queue or (where.leg and live.participant_id not in (None, where.leg)):
+        # A leg named "queue@time" (an event without participantId) says nothing about the GET's
+        # participant: only two participant ids are compared.
+        moved = (
+            is_genesys_id(where.leg)
+            and live is not None
+            and live.participant_id is not None
+            and live.participant_id.lower() != str(where.leg).lower()
+        )
+        if live is None or not live.in_queue or moved:
             logger.info(
                 "PATCH refused because the caller left the queue",
                 extra={"conversation_id": where.conversation_id, "status": exc.status},
@@ -364,7 +385,7 @@ def _any_rule_can_change(matrix: Matrix, found: Discovered) -> bool:
     """False only when every rule for this queue is already satisfied by the requested skills."""
     have = {s.lower() for s in found.requested_skill_ids}
     for rule in matrix.rules:
-        if rule.queues and found.queue_id not in rule.queues:
+        if rule.queues and (found.queue_id or "").lower() not in rule.queues:
             continue
         if rule.routing_priority is not None or rule.high_priority or not set(rule.skill_ids) <= have:
             return True

@@ -185,7 +185,7 @@ def explain(args: argparse.Namespace) -> int:
     print("no rule matches; nothing would change")
     for rule in matrix.rules:
         attribute = rule.attribute or args.intent_attribute
-        if rule.queues and args.queue not in rule.queues:
+        if rule.queues and (args.queue or "").lower() not in rule.queues:
             why = f"only for queues {', '.join(rule.queues)}"
         elif not attributes.get(attribute):
             why = f"attribute {attribute!r} is not set"

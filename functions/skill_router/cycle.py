@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from skill_router.assign import Assigner, Outcome, process_conversation
 from skill_router.deadline import Deadline
 from skill_router.errors import OutOfTime
@@ -195,7 +197,16 @@ class Poller:
                 if deadline.expired:
                     return None
                 prior = ledger.get((found.conversation_id, found.leg))
-                return process_conversation(found, prior, matrix, self.assigner, now, run_ladder=True)
+                try:
+                    return process_conversation(found, prior, matrix, self.assigner, now, run_ladder=True)
+                except (ClientError, BotoCoreError) as exc:
+                    # One caller's AWS call (its claim or outcome in DynamoDB, a secret) failed after
+                    # botocore's retries: that caller waits for the next poll; the page's others are served.
+                    logger.warning(
+                        "AWS call failed; the caller is tried again on the next poll",
+                        extra={"conversation_id": found.conversation_id, "reason": type(exc).__name__},
+                    )
+                    return Outcome(found.conversation_id, "pending", final=False, reason=type(exc).__name__)
 
             # A page's conversations are independent: a few threads clear a backlog at the rate
             # budget's pace instead of one round trip at a time.

@@ -145,7 +145,12 @@ class Doctor:
         source = MatrixSource(
             s.matrix_bucket,
             s.matrix_key,
-            resolver=lambda m: resolve_matrix(m, genesys.skill_ids_by_name, genesys.user_email),
+            # Exactly as the function loads it (runtime.py): languages resolved, and the
+            # deployment's own bounds (MAX_WAIT_SECONDS, the channel's recipient limit).
+            resolver=lambda m: resolve_matrix(
+                m, genesys.skill_ids_by_name, genesys.user_email, genesys.language_ids_by_name
+            ),
+            limits={"max_wait_seconds": s.max_wait_seconds, "notify_channel": s.notify_channel},
         )
         try:
             matrix = source.current()
@@ -294,6 +299,8 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         print(Check("settings", False, str(exc)).line())
         return EXIT_INVALID
+    # The event function's own variable (GENESYS_EVENT_SOURCE) names the source too.
+    event_source = event_source or settings.event_source or None
     print(Check("settings", True, f"region {settings.genesys_environment}, table {settings.state_table}").line())
     try:
         ready = Doctor(settings, event_source, schedule).run()

@@ -183,7 +183,7 @@ class Matrix:
         """First rule whose keyword matches; returns the rule and the value it matched."""
         folded: dict[str, str] = {}  # each value bounded and folded once, not once per rule
         for rule in self.rules:
-            if rule.queues and queue_id not in rule.queues:
+            if rule.queues and (queue_id or "").lower() not in rule.queues:
                 continue
             name = rule.attribute or default_attribute
             value = attributes.get(name)
@@ -452,7 +452,7 @@ def _parse_rule(
         urgency=urgency,
         routing_priority=routing_priority,
         notify=tuple(dict.fromkeys(notify)),
-        queues=tuple(strings("queues")),
+        queues=tuple(q.lower() for q in strings("queues")),  # Genesys ids, one spelling (like skill ids)
         patterns=tuple(patterns),
         skill_names=tuple(dict.fromkeys(skill_names)),
         notify_users=tuple(dict.fromkeys(notify_users)),

@@ -39,7 +39,6 @@ GENESYS_ENVIRONMENTS = (
 NOTIFY_CHANNELS = ("ses", "genesys", "none")
 # DynamoDB's TTL never deletes before `expires_at`; callers are served until the TTL minus this.
 LEDGER_TTL_SLACK_SECONDS = 3600
-MIN_WINDOW_PROGRESS_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -196,15 +195,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"MAX_WAIT_SECONDS={settings.max_wait_seconds} outlives the ledger (LEDGER_TTL_DAYS="
             f"{settings.ledger_ttl_days}): a step could fire twice once the leg's record expired"
         )
-    # A caller still waiting holds the watermark at their start for up to MAX_PENDING_AGE_SECONDS;
-    # the window must still reach "now" from there, or newer callers would go unseen meanwhile.
-    reach = settings.overlap_seconds + settings.max_pending_age_seconds + MIN_WINDOW_PROGRESS_SECONDS
-    if not r.problems and settings.max_window_seconds < reach:
-        r.problems.append(
-            f"MAX_WINDOW_SECONDS={settings.max_window_seconds} is too short: it must be at least "
-            f"WINDOW_OVERLAP_SECONDS + MAX_PENDING_AGE_SECONDS + {MIN_WINDOW_PROGRESS_SECONDS} = {reach}, "
-            "so a caller still waiting for an intent never hides newer callers"
-        )
+    # WINDOW_OVERLAP_SECONDS, FIRST_RUN_LOOKBACK_SECONDS and MAX_WINDOW_SECONDS no longer bound
+    # discovery (docs/design.md "Discovery"): only their ranges are checked, never against
+    # MAX_PENDING_AGE_SECONDS, which callbacks waiting for hours need raised.
     # A caller is served only while younger than the ledger's TTL minus a slack (assign.py), so
     # the entry that says "done" is still there when a later poll or event sees the caller again.
     served_for = settings.ledger_ttl_days * 86400 - LEDGER_TTL_SLACK_SECONDS

@@ -354,13 +354,12 @@ def test_two_containers_sharing_a_token_stay_under_its_limit(app: App):
 
 
 def test_an_event_container_out_of_budget_leaves_the_caller_pending(app: App, queue: str):
-    from tests.integration.test_event_mode import acd_start, event
+    from tests.integration.test_event_mode import acd_start
 
     runtime.use(None)
     app.set(EVENT_MODE="true")
     cid = queued(app, queue, None)
     app.sim.set_attributes(cid, {"intent": "billing"})
-    conversation_event.handler(event("attributes", cid, attributes={"intent": "billing"}), LambdaContext(20, 256))
     # Another container spent the token's minute: the last answer said so.
     full = {"inin-ratelimit-allowed": "300", "inin-ratelimit-count": "300", "inin-ratelimit-reset": "50"}
     runtime.current().genesys.budget.observe(full, "PATCH /api/v2/routing/conversations/{conversationId}")
@@ -374,13 +373,12 @@ def test_an_event_container_out_of_budget_leaves_the_caller_pending(app: App, qu
 def test_an_event_container_throttled_by_genesys_leaves_the_caller_pending(app: App, queue: str):
     """The token's minute was spent by other containers (the simulator counts per token): the
     event is not raised into EventBridge's retries; the poller reconciles the caller."""
-    from tests.integration.test_event_mode import acd_start, event
+    from tests.integration.test_event_mode import acd_start
 
     runtime.use(None)
     app.set(EVENT_MODE="true")
     cid = queued(app, queue, None)
     app.sim.set_attributes(cid, {"intent": "billing"})
-    conversation_event.handler(event("attributes", cid, attributes={"intent": "billing"}), LambdaContext(20, 256))
     app.sim.rate_limit_per_minute = 2
     token = runtime.current().genesys.tokens.token()
     for _ in range(2):  # another container, same token

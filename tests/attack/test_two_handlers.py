@@ -12,7 +12,7 @@ import pytest
 from skill_router import runtime
 from skill_router.events import handle_event, parse_event
 from tests.attack.helpers import EVENT_HANDLER, acd_start, event, results, send, spawn
-from tests.integration.conftest import BILLING, ENGLISH, GET, TECH, App, patches, queued
+from tests.integration.conftest import BILLING, ENGLISH, EVENT_ORG, EVENT_SOURCE, GET, TECH, App, patches, queued
 
 
 def test_the_same_acd_start_delivered_twice_at_once_patches_and_emails_once(app: App, queue: str):
@@ -60,7 +60,9 @@ def test_three_event_containers_and_a_poller_on_five_callers_patch_each_once(app
 
 def test_a_late_intent_write_never_overwrites_applied_and_a_redelivery_patches_nothing(app: App, queue: str):
     conversation = app.sim.add_conversation(queue_id=None, attributes={"intent": "technical"})
-    attributes = parse_event(event("attributes", conversation, attributes={"intent": "technical"}))
+    attributes = parse_event(
+        event("attributes", conversation, attributes={"intent": "technical"}), EVENT_SOURCE, org_id=EVENT_ORG
+    )
     stale = app.ledger(conversation)  # the attributes container read the ledger: nothing yet
     app.sim.queue_conversation(conversation, queue)
     envelope = acd_start(app, conversation, queue)  # the snapshot as the caller entered the queue
