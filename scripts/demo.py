@@ -179,8 +179,11 @@ def run(endpoint: str, sim: GenesysSimulator) -> int:
         f"the new caller's skills stay {sim.routing(newcomer)[0] or '[]'}\n"
     )
 
+    escalated = escalation(env, sim, queue)
+
     print("Audit trail: `skill-router audit --conversation ID` and `--since 1h`")
     audit(env, "--conversation", callers[0].conversation_id)
+    audit(env, "--conversation", escalated)
     audit(env, "--since", "1h")
     audit(env, "--since", "1h", "--dry-run")
     print()
@@ -199,6 +202,71 @@ def run(endpoint: str, sim: GenesysSimulator) -> int:
     )
     print(f"  peak RSS of the function process:             {second['max_rss_mb']:.0f} MB")
     return 0
+
+
+ESCALATING_RULE = """
+  - id: complaint
+    intent_keyword: complaint
+    skills: [Retention]
+    language: English
+    routing_priority: 10
+    escalate:
+      - after: 60                  # relax: any billing agent will do
+        add_skills: [Billing]
+        remove_skills: [Retention]
+      - after: 5m                  # raise, and tell the lead
+        routing_priority: 50
+        notify: [complaints.lead@example.com]
+"""
+
+
+def escalation(env: dict[str, str], sim: GenesysSimulator, queue: str) -> str:
+    """A caller escalated while they wait: assigned, relaxed after a minute, raised and the lead
+    emailed after five. The simulator's clock moves the caller's wait on, so it takes seconds."""
+    print("Escalation while the caller waits (a rule's `escalate:` ladder, applied by the poller)")
+    english = sim.add_language("English")
+    matrix = MATRIX.read_text() + ESCALATING_RULE
+    client("s3", env["AWS_ENDPOINT_URL"], env["AWS_REGION"]).put_object(
+        Bucket=env["SKILL_MATRIX_BUCKET"], Key=env["SKILL_MATRIX_KEY"], Body=matrix.encode()
+    )
+    print(
+        "  rule 'complaint': Retention, English, priority 10; after 60 s Billing instead; after 5m priority 50 + email"
+    )
+    cid = sim.add_conversation(queue_id=queue, attributes={"intent": "complaint about my last bill"})
+    rows = [("caller waited", "skills", "language", "priority", "PATCHes", "GETs", "steps", "emails")]
+    emailed = 0
+    for waited, step in ((0, "assigned"), (65, "relaxed"), (240, "raised")):
+        sim.wait(cid, waited)
+        sim.clear_log()
+        poll = invoke(env, repeat=1)["invocations"][0]["result"]["polls"][0]
+        skills, priority = sim.routing(cid)
+        language = "English" if sim.language(cid) == english else (sim.language(cid) or "-")
+        emailed += poll["notified"]
+        rows.append(
+            (
+                f"{int(sim_waited(sim, cid))} s ({step})",
+                ", ".join(SKILLS.get(s, s) for s in skills) or "-",
+                language,
+                str(priority),
+                str(sim.count("PATCH", f"/api/v2/routing/conversations/{cid}")),
+                str(sim.count("GET", f"/api/v2/conversations/{cid}")),
+                str(poll["escalation_steps"]),
+                str(poll["notified"]),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for i, row in enumerate(rows):
+        print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+        if i == 0:
+            print("  " + "  ".join("-" * w for w in widths))
+    print("  each step: one PATCH and no GET (the ledger holds the routing the last write left)\n")
+    return cid
+
+
+def sim_waited(sim: GenesysSimulator, conversation_id: str) -> float:
+    with sim.lock:
+        leg = sim.conversations[conversation_id].open_leg()
+        return sim.clock() - leg.start if leg else 0.0
 
 
 def audit(env: dict[str, str], *args: str) -> None:

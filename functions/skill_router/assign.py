@@ -68,17 +68,23 @@ def process_conversation(
     deps: Assigner,
     now: datetime,
     recheck_now: bool = False,
+    run_ladder: bool = False,
 ) -> Outcome:
     """One queue leg of a conversation (`found.leg`). A transfer to another queue is a new leg,
     with no ledger entry yet: the rules are evaluated again for the new queue. With
     `recheck_now` (the attributes event of event mode) a caller waiting for an intent is read
-    at once instead of on its re-check schedule."""
+    at once instead of on its re-check schedule. With `run_ladder` (the poller: no event fires at
+    a step's threshold) a leg whose rule was applied gets the rule's escalation steps now due."""
     cid = found.conversation_id
     leg = _Leg(cid, found.leg, found.queue_entered)
     if prior and prior.get("outcome") in FINAL_OUTCOMES:
         outcome = Outcome(cid, "done", final=True, rule_id=prior.get("rule_id"))
         if prior.get("notify_pending"):
             outcome.notified = _notify(leg, prior.get("notify_to") or [], prior, deps)
+        stepped = _escalate(found, prior, matrix, deps, now) if run_ladder else None
+        if stepped is not None:
+            stepped.notified = stepped.notified or outcome.notified
+            return stepped
         return outcome
     # Age counts from when the caller entered this queue, not from when they dialled.
     age = (now - found.waiting_since).total_seconds()
@@ -171,6 +177,25 @@ def _serve_claimed(
         return Outcome(cid, "pending", final=False, reason=str(exc), details={"out_of_time": True})
 
 
+def _escalate(
+    found: Discovered, prior: dict[str, Any], matrix: Matrix, deps: Assigner, now: datetime
+) -> Outcome | None:
+    """The rule's escalation steps due on this leg (ladder.py); None when it has no ladder to run."""
+    from skill_router import ladder
+
+    try:
+        result: Outcome | None = ladder.escalate(found, prior, matrix, deps, now)
+        return result
+    except OutOfTime as exc:
+        return Outcome(found.conversation_id, "pending", final=False, reason=str(exc))
+    except GenesysError as exc:  # the claim expires and the steps are planned again
+        logger.error(
+            "escalation step failed; retried once its claim expires",
+            extra={"conversation_id": found.conversation_id, "operation": exc.operation, "status": exc.status},
+        )
+        return Outcome(found.conversation_id, "done", final=True, reason=str(exc), details={"steps_left": True})
+
+
 def _horizon(deps: Assigner) -> float:
     # DynamoDB's TTL deletes a ledger entry some time after `expires_at`, never before, and every
     # write pushes `expires_at` on: a caller younger than this still has the entry that says
@@ -234,6 +259,23 @@ def _assign(
         return Outcome(cid, "pending", final=False, reason="waiting for intent")
     rule, value = hit
     keyword = rule.matching_keyword(value)
+    if rule.escalate or rule.language_id is not None:
+        # The rule and every step already due, in one PATCH (ladder.py).
+        from skill_router import escalation, ladder
+
+        return ladder.apply_plan(
+            leg,
+            rule,
+            escalation.waited_seconds(found.waiting_since, now),
+            escalation.Routing(live.skill_ids, live.priority, live.language_id),
+            [],
+            matrix,
+            deps,
+            now,
+            include_rule=True,
+            keyword=keyword,
+            queue_id=live.queue_id,
+        )
     return apply_rule(
         cid,
         rule,
@@ -311,12 +353,14 @@ def apply_rule(
     return result
 
 
-def _patch(deps: Assigner, where: _Leg, skill_ids: list[str] | None, priority: int | None) -> bool:
+def _patch(
+    deps: Assigner, where: _Leg, skill_ids: list[str] | None, priority: int | None, language_id: str | None = None
+) -> bool:
     """The PATCH; False when the conversation left this queue leg. What Genesys answers for a
     conversation no longer in queue is undocumented (400, 408 or 409 are possible), so such an
     answer re-reads the conversation to tell "gone" from a real failure."""
     try:
-        return deps.genesys.patch_routing(where.conversation_id, skill_ids, priority)
+        return deps.genesys.patch_routing(where.conversation_id, skill_ids, priority, language_id)
     except GenesysError as exc:
         if exc.status not in (400, 408, 409):
             raise
@@ -345,6 +389,8 @@ def _any_rule_can_change(matrix: Matrix, found: Discovered) -> bool:
         if rule.queues and (found.queue_id or "").lower() not in rule.queues:
             continue
         if rule.routing_priority is not None or rule.high_priority or not set(rule.skill_ids) <= have:
+            return True
+        if rule.escalate or rule.language_id is not None:  # steps to come while the caller waits
             return True
     return False
 

@@ -3,7 +3,9 @@
 Each queue leg's ledger item (`conv#<id>#leg#<acd participant id>`, or `dryrun#...` for dry
 runs; a transfer to another queue is a new leg) records the
 outcome, the rule and the matrix keyword that matched (never the caller's words), the matrix
-version, the skills and priority before and after, whether the supervisor was emailed, and when.
+version, the skills and priority before and after, whether the supervisor was emailed, and when;
+and each escalation step applied on the leg (`step_log`: which step, when, the skills, priority
+and language before and after), shown as a row under its leg.
 Items live for LEDGER_TTL_DAYS (7 by default).
 """
 
@@ -66,8 +68,31 @@ def since(store: StateStore, moment: datetime) -> list[dict[str, Any]]:
     return store.entries_since(moment)
 
 
+def step_rows(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per escalation step applied on this leg (`step_log`): which step, when, and the
+    skills, priority and language before and after it."""
+    rows = []
+    for step in entry.get("step_log") or []:
+        before, after = step.get("priority_before"), step.get("priority_after")
+        language = (step.get("language_before") or "-", step.get("language_after") or "-")
+        rows.append(
+            {
+                "updated_at": step.get("at"),
+                "conversation_id": f"  step {step.get('step')} after {step.get('after')}s",
+                "outcome": "escalated",
+                "rule_id": entry.get("rule_id"),
+                "skills_before": step.get("skills_before"),
+                "skills_after": step.get("skills_after"),
+                "priority_written": after if before == after else f"{before if before is not None else '-'} -> {after}",
+                "reason": None if language[0] == language[1] else f"language {language[0]} -> {language[1]}",
+            }
+        )
+    return rows
+
+
 def render(entries: list[dict[str, Any]]) -> str:
     rows = [[title for _, title in COLUMNS]]
+    entries = [row for entry in entries for row in (entry, *step_rows(entry))]
     for entry in entries:
         row = []
         for key, _ in COLUMNS:

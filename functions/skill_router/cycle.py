@@ -37,6 +37,19 @@ from skill_router.store import FINAL_OUTCOMES, StateStore, format_time
 # a watermark write; a busy one stops at the deadline and leaves the rest to the next poll.
 MIN_POLL_SECONDS = 2.0
 FINISHED_CACHE_SIZE = 50_000  # queue legs; a few MB at most
+# What a finished leg's ladder needs (ladder.py): the rule, the steps applied, the routing we left.
+_REMEMBERED = (
+    "outcome",
+    "rule_id",
+    "steps_applied",
+    "step_mark",
+    "step_claim_expires",
+    "skills_after",
+    "priority_after",
+    "priority_written",
+    "priority_before",
+    "language_after",
+)
 REPORTED = ("applied", "unchanged", "gone", "failed", "retry", "no_match", "no_rule", "pending", "done")
 
 
@@ -51,6 +64,7 @@ class PollReport:
     seen: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     notified: int = 0
+    escalation_steps: int = 0
     genesys_calls: int = 0
     matrix_version: str = ""
     problem: str | None = None
@@ -76,6 +90,7 @@ class PollReport:
             "matched": self.matched,
             **counts,
             "notified": self.notified,
+            "escalation_steps": self.escalation_steps,
             # In event mode the poller is the safety net: what it applied, events had missed.
             "reconciled": counts["applied"] if self.event_mode else 0,
             "genesys_calls": self.genesys_calls,
@@ -198,7 +213,7 @@ class Poller:
                     return None
                 prior = ledger.get((found.conversation_id, found.leg))
                 try:
-                    return process_conversation(found, prior, matrix, self.assigner, now)
+                    return process_conversation(found, prior, matrix, self.assigner, now, run_ladder=True)
                 except (ClientError, BotoCoreError) as exc:
                     # One caller's AWS call (its claim or outcome in DynamoDB, a secret) failed after
                     # botocore's retries: that caller waits for the next poll; the page's others are served.
@@ -224,11 +239,10 @@ class Poller:
                     continue
                 report.outcomes[outcome.outcome] += 1
                 report.notified += int(outcome.notified)
-                key, prior = (found.conversation_id, found.leg), ledger.get((found.conversation_id, found.leg))
-                if outcome.outcome == "done" and prior and (outcome.notified or not prior.get("notify_pending")):
-                    self._remember(key, prior)
-                elif outcome.outcome in FINAL_OUTCOMES and not outcome.details.get("email_owed"):
-                    self._remember(key, {"outcome": outcome.outcome, "rule_id": outcome.rule_id})
+                report.escalation_steps += int(outcome.details.get("steps", 0))
+                self._settle(
+                    (found.conversation_id, found.leg), ledger.get((found.conversation_id, found.leg)), outcome
+                )
             # A page is left only when every caller on it was handled; else the next poll reads it again.
             if deadline.expired or any(o is None or o.details.get("out_of_time") for o in outcomes):
                 report.problem = "time ran out; the rest is polled next time"
@@ -276,8 +290,26 @@ class Poller:
         missing = [k for k in keys if k not in known]
         return {**known, **(self.store.ledger(missing) if missing else {})}
 
+    def _settle(self, key: tuple[str, str | None], prior: dict[str, Any] | None, outcome: Outcome) -> None:
+        """Remember a finished leg, with what its escalation ladder needs (the steps applied and
+        the routing we left), so later polls cost no ledger read; forget it when another run
+        moved its ladder on (our copy is stale)."""
+        if outcome.details.get("stale"):
+            self._finished.pop(key, None)
+            return
+        entry = outcome.details.get("entry")
+        if outcome.outcome == "done" and (entry or prior):
+            if outcome.notified or not (entry or prior or {}).get("notify_pending"):
+                self._remember(key, entry or prior or {})
+        elif outcome.outcome in FINAL_OUTCOMES and not outcome.details.get("email_owed"):
+            # Decided just now: remembered from the outcome (with the ladder's fields when a
+            # rule with a ladder was applied), so the next poll costs no ledger read.
+            if entry and entry.get("notify_pending") and not outcome.notified:
+                return
+            self._remember(key, entry or {"outcome": outcome.outcome, "rule_id": outcome.rule_id})
+
     def _remember(self, key: tuple[str, str | None], entry: dict[str, Any]) -> None:
-        self._finished[key] = {"outcome": entry.get("outcome"), "rule_id": entry.get("rule_id")}
+        self._finished[key] = {k: entry[k] for k in _REMEMBERED if entry.get(k) is not None}
         self._finished.move_to_end(key)
         while len(self._finished) > FINISHED_CACHE_SIZE:
             self._finished.popitem(last=False)
@@ -293,6 +325,7 @@ class Poller:
             metrics.add_metric(name=f"Conversations{name.title()}", unit="Count", value=report.outcomes.get(name, 0))
         metrics.add_metric(name="ConversationsMatched", unit="Count", value=report.matched)
         metrics.add_metric(name="NotificationsSent", unit="Count", value=report.notified)
+        metrics.add_metric(name="EscalationStepsApplied", unit="Count", value=report.escalation_steps)
         if report.event_mode:
             metrics.add_metric(name="Reconciled", unit="Count", value=report.outcomes.get("applied", 0))
         metrics.add_metric(name="GenesysCalls", unit="Count", value=report.genesys_calls)

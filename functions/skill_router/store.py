@@ -339,6 +339,58 @@ class StateStore:
             raise
         return True
 
+    def claim_steps(self, conversation_id: str, leg: str | None, mark: int, claim_seconds: int) -> bool:
+        """Claim the escalation steps up to `mark` (a step's `after`) on this leg before the PATCH
+        that applies them; False when another run claimed or applied them. The mark only rises, so
+        two runs never both apply a step; a claim left unconfirmed by a run that died before its
+        PATCH was recorded lapses (in DynamoDB's time, like every claim), and the step is planned
+        again (docs/design.md, "Escalation in the cycle")."""
+        now = self.now()
+        try:
+            self._update(
+                Key=self._conversation_key(conversation_id, leg),
+                UpdateExpression="SET step_mark = :mark, step_claim_expires = :until, expires_at = :ttl",
+                ConditionExpression=(
+                    "attribute_not_exists(step_mark) OR step_mark < :mark"
+                    " OR step_claim_expires < :stale OR step_claim_expires > :absurd"
+                ),
+                ExpressionAttributeValues={
+                    ":mark": {"N": str(mark)},
+                    ":until": {"N": str(int(now) + max(1, claim_seconds))},
+                    ":ttl": {"N": str(int(now) + self.ttl_seconds)},
+                    **self._held_values(now),
+                },
+            )
+        except ClientError as exc:
+            if _conditional(exc):
+                return False
+            raise
+        return True
+
+    def record_steps(self, conversation_id: str, leg: str | None, log: list[dict[str, Any]], **fields: Any) -> None:
+        """Confirm the claimed steps: the leg's routing after them (`fields`), their audit records
+        appended to `step_log`, the claim's expiry removed (the mark stays: they are applied)."""
+        now = self.now()
+        values: dict[str, Any] = {
+            "updated_at": format_time(datetime.fromtimestamp(now, UTC)),
+            **{k: v for k, v in fields.items() if v is not None},
+        }
+        names = {f"#{k}": k for k in values}
+        sets = [f"#{k} = :{k}" for k in values]
+        attribute_values = {f":{k}": _typed(v) for k, v in values.items()}
+        if log:
+            names["#step_log"] = "step_log"
+            sets.append("#step_log = list_append(if_not_exists(#step_log, :none), :log)")
+            attribute_values[":none"] = {"L": []}
+            attribute_values[":log"] = _typed(log)
+        self._update(
+            retry_throttles=True,
+            Key=self._conversation_key(conversation_id, leg),
+            UpdateExpression="SET " + ", ".join(sets) + " REMOVE step_claim_expires",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=attribute_values,
+        )
+
     # --- claims: one handler per caller leg, one email per conversation, rule and recipient -------
 
     def _claim_key(self, conversation_id: str) -> dict[str, Any]:
@@ -423,6 +475,7 @@ class StateStore:
         sent: bool,
         leg: str | None = None,
         recipient: str | None = None,
+        settle: bool = True,
     ) -> None:
         """After a send: `sent` marks it done (kept trying through throttling: the email is out, and
         a lost mark would send it again once the claim lapses); otherwise the claim is freed.
@@ -438,7 +491,7 @@ class StateStore:
                 ExpressionAttributeNames={"#claim": claim, "#sent": sent_name},
                 ExpressionAttributeValues={":now": {"S": stamp}, ":ttl": {"N": str(int(now) + self.ttl_seconds)}},
             )
-            if recipient is None:
+            if recipient is None and settle:
                 self.settle_notification(conversation_id, leg, stamp)
         else:  # let the next run try again at once
             self._update(
@@ -503,6 +556,10 @@ def parse_time(value: str) -> datetime:
 
 
 def _typed(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, Mapping):
+        return {"M": {str(k): _typed(v) for k, v in value.items()}}
     if isinstance(value, bool):
         return {"BOOL": value}
     if isinstance(value, int | float):
@@ -528,6 +585,8 @@ def _untyped(typed: Mapping[str, Any]) -> Any:
         return int(number) if number.is_integer() else number
     if kind == "L":
         return [_untyped(v) for v in value]
+    if kind == "M":
+        return {k: _untyped(v) for k, v in value.items()}
     if kind == "BOOL":
         return bool(value)
     if kind == "NULL":

@@ -327,6 +327,17 @@ class GenesysSimulator:
             leg = self._conversation(conversation_id).open_leg()
             return leg.language_id if leg else None
 
+    def wait(self, conversation_id: str, seconds: float) -> None:
+        """The simulator's clock for one caller: the caller has waited `seconds` longer (the
+        conversation and its queue legs began that much earlier), so a demo or a test shows
+        minutes of waiting in no wall-clock time."""
+        with self.lock:
+            conversation = self._conversation(conversation_id)
+            conversation.start -= seconds
+            for leg in conversation.legs:
+                leg.start -= seconds
+                leg.end = None if leg.end is None else leg.end - seconds
+
     def routing(self, conversation_id: str) -> tuple[list[str], int]:
         """The requested skills and priority of the caller's current (or last) queue leg."""
         with self.lock:

@@ -83,6 +83,7 @@ class LiveConversation:
     skill_ids: tuple[str, ...]
     priority: int | None
     participant_id: str | None = None  # the ACD participant of the open queue leg
+    language_id: str | None = None  # conversationRoutingData.language: the requested language
     started: datetime | None = None  # the conversation's startTime
 
     @property
@@ -511,6 +512,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
     skills: tuple[str, ...] = ()
     priority: int | None = None
     participant_id: str | None = None
+    language_id: str | None = None
     for participant in conversation.participants or []:
         values = {str(k): str(v) for k, v in (participant.attributes or {}).items() if v is not None}
         # The caller's participant data is authoritative; others may carry stale copies.
@@ -524,6 +526,8 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
             requested = (routing.skills if routing else None) or []
             skills = tuple(skill.id for skill in requested if skill.id)
             priority = routing.priority if routing else None
+            language = routing.language if routing else None
+            language_id = language.id if language is not None and language.id else None
             participant_id = participant.id
     attributes.update(customer)
     return LiveConversation(
@@ -534,6 +538,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
         skill_ids=skills,
         priority=priority,
         participant_id=participant_id,
+        language_id=language_id,
         started=_aware(getattr(conversation, "start_time", None)),
     )
 
