@@ -42,8 +42,9 @@ $(STAMP): pyproject.toml requirements-dev.txt layers/deps/requirements.txt
 demo: $(STAMP)
 	$(PY) scripts/demo.py
 
+# Two workers (the machines have 2 cores); a file's tests stay on one worker, with its fixtures.
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit
