@@ -138,20 +138,9 @@ class Doctor:
             self.add(f"permission {permission}", True, endpoint)
 
     def matrix(self, genesys: Any) -> Any:
-        from skill_router.matrix import resolve_matrix
-        from skill_router.matrix_source import MatrixSource
+        from skill_router.runtime import matrix_source_for
 
-        s = self.settings
-        source = MatrixSource(
-            s.matrix_bucket,
-            s.matrix_key,
-            # Exactly as the function loads it (runtime.py): languages resolved, and the
-            # deployment's own bounds (MAX_WAIT_SECONDS, the channel's recipient limit).
-            resolver=lambda m: resolve_matrix(
-                m, genesys.skill_ids_by_name, genesys.user_email, genesys.language_ids_by_name
-            ),
-            limits={"max_wait_seconds": s.max_wait_seconds, "notify_channel": s.notify_channel},
-        )
+        source = matrix_source_for(self.settings, genesys)  # exactly as the function loads it
         try:
             matrix = source.current()
         except MatrixError as exc:

@@ -53,14 +53,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         pool_size=settings.concurrency + 2,
     )
     store = StateStore(settings.state_table, ttl_days=settings.ledger_ttl_days, dry_run=settings.dry_run)
-    matrix_source = MatrixSource(
-        settings.matrix_bucket,
-        settings.matrix_key,
-        resolver=lambda matrix: resolve_matrix(
-            matrix, genesys.skill_ids_by_name, genesys.user_email, genesys.language_ids_by_name
-        ),
-        limits={"max_wait_seconds": settings.max_wait_seconds, "notify_channel": settings.notify_channel},
-    )
+    matrix_source = matrix_source_for(settings, genesys)
     notifier: Notifier
     if settings.dry_run or settings.notify_channel == "none":
         notifier = NoNotifier()
@@ -71,6 +64,19 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
     assigner = Assigner(genesys=genesys, store=store, notifier=notifier, settings=settings)
     poller = Poller(settings=settings, genesys=genesys, store=store, matrix_source=matrix_source, assigner=assigner)
     return Runtime(settings, secrets, genesys, store, matrix_source, poller)
+
+
+def matrix_source_for(settings: Settings, genesys: GenesysClient) -> MatrixSource:
+    """The matrix as the function loads it: names resolved through Genesys, and the deployment's
+    own bounds (MAX_WAIT_SECONDS, the channel's recipient limit). `skill-router doctor` uses it too."""
+    return MatrixSource(
+        settings.matrix_bucket,
+        settings.matrix_key,
+        resolver=lambda matrix: resolve_matrix(
+            matrix, genesys.skill_ids_by_name, genesys.user_email, genesys.language_ids_by_name
+        ),
+        limits={"max_wait_seconds": settings.max_wait_seconds, "notify_channel": settings.notify_channel},
+    )
 
 
 _current: Runtime | None = None
