@@ -43,8 +43,9 @@ demo: $(STAMP)
 	$(PY) scripts/demo.py
 
 # Two workers (the machines have 2 cores); a file's tests stay on one worker, with its fixtures.
+# The ten slowest tests are listed at the end, so the suite's time stays visible.
 test: $(STAMP)
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile --durations=10
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit

@@ -10,7 +10,7 @@ import pytest
 
 from skill_router.store import StateStore
 from tests.attack.helpers import EVENT_HANDLER, acd_start, spawn
-from tests.integration.conftest import App, queued
+from tests.integration.conftest import App, await_holds_lapsed, queued
 
 HOUR = 3600.0
 QUERY = "/api/v2/analytics/conversations/details/query"
@@ -36,7 +36,7 @@ def test_a_container_a_few_seconds_fast_does_not_take_a_lease_about_to_end(app: 
 
 def test_a_container_an_hour_slow_takes_a_lapsed_lease(app: App, queue: str):
     assert app.store.acquire_lease("crashed-run", 1) is not None
-    time.sleep(4.0)  # the crashed run's invocation ended (plus the skew margin)
+    await_holds_lapsed(app)  # the crashed run's invocation ended (plus the skew margin)
     result = spawn(app, skew=-HOUR).result()
     assert result["status"] == "ok", result
 
@@ -50,7 +50,7 @@ def test_a_fast_container_killed_mid_run_does_not_lock_out_later_runs(app: App, 
     box["run"] = spawn(app, skew=HOUR, timeout=4.0, SAFETY_MARGIN_SECONDS="1")
     assert box["run"].wait() == -9
     assert app.watermark()["lease_expires"] > time.time()
-    time.sleep(8.0)  # its invocation would have timed out, and the skew margin has passed
+    await_holds_lapsed(app)  # its invocation would have timed out, and the skew margin has passed
     result = app.invoke()
     assert result["status"] == "ok", "a lease written an hour ahead blocked every later run"
     assert app.sim.routing(conversation)[0] != []

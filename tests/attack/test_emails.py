@@ -14,7 +14,15 @@ from skill_router import runtime
 from skill_router.errors import MatrixError
 from skill_router.handlers import poll
 from tests.attack.helpers import EMAIL, acd_start, send, spawn, throttle_dynamodb
-from tests.integration.conftest import BILLING, SCHEDULED_EVENT, App, minutes_ago, patches, queued
+from tests.integration.conftest import (
+    BILLING,
+    SCHEDULED_EVENT,
+    App,
+    await_holds_lapsed,
+    minutes_ago,
+    patches,
+    queued,
+)
 
 THREE = ["a.lead@example.com", "b.lead@example.com", "c.lead@example.com"]
 
@@ -41,7 +49,7 @@ def test_a_throttled_write_after_ses_accepted_does_not_send_it_again(app: App, q
     with contextlib.suppress(Exception):
         short_invoke(app)
     assert throttled["throttled"] == 3 and len(app.sent_emails()) == 1
-    time.sleep(4.0)  # any claim of that run has lapsed
+    await_holds_lapsed(app)  # any claim of that run has lapsed
     short_invoke(app)
     assert len(app.sent_emails()) == 1, "SES accepted it; a throttle must not send it again"
     assert app.ledger(conversation).get("notified_at")
@@ -134,7 +142,7 @@ def test_agentless_killed_between_recipients_resends_nobody_already_sent(app: Ap
     box["run"] = spawn(app, timeout=8.0, SAFETY_MARGIN_SECONDS="1")
     assert box["run"].wait() == -9
     assert agentless_to(app) == THREE[:1]
-    time.sleep(11.5)  # the killed run's claim on the second recipient lapses with its invocation
+    await_holds_lapsed(app)  # the killed run's lease and claim on the second recipient lapse with its invocation
     app.invoke()
     app.invoke()
     assert sorted(agentless_to(app)) == THREE

@@ -12,7 +12,18 @@ import pytest
 from skill_router import runtime
 from skill_router.events import handle_event, parse_event
 from tests.attack.helpers import EVENT_HANDLER, acd_start, event, results, send, spawn
-from tests.integration.conftest import BILLING, ENGLISH, EVENT_ORG, EVENT_SOURCE, GET, TECH, App, patches, queued
+from tests.integration.conftest import (
+    BILLING,
+    ENGLISH,
+    EVENT_ORG,
+    EVENT_SOURCE,
+    GET,
+    TECH,
+    App,
+    await_holds_lapsed,
+    patches,
+    queued,
+)
 
 
 def test_the_same_acd_start_delivered_twice_at_once_patches_and_emails_once(app: App, queue: str):
@@ -128,7 +139,7 @@ def test_a_handler_killed_holding_a_caller_frees_it_with_its_invocation(app: App
     app.sim.hook("GET", GET + conversation, lambda: box["run"].kill(), stage="instead")
     box["run"] = spawn(app, envelope, EVENT_HANDLER, timeout=3.0, SAFETY_MARGIN_SECONDS="1")
     assert box["run"].wait() == -9
-    time.sleep(7.5)  # the killed container's invocation has timed out, and the skew margin passed
+    await_holds_lapsed(app)  # the killed container's invocation has timed out, and the skew margin passed
     report = app.invoke()["polls"][0]
     assert report["applied"] == 1 and app.sim.routing(conversation)[0] == [TECH]
 

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from scripts.lambda_runner import LambdaContext
 from scripts.local_aws import LOCAL_EVENT_SOURCE, create_resources, put_credentials, start_moto_server
 from skill_router import runtime
 from skill_router.handlers import poll
-from skill_router.store import StateStore
+from skill_router.store import LONGEST_HOLD_SECONDS, SKEW_MARGIN_SECONDS, StateStore
 from tests.simulator import GenesysSimulator
 
 ROOT = Path(__file__).parents[2]
@@ -159,6 +160,51 @@ def app(moto_endpoint: str, sim: GenesysSimulator, monkeypatch: pytest.MonkeyPat
     runtime.use(None)
 
 
+# One second more than the product's own margin: each reader learns DynamoDB's time from a `Date`
+# header in whole seconds, so this test's reading and the next handler's may differ by up to one.
+HEADER_ROUNDING_SECONDS = 1
+
+
+def holds(app: App) -> dict[str, float]:
+    """Every lease and claim the table records (`<item>.<attribute>`: its expiry, epoch seconds
+    on DynamoDB's clock): the lease, the caller claims, the step claims, the email claims."""
+    found: dict[str, float] = {}
+    request: dict[str, Any] = {"TableName": app.env["STATE_TABLE"], "ConsistentRead": True}
+    client = app.client("dynamodb")
+    while True:
+        page = client.scan(**request)
+        for item in page.get("Items", []):
+            for name, typed in item.items():
+                is_hold = (name.endswith("_expires") and name != "expires_at") or name.startswith("notify_claim_")
+                if is_hold and "N" in typed:
+                    found[f"{item['pk']['S']}.{name}"] = float(typed["N"])
+        if "LastEvaluatedKey" not in page:
+            return found
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def await_holds_lapsed(app: App) -> None:
+    """Wait until every lease and claim in the table has lapsed as the product judges it: more than
+    SKEW_MARGIN_SECONDS after DynamoDB's time passed its expiry (store.py), or written absurdly far
+    ahead. A killed handler's holds end with its invocation; how long that is comes from the table,
+    so the wait is bounded by the expiries themselves, never by a sleep tuned to one machine."""
+    store = app.store
+
+    def held(now: float) -> dict[str, float]:
+        absurd = int(now) + LONGEST_HOLD_SECONDS + SKEW_MARGIN_SECONDS
+        lapsed_before = int(now) - SKEW_MARGIN_SECONDS - HEADER_ROUNDING_SECONDS
+        return {name: at for name, at in holds(app).items() if lapsed_before <= at <= absurd}
+
+    now = store.now()
+    waiting = held(now)
+    bound = max(waiting.values(), default=now) + SKEW_MARGIN_SECONDS + HEADER_ROUNDING_SECONDS + 5
+    while waiting:
+        assert now < bound, f"still held on DynamoDB's clock at {now:.1f}: {waiting}"
+        time.sleep(0.2)
+        now = store.now()
+        waiting = held(now)
+
+
 def minutes_ago(minutes: float) -> datetime:
     return datetime.now(UTC) - timedelta(minutes=minutes)
 
@@ -197,8 +243,6 @@ def queued(app: App, queue: str, intent: str | None, skills: tuple[str, ...] = (
 def later(seconds: float) -> None:
     """The next polls run `seconds` from now on the poller's clock (a caller waiting for an
     intent is read again on a backoff, not on every poll)."""
-    import time
-
     runtime.current().poller.clock = lambda: time.time() + seconds
 
 

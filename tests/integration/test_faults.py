@@ -13,7 +13,6 @@ import pytest
 from scripts.lambda_runner import LambdaContext
 from skill_router.errors import MatrixError
 from skill_router.handlers import poll
-from skill_router.store import SKEW_MARGIN_SECONDS
 from tests.integration.conftest import (
     BILLING,
     GET,
@@ -23,6 +22,7 @@ from tests.integration.conftest import (
     TECH,
     App,
     Run,
+    await_holds_lapsed,
     later,
     patches,
     queued,
@@ -32,12 +32,6 @@ QUERY = "/api/v2/analytics/conversations/details/query"
 EMAIL = "/api/v2/conversations/emails/agentless"
 # Killed runs use a short timeout and margin so their lease and email claim lapse in seconds.
 SHORT_RUN = {"timeout": 4.0, "SAFETY_MARGIN_SECONDS": "1"}
-
-
-def wait_for_lease_to_lapse(app: App) -> None:
-    expires = float(app.watermark().get("lease_expires", 0))
-    # A lease counts as lapsed SKEW_MARGIN_SECONDS after DynamoDB's time passed it (store.py).
-    time.sleep(max(0.0, expires - time.time()) + SKEW_MARGIN_SECONDS + 1.1)
 
 
 def spawn_and_kill_on(app: App, method: str, path: str, stage: str, **env: str) -> Run:
@@ -182,7 +176,7 @@ def test_crashed_run_lease_lapses_and_the_ledger_prevents_double_work(app: App, 
     # One conversation at a time, so the run dies after finishing the first caller.
     spawn_and_kill_on(app, "GET", GET + second, "instead", GENESYS_CONCURRENCY="1")
     assert app.ledger(first)["outcome"] == "applied" and app.ledger(second) is None
-    wait_for_lease_to_lapse(app)
+    await_holds_lapsed(app)
     app.sim.clear_log()
     assert app.invoke()["status"] == "ok"
     assert patches(app, first) == 0 and app.sim.count("GET", GET + first) == 0
@@ -194,7 +188,7 @@ def test_killed_after_patch_before_the_ledger_write_converges_without_a_second_c
     conversation = queued(app, queue, "billing")
     spawn_and_kill_on(app, "PATCH", PATCH + conversation, "after")
     assert app.sim.routing(conversation)[0] == [BILLING] and app.ledger(conversation) is None
-    wait_for_lease_to_lapse(app)
+    await_holds_lapsed(app)
     report = app.invoke()["polls"][0]
     assert report["unchanged"] == 1 and patches(app, conversation) == 1
     assert app.sim.routing(conversation)[0] == [BILLING]
@@ -206,20 +200,36 @@ def test_killed_after_the_email_claim_before_sending_sends_it_once_later(app: Ap
     conversation = queued(app, queue, "billing")
     spawn_and_kill_on(app, "POST", EMAIL, "instead")
     assert app.sim.emails == [] and app.ledger(conversation)["notify_pending"] is True
-    wait_for_lease_to_lapse(app)
+    await_holds_lapsed(app)
     assert app.invoke()["polls"][0]["notified"] == 1
     app.invoke()
     assert len(app.sim.emails) == 1 and patches(app, conversation) == 1
     assert app.sim.emails[0]["toAddresses"] == [{"email": "billing.lead@example.com"}]
 
 
+class RunsOutAfter(LambdaContext):
+    """A Lambda context whose time runs out once `reads` callers have been read: where a poll
+    stops depends on what it has done, not on how fast this machine did it."""
+
+    def __init__(self, app: App, reads: int) -> None:
+        super().__init__(30, 512)
+        self.left = reads
+        app.sim.hook("GET", GET, self.read, stage="after", count=None)
+
+    def read(self) -> None:
+        self.left -= 1
+
+    def get_remaining_time_in_millis(self) -> int:
+        return super().get_remaining_time_in_millis() if self.left > 0 else 0
+
+
 def test_time_running_out_mid_window_loses_nothing(app: App, queue: str):
     app.set(SAFETY_MARGIN_SECONDS="0.5", GENESYS_CONCURRENCY="1")
     callers = [queued(app, queue, "technical", minutes=5 - i * 0.1) for i in range(8)]
-    app.sim.delay("GET", GET, 0.4)
-    report = poll.handler(SCHEDULED_EVENT, LambdaContext(2.5, 512))["polls"][0]
+    report = poll.handler(SCHEDULED_EVENT, RunsOutAfter(app, reads=3))["polls"][0]
+    app.sim.hooks.clear()
     done = sum(1 for c in callers if app.sim.routing(c)[0] == [TECH])
-    assert 0 < done < 8 and report["problem"].startswith("time ran out")
+    assert 2 <= done <= 3 and report["problem"].startswith("time ran out"), (done, report)
     first_left = callers[done]
     assert "window_end" not in app.watermark(), "an incomplete poll does not record the watermark"
     app.sim.delays.clear()
