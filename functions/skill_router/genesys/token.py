@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -30,6 +31,10 @@ from skill_router.observability import logger
 
 REFRESH_MARGIN_SECONDS = 60
 LOGIN = "POST /oauth/token"
+# What an Authorization header can carry (RFC 6750's b64token is a subset): visible ASCII, no
+# whitespace. A token with a newline or a control character is refused by the HTTP library before
+# Genesys sees it, so no 401 would ever mark it bad: it is never used.
+_SENDABLE = re.compile(r"[\x21-\x7e]+")
 
 
 @dataclass(frozen=True)
@@ -116,8 +121,10 @@ class TokenProvider:
         if not data:
             return None
         token, expires_at = data.get("access_token"), data.get("expires_at")
-        if not isinstance(token, str) or not isinstance(expires_at, int | float):
-            logger.warning("token cache malformed (needs access_token and expires_at); requesting a new token")
+        if not isinstance(token, str) or not isinstance(expires_at, int | float) or not sendable(token):
+            logger.warning(
+                "token cache malformed (needs a sendable access_token and expires_at); requesting a new token"
+            )
             return None
         return Token(token, float(expires_at))
 
@@ -174,11 +181,16 @@ class TokenProvider:
         if not isinstance(body, dict):
             return None
         token, lifetime = body.get("access_token"), body.get("expires_in")
-        if not isinstance(token, str) or not token.strip() or isinstance(lifetime, bool):
+        if not isinstance(token, str) or not sendable(token) or isinstance(lifetime, bool):
             return None
         if not isinstance(lifetime, int | float) or not math.isfinite(lifetime) or lifetime <= 0:
             return None
         return Token(token, self._clock() + float(lifetime))
+
+
+def sendable(token: str) -> bool:
+    """True when `token` can travel in an Authorization header as it is."""
+    return _SENDABLE.fullmatch(token) is not None
 
 
 def _error_text(response: BoundedResponse) -> str:
