@@ -417,3 +417,30 @@ def test_no_secret_or_token_in_any_log_line_at_root_debug(app: App, queue: str, 
     basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
     for canary in (CLIENT_SECRET, basic, *app.sim.tokens):
         assert canary not in output, "a secret or token reached the log"
+
+
+# --- issue 19 class 8: a bucket is a resource's, not a number's --------------------------------
+
+
+def test_a_full_bucket_is_not_forgotten_when_another_bucket_allows_the_same_number(app: App):
+    """Genesys reports the bucket of each request (the SDK's logging docs: `allowed: 180` on GET
+    /api/v2/users while a token allows 300). Two resources whose buckets allow the same number:
+    one's answer must not make the other's full count forgotten and a request sent into a 429."""
+    app.sim.add_skill("Billing")
+    app.sim.resource_limits = {"GET /api/v2/routing/skills": 4, "GET /api/v2/routing/languages": 4}
+    token = "bucket-token-canary"
+    app.sim.accept_token(token)
+    for _ in range(3):  # another container, same token, spends most of the skills bucket
+        requests.get(
+            app.sim.base_url + "/api/v2/routing/skills", headers={"Authorization": f"Bearer {token}"}, timeout=5
+        )
+    tokens = TokenProvider(
+        app.sim.base_url, lambda: None, lambda: {"access_token": token, "expires_at": 2e9}, lambda _t: None
+    )  # type: ignore[arg-type, return-value]
+    client = GenesysClient(app.sim.base_url, tokens, budget=RateBudget(300))
+    client.begin(Deadline.fixed(4.0))
+    client.skill_ids_by_name(["Billing"])  # answered: 4 of 4 counted in the skills bucket
+    client.language_ids_by_name(["English"])  # answered from the languages bucket: 1 of 4
+    with pytest.raises(OutOfTime):  # the skills bucket is full for a minute: wait, never a 429
+        client.skill_ids_by_name(["Billing"])
+    assert app.sim.throttled == 0, "a request was sent into a full bucket"

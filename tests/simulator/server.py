@@ -134,6 +134,12 @@ class GenesysSimulator:
         self.clock = clock
         self.analytics_lag_seconds = analytics_lag_seconds
         self.rate_limit_per_minute: int | None = None
+        # Buckets of their own for some resources ("METHOD path-regex" -> allowed a minute, per
+        # token): the SDK's logging docs show `inin-ratelimit-allowed: 180` on GET /api/v2/users
+        # while a token's default is 300 (README "Logging"; developer.genesys.cloud
+        # /organization/organization/limits#platform-api), so the headers of an answer describe
+        # the bucket of that request, and two buckets may well allow the same number.
+        self.resource_limits: dict[str, int] = {}
         self.lock = threading.RLock()
         self.clients: dict[str, str] = {}
         self.tokens: dict[str, float] = {}  # access token -> expiry
@@ -460,7 +466,7 @@ class GenesysSimulator:
                             self.delays.remove(d)
             return fault, wait
 
-    def _rate_limited(self, authorization: str | None = None) -> SimError | None:
+    def _rate_limited(self, authorization: str | None = None, method: str = "", path: str = "") -> SimError | None:
         """Genesys's limit per token: past it, 429 with Retry-After; inside it, the inin-ratelimit headers.
 
         Genesys counts requests per client-credentials token per minute
@@ -469,13 +475,14 @@ class GenesysSimulator:
         token shares one count, and each answer reports it: `inin-ratelimit-count`, `-allowed` and
         `-reset` (seconds until the count resets; the SDK's logging docs show `count: 1`,
         `allowed: 180`, `reset: 61` on a first request). The minute here slides: `reset` is when
-        the oldest counted request leaves it."""
-        limit = self.rate_limit_per_minute
+        the oldest counted request leaves it. A resource with a bucket of its own
+        (`resource_limits`) is counted and reported there instead."""
+        limit, bucket = self._bucket_for(method, path)
         if limit is None:
             return None
         with self.lock:
             now = self.clock()
-            window = self._token_window(authorization, now)
+            window = self._token_window(authorization, now, bucket)
             if len(window) >= limit:
                 self.throttled += 1
                 retry = max(1, int(window[0] + 60.0 - now + 0.999))
@@ -488,9 +495,16 @@ class GenesysSimulator:
             window.append(now)
             return None
 
-    def _token_window(self, authorization: str | None, now: float) -> deque[float]:
+    def _bucket_for(self, method: str, path: str) -> tuple[int | None, str]:
+        for name, limit in self.resource_limits.items():
+            wanted, _, pattern = name.partition(" ")
+            if wanted == method and re.match(pattern, path):
+                return limit, name
+        return self.rate_limit_per_minute, ""
+
+    def _token_window(self, authorization: str | None, now: float, bucket: str = "") -> deque[float]:
         token = (authorization or "").removeprefix("Bearer ").removeprefix("bearer ")
-        window = self._windows.setdefault(token, deque())
+        window = self._windows.setdefault(f"{token}#{bucket}", deque())
         while window and window[0] <= now - 60.0:
             window.popleft()
         return window
@@ -503,13 +517,13 @@ class GenesysSimulator:
             "inin-ratelimit-reset": str(reset),
         }
 
-    def rate_headers(self, authorization: str | None = None) -> dict[str, str]:
-        limit = self.rate_limit_per_minute
+    def rate_headers(self, authorization: str | None = None, method: str = "", path: str = "") -> dict[str, str]:
+        limit, bucket = self._bucket_for(method, path)
         if limit is None:
             return {}
         with self.lock:
             now = self.clock()
-            return self._limit_headers(limit, self._token_window(authorization, now), now)
+            return self._limit_headers(limit, self._token_window(authorization, now, bucket), now)
 
     def log(self, method: str, path: str, query: str, status: int, body: Any) -> None:
         with self.lock:
@@ -915,13 +929,13 @@ class _Handler(BaseHTTPRequestHandler):
                 answer = self.sim.issue_token(self.headers.get("Authorization"), parse_qs(raw.decode()))
             else:
                 self.sim.authorize(self.headers.get("Authorization"))
-                limited = self.sim._rate_limited(self.headers.get("Authorization"))
+                limited = self.sim._rate_limited(self.headers.get("Authorization"), method, path)
                 if limited is not None:
                     raise limited
                 if fault is not None:
                     raise _fault_error(fault)
                 answer = self._route(method, path, query, body)
-                headers = self.sim.rate_headers(self.headers.get("Authorization"))
+                headers = self.sim.rate_headers(self.headers.get("Authorization"), method, path)
         except SimError as error:
             status, answer, headers = error.status, error.body(), error.headers
         self.sim.log(method, path, url.query, status, body)

@@ -85,6 +85,19 @@ def test_a_full_bucket_holds_its_operations_until_its_reset_and_no_longer():
     assert budget.limit == 300 and budget.per_minute == 285, "the configured budget is never lowered"
 
 
+def test_two_buckets_that_allow_the_same_number_are_two_buckets():
+    """Issue 19 class 8: a bucket is what Genesys counts for a resource, not the number it allows;
+    another resource's answer with the same `allowed` must not make a full bucket forgotten."""
+    clock = VirtualClock()
+    budget = RateBudget(300, clock=clock, sleep=clock.sleep)
+    full = {"inin-ratelimit-allowed": "120", "inin-ratelimit-count": "120", "inin-ratelimit-reset": "30"}
+    budget.observe(full, "POST /api/v2/analytics/conversations/details/query")
+    budget.observe({**full, "inin-ratelimit-count": "3"}, "GET /api/v2/conversations/{conversationId}")
+    before = clock.now
+    budget.acquire(Deadline.fixed(900), "POST /api/v2/analytics/conversations/details/query")
+    assert clock.now - before >= 30, "the query's full bucket holds it until its reset"
+
+
 def test_a_reported_limit_lapses_at_its_reset_and_never_for_more_than_a_minute():
     clock = VirtualClock()
     budget = RateBudget(300, clock=clock, sleep=clock.sleep)

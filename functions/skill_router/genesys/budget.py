@@ -16,13 +16,16 @@ It follows what Genesys says, and never for longer than Genesys's own minute:
   (client.credentials.token.rate.per.minute, 300 by default, developer.genesys.cloud
   /organization/organization/limits#platform-api), and every container of a deployment uses the
   same token (the token-cache secret), so the count includes the other containers' requests.
-  Requests of an operation that last answered from a bucket wait while that bucket's count (plus
-  what was sent since) reaches allowed x (1 - headroom), until its reset. A snapshot lapses at
-  its reset: a bucket that once said "2 allowed" (a per-resource limit, or a lie) holds back
-  only its own operations, and only until then. Header semantics and an example
-  (`inin-ratelimit-count: 1`, `-allowed: 180`, `-reset: 61`): the Python SDK's logging docs
-  (MyPureCloud/platform-client-sdk-python, README "Logging"); the allowed value differs per
-  bucket (DESIGN.md: "the header on an answer describes the bucket of that request").
+  A snapshot is kept per operation (the resource Genesys counts, e.g. `GET
+  /api/v2/users/{userId}`), never per `allowed` value: two buckets may allow the same number,
+  and one's answer must not make the other's full count forgotten. An operation waits while its
+  bucket's count (plus what it sent since) reaches allowed x (1 - headroom), until its reset. A
+  snapshot lapses at its reset: a bucket that once said "2 allowed" (a per-resource limit, or a
+  lie) holds back only its own operation, and only until then. Header semantics and an example
+  (`inin-ratelimit-count: 1`, `-allowed: 180`, `-reset: 61` on `GET /api/v2/users`, while a
+  token's default is 300 a minute): the Python SDK's logging docs
+  (MyPureCloud/platform-client-sdk-python, README "Logging"): the header describes the bucket
+  of that request, which need not be the token's.
 So each container is configured with the token's whole budget and the shared count paces them
 all: event mode gets the whole minute when the poller is idle, with no static split.
 """
@@ -84,8 +87,7 @@ class RateBudget:
         self._paused_until = 0.0
         self.configured_limit = requests_per_minute
         self.waited_seconds = 0.0
-        self._buckets: dict[int, _Bucket] = {}  # by allowed value: answers of one bucket share it
-        self._bucket_of: dict[str, int] = {}  # operation -> the bucket its last answer reported
+        self._buckets: dict[str, _Bucket] = {}  # operation -> what its last answer said of its bucket
         self._set_limit(requests_per_minute)
 
     def _set_limit(self, limit: int) -> None:
@@ -145,14 +147,12 @@ class RateBudget:
         seconds = WINDOW_SECONDS if reset is None else min(max(reset, 0), WINDOW_SECONDS)
         with self._lock:
             now = self._clock()
-            self._bucket_of[operation] = allowed
-            self._buckets[allowed] = _Bucket(allowed, count, now + seconds)
+            self._buckets[operation] = _Bucket(allowed, count, now + seconds)
 
     def _bucket(self, operation: str, now: float) -> _Bucket | None:
-        allowed = self._bucket_of.get(operation)
-        bucket = self._buckets.get(allowed) if allowed is not None else None
+        bucket = self._buckets.get(operation)
         if bucket is not None and bucket.resets_at <= now:
-            del self._buckets[bucket.allowed]  # Genesys's count has reset: what it said is spent
+            del self._buckets[operation]  # Genesys's count has reset: what it said is spent
             return None
         return bucket
 
