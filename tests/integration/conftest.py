@@ -160,6 +160,24 @@ def app(moto_endpoint: str, sim: GenesysSimulator, monkeypatch: pytest.MonkeyPat
     runtime.use(None)
 
 
+class ScriptedContext(LambdaContext):
+    """A Lambda context whose time is told by what the invocation has done, not by how fast this
+    machine did it: `seconds` of real time until the simulator has answered `count` requests
+    matching `method` and `path`, then a constant `then` seconds left (0: out of time)."""
+
+    def __init__(self, app: App, method: str, path: str, count: int, then: float, seconds: float = 600) -> None:
+        super().__init__(seconds, 512)
+        self.left = count
+        self.then_ms = int(then * 1000)
+        app.sim.hook(method, path, self._answered, stage="after", count=count)
+
+    def _answered(self) -> None:
+        self.left -= 1
+
+    def get_remaining_time_in_millis(self) -> int:
+        return super().get_remaining_time_in_millis() if self.left > 0 else self.then_ms
+
+
 # One second more than the product's own margin: each reader learns DynamoDB's time from a `Date`
 # header in whole seconds, so this test's reading and the next handler's may differ by up to one.
 HEADER_ROUNDING_SECONDS = 1

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from scripts.lambda_runner import LambdaContext
+from skill_router import runtime
+from skill_router.cycle import MIN_POLL_SECONDS
 from skill_router.errors import MatrixError
 from skill_router.handlers import poll
 from tests.integration.conftest import (
@@ -22,6 +24,7 @@ from tests.integration.conftest import (
     TECH,
     App,
     Run,
+    ScriptedContext,
     await_holds_lapsed,
     later,
     patches,
@@ -207,27 +210,11 @@ def test_killed_after_the_email_claim_before_sending_sends_it_once_later(app: Ap
     assert app.sim.emails[0]["toAddresses"] == [{"email": "billing.lead@example.com"}]
 
 
-class RunsOutAfter(LambdaContext):
-    """A Lambda context whose time runs out once `reads` callers have been read: where a poll
-    stops depends on what it has done, not on how fast this machine did it."""
-
-    def __init__(self, app: App, reads: int) -> None:
-        super().__init__(30, 512)
-        self.left = reads
-        app.sim.hook("GET", GET, self.read, stage="after", count=None)
-
-    def read(self) -> None:
-        self.left -= 1
-
-    def get_remaining_time_in_millis(self) -> int:
-        return super().get_remaining_time_in_millis() if self.left > 0 else 0
-
-
 def test_time_running_out_mid_window_loses_nothing(app: App, queue: str):
     app.set(SAFETY_MARGIN_SECONDS="0.5", GENESYS_CONCURRENCY="1")
     callers = [queued(app, queue, "technical", minutes=5 - i * 0.1) for i in range(8)]
-    report = poll.handler(SCHEDULED_EVENT, RunsOutAfter(app, reads=3))["polls"][0]
-    app.sim.hooks.clear()
+    # Time runs out once three callers have been read, however long that took here.
+    report = poll.handler(SCHEDULED_EVENT, ScriptedContext(app, "GET", GET, count=3, then=0))["polls"][0]
     done = sum(1 for c in callers if app.sim.routing(c)[0] == [TECH])
     assert 2 <= done <= 3 and report["problem"].startswith("time ran out"), (done, report)
     first_left = callers[done]
@@ -242,7 +229,11 @@ def test_time_running_out_mid_window_loses_nothing(app: App, queue: str):
 def test_page_7_of_10_failing_once_is_retried_and_all_1000_callers_are_served(app: App, queue: str):
     callers = [queued(app, queue, "technical", minutes=25 - i * 0.02) for i in range(1000)]
     app.sim.fail("POST", QUERY, 503, when=lambda body: body["paging"]["pageNumber"] == 7)
-    report = app.invoke()["polls"][0]
+    # As long as the 1,000 callers take on this machine; once the 12th query (the empty 11th page)
+    # is answered, too little time for another poll.
+    margin = runtime.current().settings.safety_margin_seconds
+    context = ScriptedContext(app, "POST", QUERY, count=12, then=margin + MIN_POLL_SECONDS - 0.1)
+    report = poll.handler(SCHEDULED_EVENT, context)["polls"][0]
     # totalHits is never trusted: 1,000 callers end with an empty 11th page.
     assert (report["pages"], report["seen"], report["applied"], report["complete"]) == (11, 1000, 1000, True)
     assert app.sim.count("POST", QUERY) == 12
