@@ -186,3 +186,23 @@ def test_settings_refuse_a_ledger_ttl_shorter_than_the_longest_wait():
     with pytest.raises(ConfigurationError, match="LEDGER_TTL_DAYS=1 is too short"):
         load_settings({**BASE, **longest, "LEDGER_TTL_DAYS": "1"})
     assert load_settings({**BASE, **longest, "LEDGER_TTL_DAYS": "2"}).ledger_ttl_days == 2
+
+
+def test_a_throttled_step_email_claim_delays_the_step_email_but_never_loses_it(app: App, queue: str):
+    from tests.integration.test_escalation import LADDER, step_emails, waiting
+
+    app.sim.add_language("English")
+    app.upload_matrix(LADDER)
+    app.set(AWS_RETRY_MODE="standard", AWS_MAX_ATTEMPTS="1", SAFETY_MARGIN_SECONDS="1")
+    conversation = waiting(app, queue, 360)  # first seen with both steps due: step 2 emails the lead
+    throttled = throttle_dynamodb(
+        runtime.current().store.client, 1, lambda body: b"@300s" in body and b"SET" in body and b"claim" in body.lower()
+    )
+    with contextlib.suppress(Exception):
+        short_invoke(app)
+    assert throttled["throttled"] == 1 and step_emails(app) == []
+    assert app.sim.count("PATCH") == 1, "the rule and both steps went in one PATCH"
+    for _ in range(2):
+        short_invoke(app)
+    assert len(step_emails(app)) == 1, "the step email is owed until it is sent, once"
+    assert app.sim.count("PATCH") == 1
