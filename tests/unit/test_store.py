@@ -4,7 +4,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from skill_router.store import SKEW_MARGIN_SECONDS, StateStore
+from skill_router.store import SKEW_MARGIN_SECONDS, StateStore, emails_owed
 
 TABLE = "state"
 
@@ -80,34 +80,65 @@ def test_attempts_are_counted(store):
     assert store.entry("c1")["attempts"] == 2
 
 
-def test_an_email_is_claimed_once(store):
-    store.record("c1", "applied", notify_pending=True)
-    assert store.claim_notification("c1", "r1", 300)
-    assert not store.claim_notification("c1", "r1", 300)
-    store.finish_notification("c1", "r1", sent=True)
-    assert not store.claim_notification("c1", "r1", 300)
+def test_an_email_is_claimed_once_and_the_leg_owes_it_until_it_is_settled(store):
+    store.record("c1", "applied", rule_id="r1", emails_owed={"r1"})
+    assert emails_owed(store.entry("c1")) == ["r1"]
+    assert store.claim_email("c1", "r1", "run-a", 300)
+    assert not store.claim_email("c1", "r1", "run-b", 300)
+    stamp = store.mark_email_sent("c1", "r1")
+    assert not store.claim_email("c1", "r1", "run-c", 300)
+    store.settle_email("c1", None, "r1", stamp)
     entry = store.entry("c1")
-    assert "notified_at" in entry and "notify_pending" not in entry
+    assert entry["notified_at"] == stamp and emails_owed(entry) == []
+
+
+def test_an_entry_of_the_previous_release_still_owes_its_rule_email(store):
+    store.record("c1", "applied", rule_id="r1", notify_pending=True)
+    assert emails_owed(store.entry("c1")) == ["r1"]
+    store.settle_email("c1", None, "r1")
+    assert emails_owed(store.entry("c1")) == []
 
 
 def test_a_claim_abandoned_by_a_crashed_run_expires(store, clock):
-    store.record("c1", "applied", notify_pending=True)
-    assert store.claim_notification("c1", "r1", 300)
+    assert store.claim_email("c1", "r1", "crashed", 300)
     clock.now += 300 + SKEW_MARGIN_SECONDS + 1
-    assert store.claim_notification("c1", "r1", 300)
+    assert store.claim_email("c1", "r1", "next", 300)
+
+
+def test_a_claim_written_by_the_previous_release_is_honoured_until_it_lapses(store, clock):
+    store.client.update_item(
+        TableName=TABLE,
+        Key={"pk": {"S": "email#c1#rule#r1"}},
+        UpdateExpression="SET notify_claim_expires = :e",
+        ExpressionAttributeValues={":e": {"N": str(int(clock.now) + 60)}},
+    )
+    assert not store.claim_email("c1", "r1", "new-release", 300)
+    clock.now += 60 + SKEW_MARGIN_SECONDS + 1
+    assert store.claim_email("c1", "r1", "new-release", 300)
 
 
 def test_each_queue_leg_has_its_own_entry_and_the_email_is_one_per_conversation_and_rule(store):
-    store.record("c1", "applied", leg="p1", rule_id="r1", notify_pending=True)
-    store.record("c1", "applied", leg="p2", rule_id="r1", notify_pending=True)
+    store.record("c1", "applied", leg="p1", rule_id="r1", emails_owed={"r1"})
+    store.record("c1", "applied", leg="p2", rule_id="r1", emails_owed={"r1"})
     assert store.entry("c1", "p1")["outcome"] == store.entry("c1", "p2")["outcome"] == "applied"
     assert store.entry("c1") is None
     assert [e["leg"] for e in store.entries_for("c1")] == ["p1", "p2"]
-    assert store.claim_notification("c1", "r1", 300)
-    store.finish_notification("c1", "r1", sent=True, leg="p1")
-    assert not store.claim_notification("c1", "r1", 300), "a second leg does not email again"
-    assert store.claim_notification("c1", "r2", 300), "another rule is another email"
-    assert "notify_pending" not in store.entry("c1", "p1")
+    assert store.claim_email("c1", "r1", "run-a", 300)
+    store.settle_email("c1", "p1", "r1", store.mark_email_sent("c1", "r1"))
+    assert not store.claim_email("c1", "r1", "run-b", 300), "a second leg does not email again"
+    assert store.claim_email("c1", "r2", "run-b", 300), "another rule is another email"
+    assert emails_owed(store.entry("c1", "p1")) == [] and emails_owed(store.entry("c1", "p2")) == ["r1"]
+
+
+def test_steps_are_claimed_up_to_a_rising_mark(store, clock):
+    store.record("c1", "applied", leg="p1", rule_id="r1")
+    assert store.claim_steps("c1", "p1", 60, "run-a", 30)
+    assert not store.claim_steps("c1", "p1", 60, "run-b", 30), "held by run A"
+    assert store.claim_steps("c1", "p1", 300, "run-b", 30), "a later step: the mark rises"
+    store.record_steps("c1", "p1", [{"step": 2, "after": 300}], owed=["r1@300s"], steps_applied=[60, 300])
+    clock.now += 60
+    assert not store.claim_steps("c1", "p1", 300, "run-c", 30), "applied: never claimed again"
+    assert emails_owed(store.entry("c1", "p1")) == ["r1@300s"]
 
 
 def test_dry_run_state_never_touches_the_real_ledger(store):
