@@ -5,6 +5,7 @@ import pytest
 from moto import mock_aws
 
 from skill_router.store import SKEW_MARGIN_SECONDS, StateStore, emails_owed
+from tests.unit.memory_store import MemoryStore
 
 TABLE = "state"
 
@@ -22,8 +23,12 @@ def clock():
     return Clock()
 
 
-@pytest.fixture
-def store(clock):
+@pytest.fixture(params=["dynamodb", "memory"])
+def store(request, clock):
+    """The contract holds for the DynamoDB store (moto) and the decision tests' in-memory one."""
+    if request.param == "memory":
+        yield MemoryStore(clock)
+        return
     with mock_aws():
         client = boto3.client("dynamodb")
         client.create_table(
@@ -106,12 +111,15 @@ def test_a_claim_abandoned_by_a_crashed_run_expires(store, clock):
 
 
 def test_a_claim_written_by_the_previous_release_is_honoured_until_it_lapses(store, clock):
-    store.client.update_item(
-        TableName=TABLE,
-        Key={"pk": {"S": "email#c1#rule#r1"}},
-        UpdateExpression="SET notify_claim_expires = :e",
-        ExpressionAttributeValues={":e": {"N": str(int(clock.now) + 60)}},
-    )
+    if isinstance(store, MemoryStore):
+        store.items["email#c1#rule#r1"] = {"pk": "email#c1#rule#r1", "notify_claim_expires": int(clock.now) + 60}
+    else:
+        store.client.update_item(
+            TableName=TABLE,
+            Key={"pk": {"S": "email#c1#rule#r1"}},
+            UpdateExpression="SET notify_claim_expires = :e",
+            ExpressionAttributeValues={":e": {"N": str(int(clock.now) + 60)}},
+        )
     assert not store.claim_email("c1", "r1", "new-release", 300)
     clock.now += 60 + SKEW_MARGIN_SECONDS + 1
     assert store.claim_email("c1", "r1", "new-release", 300)
@@ -142,6 +150,8 @@ def test_steps_are_claimed_up_to_a_rising_mark(store, clock):
 
 
 def test_dry_run_state_never_touches_the_real_ledger(store):
+    if isinstance(store, MemoryStore):
+        pytest.skip("the DynamoDB store's key prefix")
     dry = StateStore(TABLE, client=store.client, dry_run=True)
     dry.record("c1", "applied")
     assert store.entry("c1") is None and dry.entry("c1") is not None
@@ -153,3 +163,44 @@ def test_the_last_watermark_write_also_frees_the_lease(store, clock):
     assert store.advance_watermark("run-a", moment, release=True)
     lease = store.acquire_lease("run-b", 120)
     assert lease is not None and lease.window_end == moment
+
+
+def test_a_final_outcome_is_never_rewritten(store):
+    assert store.record("c1", "retry", leg="p1", count_attempt=True)
+    assert store.record("c1", "applied", leg="p1", rule_id="r1")
+    assert not store.record("c1", "gone", leg="p1"), "a slow handler's late verdict is dropped"
+    assert not store.record("c1", "retry", leg="p1"), "so is a late note"
+    assert store.entry("c1", "p1")["outcome"] == "applied"
+
+
+def test_a_caller_is_claimed_by_one_handler_until_it_is_released_or_lapses(store, clock):
+    assert store.claim_caller("c1", "event", 30)
+    assert not store.claim_caller("c1", "poller", 30)
+    assert store.claim_caller("c1", "event", 30), "the holder may renew it"
+    store.release_caller("c1", "poller")  # not the holder: nothing happens
+    assert not store.claim_caller("c1", "poller", 30)
+    store.release_caller("c1", "event")
+    assert store.claim_caller("c1", "poller", 30)
+    clock.now += 30 + 1 + SKEW_MARGIN_SECONDS + 1
+    assert store.claim_caller("c1", "event", 30)
+
+
+def test_an_expiry_no_invocation_can_reach_is_obeyed_by_nobody(store, clock):
+    assert store.claim_caller("c1", "fast-clock", 3600)  # no invocation lasts an hour: absurd
+    assert store.claim_caller("c1", "next", 30)
+
+
+def test_a_lapsed_step_claim_is_taken_again_at_the_same_mark(store, clock):
+    store.record("c1", "applied", leg="p1", rule_id="r1")
+    assert store.claim_steps("c1", "p1", 60, "died", 30)
+    clock.now += 30 + SKEW_MARGIN_SECONDS + 1
+    assert store.claim_steps("c1", "p1", 60, "next", 30)
+
+
+def test_an_email_to_one_recipient_is_claimed_and_marked_apart_from_the_others(store):
+    assert store.claim_email("c1", "r1", "run-a", 300, recipient="a@example.com")
+    assert store.claim_email("c1", "r1", "run-a", 300, recipient="b@example.com")
+    store.mark_email_sent("c1", "r1", recipient="a@example.com")
+    store.release_email("c1", "r1", "run-a", recipient="b@example.com")  # b's send failed
+    assert not store.claim_email("c1", "r1", "run-b", 300, recipient="a@example.com"), "a is out"
+    assert store.claim_email("c1", "r1", "run-b", 300, recipient="b@example.com"), "b is tried again at once"

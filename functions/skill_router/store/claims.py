@@ -94,7 +94,8 @@ def holds(expires: Any, now: float) -> bool:
     """An expiry that still holds at `now` (neither lapsed nor absurd)."""
     if expires is None:
         return False
-    return now - SKEW_MARGIN_SECONDS <= float(expires) <= now + LONGEST_HOLD_SECONDS + SKEW_MARGIN_SECONDS
+    _, stale, absurd = times(now, 0)
+    return stale <= float(expires) <= absurd
 
 
 def times(now: float, seconds: float) -> tuple[int, int, int]:
