@@ -28,7 +28,7 @@ from skill_router.ladder import escalate
 from skill_router.leg import Adapters, Leg, Outcome, carry_out, failed, record
 from skill_router.matrix import Matrix, Rule
 from skill_router.observability import logger
-from skill_router.settings import LEDGER_TTL_SLACK_SECONDS
+from skill_router.settings import LEDGER_TTL_SLACK_SECONDS, Settings
 from skill_router.store import FINAL_OUTCOMES, emails_owed
 
 BUSY = "another handler is working on this caller"
@@ -155,7 +155,11 @@ def _serve_claimed(
     try:
         if live is None:
             live = adapters.genesys.get_conversation(cid)
-        decision = decide(live, found, prior, matrix, adapters, now, too_old)
+        # DynamoDB's TTL deletes a ledger entry some time after `expires_at`, never before, and
+        # every write pushes `expires_at` on: a caller younger than this still has the entry that
+        # says "done" or "emailed", so no later event or poll acts on it again.
+        horizon = adapters.store.ttl_seconds - LEDGER_TTL_SLACK_SECONDS
+        decision = decide(live, found, prior, matrix, adapters.settings, horizon, now, too_old)
         if isinstance(decision, Assignment):
             return carry_out(
                 adapters,
@@ -207,18 +211,15 @@ def decide(
     found: Discovered,
     prior: dict[str, Any] | None,
     matrix: Matrix,
-    adapters: Adapters,
+    settings: Settings,
+    horizon: float,
     now: datetime,
     too_old: bool,
 ) -> Assignment | Verdict:
-    """First sight of a leg, decided from the caller as read now (pure: settings are read, nothing written)."""
-    settings = adapters.settings
+    """First sight of a leg: a pure function of the caller as read now (`live`), its ledger entry,
+    the matrix and the time. `horizon`: the oldest caller the ledger still remembers (seconds)."""
     if live is None or not live.in_queue:
         return Verdict("gone", {"reason": "conversation no longer exists" if live is None else "left the queue"})
-    # DynamoDB's TTL deletes a ledger entry some time after `expires_at`, never before, and every
-    # write pushes `expires_at` on: a caller younger than this still has the entry that says
-    # "done" or "emailed", so no later event or poll acts on it again.
-    horizon = adapters.store.ttl_seconds - LEDGER_TTL_SLACK_SECONDS
     if live.started is not None and (now - live.started).total_seconds() > horizon:
         return Verdict("too_old", {"reason": "older than LEDGER_TTL_DAYS allows: its ledger entry may have expired"})
     hit = matrix.match(live.attributes, settings.intent_attribute, live.queue_id)
