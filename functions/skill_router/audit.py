@@ -58,11 +58,6 @@ def conversation(store: StateStore, conversation_id: str) -> dict[str, Any] | No
     return {**entry, "conversation_id": conversation_id} if entry else None
 
 
-def legs(store: StateStore, conversation_id: str) -> list[dict[str, Any]]:
-    """Every recorded decision of one conversation, leg by leg, oldest first."""
-    return store.entries_for(conversation_id)
-
-
 def since(store: StateStore, moment: datetime) -> list[dict[str, Any]]:
     """Decisions recorded since `moment`, oldest first."""
     return store.entries_since(moment)

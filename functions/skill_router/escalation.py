@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from skill_router.matrix import Rule, Step
 
@@ -105,23 +106,15 @@ def plan(
     """
     applied = tuple(applied_after)
     due = due_steps(rule, waited, applied)
-    skills = list(current.skill_ids)
-    priority = current.priority
-    language = current.language_id
+    after = _after_rule(current, rule) if include_rule else current
     notifications: list[Notification] = []
-    if include_rule:
-        skills = _merge(skills, rule.skill_ids)
-        priority = _raise(priority, rule.routing_priority)
-        language = rule.language_id if rule.language_id is not None else language
-        if rule.high_priority and rule.notify:
-            notifications.append(Notification(None, rule.notify))
+    if include_rule and rule.high_priority and rule.notify:
+        notifications.append(Notification(None, rule.notify))
     for step in due:
-        skills = _remove(_merge(skills, step.add_skill_ids), step.remove_skill_ids)
-        priority = _raise(priority, step.routing_priority)
-        language = step.language_id if step.language_id is not None else language
+        after = _after_step(after, step)
         if step.notify:
             notifications.append(Notification(step, step.notify))
-    after = Routing(skill_ids=tuple(skills), priority=priority, language_id=language)
+    priority, language = after.priority, after.language_id
     change = RoutingChange(
         skill_ids=after.skill_ids if _folded(after.skill_ids) != _folded(current.skill_ids) else None,
         priority=priority if priority is not None and priority != current.priority else None,
@@ -135,6 +128,45 @@ def plan(
         change=None if change.empty else change,
         notifications=tuple(notifications),
         next_after=next_step_after(rule, waited, [*applied, *(s.after for s in due)]),
+    )
+
+
+def step_log(rule: Rule, chosen: Plan, at: str) -> list[dict[str, Any]]:
+    """One audit record per due step of a plan: which step, when (`at`), the routing before and after it."""
+    log = []
+    routing = _after_rule(chosen.before, rule) if chosen.rule_included else chosen.before
+    for step in chosen.due:
+        after = _after_step(routing, step)
+        log.append(
+            {
+                "step": step.position,
+                "after": step.after,
+                "at": at,
+                "skills_before": list(routing.skill_ids),
+                "skills_after": list(after.skill_ids),
+                "priority_before": routing.priority,
+                "priority_after": after.priority,
+                "language_before": routing.language_id or "",
+                "language_after": after.language_id or "",
+            }
+        )
+        routing = after
+    return log
+
+
+def _after_rule(routing: Routing, rule: Rule) -> Routing:
+    return Routing(
+        tuple(_merge(list(routing.skill_ids), rule.skill_ids)),
+        _raise(routing.priority, rule.routing_priority),
+        rule.language_id if rule.language_id is not None else routing.language_id,
+    )
+
+
+def _after_step(routing: Routing, step: Step) -> Routing:
+    return Routing(
+        tuple(_remove(_merge(list(routing.skill_ids), step.add_skill_ids), step.remove_skill_ids)),
+        _raise(routing.priority, step.routing_priority),
+        step.language_id if step.language_id is not None else routing.language_id,
     )
 
 

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from skill_router.assign import BUSY, Assigner, Outcome, process_conversation, serve_live
+from skill_router.first_sight import BUSY, process_conversation, serve_live
 from skill_router.genesys.client import Discovered, leg_key
 from skill_router.ids import InvalidId, event_source_org, is_genesys_id, require_id
+from skill_router.leg import Adapters, Outcome
 from skill_router.matrix import PRIORITY_BOUND, Matrix
 from skill_router.store import FINAL_OUTCOMES, parse_time
 
@@ -153,33 +154,33 @@ def _short(value: Any) -> str:
 
 
 def handle_event(
-    event: ConversationEvent, prior: dict[str, Any] | None, matrix: Matrix, deps: Assigner, now: datetime
+    event: ConversationEvent, prior: dict[str, Any] | None, matrix: Matrix, adapters: Adapters, now: datetime
 ) -> Outcome:
     """`prior` is the conversation's own entry (event mode's notes); the queue leg's entry is
     read here once the leg is known (acd.start names it; a waiting note remembers it)."""
     cid = event.conversation_id
-    deps = dataclasses.replace(deps, always_claim=True)  # the poller and other containers may be on it too
+    adapters = dataclasses.replace(adapters, always_claim=True)  # the poller and other containers may be on it too
     leg = event.participant_id if event.topic == ACD_START else (prior or {}).get("waiting_leg")
     if event.topic == ACD_START and not leg:
         leg = leg_key(None, event.queue_id, event.at)
-    leg_entry = deps.store.entry(cid, leg) if leg else None
+    leg_entry = adapters.store.entry(cid, leg) if leg else None
     found = _discovered(event, prior, leg, leg_entry)
     if leg_entry and leg_entry.get("outcome") in FINAL_OUTCOMES:
         # Delivered twice, or the poller got there first: finish the email if owed, nothing else.
-        return process_conversation(found, leg_entry, matrix, deps, now)
+        return process_conversation(found, leg_entry, matrix, adapters, now)
     if event.topic == ACD_START:
-        outcome = process_conversation(found, leg_entry, matrix, deps, now)
+        outcome = process_conversation(found, leg_entry, matrix, adapters, now)
         if outcome.outcome == "pending" and outcome.reason != BUSY:  # the intent event will finish it
-            deps.store.record(cid, WAITING, queue_id=event.queue_id, waiting_leg=leg)
+            adapters.store.record(cid, WAITING, queue_id=event.queue_id, waiting_leg=leg)
         return outcome
     # An attributes event: worth a GET only if some rule, for some queue, could match them.
-    if not _could_match(matrix, event.attributes, deps.settings.intent_attribute):
+    if not _could_match(matrix, event.attributes, adapters.settings.intent_attribute):
         return Outcome(cid, "pending", final=False, reason="no rule matches these attributes (yet)")
     if leg:
         # The intent the caller was waiting for: read now, whatever the re-check schedule says.
-        return process_conversation(found, leg_entry, matrix, deps, now, recheck_now=True)
+        return process_conversation(found, leg_entry, matrix, adapters, now, recheck_now=True)
     # Queued already (its acd.start came first and is not noted yet) or not yet: read to know.
-    return serve_live(found, leg_entry, matrix, deps, now, too_old=False)
+    return serve_live(found, leg_entry, matrix, adapters, now, too_old=False)
 
 
 def _could_match(matrix: Matrix, attributes: Mapping[str, str], default_attribute: str) -> bool:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from skill_router.assign import Assigner
-from skill_router.cycle import Poller
 from skill_router.genesys.budget import RateBudget
 from skill_router.genesys.client import GenesysClient
 from skill_router.genesys.token import TokenProvider
+from skill_router.leg import Adapters
 from skill_router.matrix import resolve_matrix
 from skill_router.matrix_source import MatrixSource
 from skill_router.notify import GenesysEmailNotifier, NoNotifier, Notifier, SesNotifier
+from skill_router.poller import Poller
 from skill_router.secrets import SecretsAdapter
 from skill_router.settings import Settings, load_settings
 from skill_router.store import StateStore
@@ -61,8 +61,8 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         notifier = GenesysEmailNotifier(settings.notify_from, genesys)
     else:
         notifier = SesNotifier(settings.notify_from)
-    assigner = Assigner(genesys=genesys, store=store, notifier=notifier, settings=settings)
-    poller = Poller(settings=settings, genesys=genesys, store=store, matrix_source=matrix_source, assigner=assigner)
+    adapters = Adapters(genesys=genesys, store=store, notifier=notifier, settings=settings)
+    poller = Poller(settings=settings, genesys=genesys, store=store, matrix_source=matrix_source, adapters=adapters)
     return Runtime(settings, secrets, genesys, store, matrix_source, poller)
 
 

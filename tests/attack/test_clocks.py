@@ -64,21 +64,21 @@ def test_lease_expiry_is_never_written_beyond_the_invocation(app: App, queue: st
 
 def test_a_container_an_hour_fast_cannot_take_a_held_email_claim(app: App, queue: str):
     conversation = queued(app, queue, "billing")
-    assert app.store.claim_notification(conversation, "1-billing", 30)
-    assert not skewed_store(app, HOUR).claim_notification(conversation, "1-billing", 30)
+    assert app.store.claim_email(conversation, "1-billing", "normal", 30)
+    assert not skewed_store(app, HOUR).claim_email(conversation, "1-billing", "fast", 30)
 
 
 def test_an_email_claim_taken_by_a_slow_clock_still_lasts_its_invocation(app: App, queue: str):
     conversation = queued(app, queue, "billing")
-    assert skewed_store(app, -HOUR).claim_notification(conversation, "1-billing", 30)
-    assert not app.store.claim_notification(conversation, "1-billing", 30), "a second container could send it again"
+    assert skewed_store(app, -HOUR).claim_email(conversation, "1-billing", "slow", 30)
+    assert not app.store.claim_email(conversation, "1-billing", "normal", 30), "a second container could send it again"
 
 
 def test_a_caller_claim_taken_by_a_slow_clock_still_lasts_its_invocation(app: App, queue: str):
     conversation = queued(app, queue, "billing")
-    assert skewed_store(app, -HOUR).claim_conversation(conversation, "slow", 30)
-    assert not app.store.claim_conversation(conversation, "normal", 30)
-    assert not skewed_store(app, HOUR).claim_conversation(conversation, "fast", 30)
+    assert skewed_store(app, -HOUR).claim_caller(conversation, "slow", 30)
+    assert not app.store.claim_caller(conversation, "normal", 30)
+    assert not skewed_store(app, HOUR).claim_caller(conversation, "fast", 30)
 
 
 def test_ledger_times_written_by_a_fast_clock_are_not_in_the_future(app: App, queue: str):
@@ -119,7 +119,7 @@ def test_a_lease_written_a_year_ahead_does_not_lock_out_every_later_run(app: App
 def test_an_email_claim_written_a_year_ahead_does_not_lose_the_email(app: App, queue: str):
     conversation = queued(app, queue, "billing")
     write_raw(app, f"email#{conversation}#rule#1-billing", notify_claim_expires=time.time() + 365 * 86400)
-    assert app.store.claim_notification(conversation, "1-billing", 30)
+    assert app.store.claim_email(conversation, "1-billing", "normal", 30)
 
 
 def test_a_caller_claim_written_a_year_ahead_does_not_block_the_caller_for_good(app: App, queue: str):

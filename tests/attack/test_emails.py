@@ -13,6 +13,7 @@ from scripts.lambda_runner import LambdaContext
 from skill_router import runtime
 from skill_router.errors import MatrixError
 from skill_router.handlers import poll
+from skill_router.store import emails_owed
 from tests.attack.helpers import EMAIL, acd_start, send, spawn, throttle_dynamodb
 from tests.integration.conftest import (
     BILLING,
@@ -58,7 +59,9 @@ def test_a_throttled_write_after_ses_accepted_does_not_send_it_again(app: App, q
 def test_a_throttled_email_claim_delays_the_email_but_never_loses_it(app: App, queue: str):
     app.set(AWS_RETRY_MODE="standard", AWS_MAX_ATTEMPTS="1", SAFETY_MARGIN_SECONDS="1")
     conversation = queued(app, queue, "billing")
-    throttled = throttle_dynamodb(runtime.current().store.client, 2, lambda body: b"SET #claim = :expires" in body)
+    throttled = throttle_dynamodb(
+        runtime.current().store.client, 2, lambda body: b"attribute_not_exists(notified_at)" in body
+    )
     with contextlib.suppress(Exception):
         short_invoke(app)
     assert app.sim.routing(conversation)[0] == [BILLING] and throttled["throttled"] >= 1
@@ -164,7 +167,7 @@ def test_agentless_two_containers_at_once_send_each_recipient_once(app: App, que
 
 def test_ses_refusing_once_sends_the_email_once_later(app: App, queue: str):
     conversation = queued(app, queue, "billing")
-    ses = runtime.current().poller.assigner.notifier.client  # type: ignore[attr-defined]
+    ses = runtime.current().poller.adapters.notifier.client  # type: ignore[attr-defined]
     throttle_ses = {"left": 1}
 
     def refuse(**_: Any) -> Any:
@@ -179,7 +182,7 @@ def test_ses_refusing_once_sends_the_email_once_later(app: App, queue: str):
 
     ses.meta.events.register("before-call.ses.SendEmail", refuse)
     app.invoke()
-    assert app.sent_emails() == [] and app.ledger(conversation)["notify_pending"] is True
+    assert app.sent_emails() == [] and emails_owed(app.ledger(conversation)) != []
     app.invoke()
     app.invoke()
     assert len(app.sent_emails()) == 1
@@ -194,3 +197,22 @@ def test_settings_refuse_a_ledger_ttl_shorter_than_the_longest_wait():
     with pytest.raises(ConfigurationError, match="LEDGER_TTL_DAYS=1 is too short"):
         load_settings({**BASE, **longest, "LEDGER_TTL_DAYS": "1"})
     assert load_settings({**BASE, **longest, "LEDGER_TTL_DAYS": "2"}).ledger_ttl_days == 2
+
+
+def test_a_throttled_step_email_claim_delays_the_step_email_but_never_loses_it(app: App, queue: str):
+    from tests.integration.test_escalation import LADDER, step_emails, waiting
+
+    app.sim.add_language("English")
+    app.upload_matrix(LADDER)
+    app.set(AWS_RETRY_MODE="standard", AWS_MAX_ATTEMPTS="1", SAFETY_MARGIN_SECONDS="1")
+    waiting(app, queue, 360)  # first seen with both steps due: step 2 emails the lead
+    claims_the_step_email = lambda body: b"@300s" in body and b"attribute_not_exists(notified_at)" in body  # noqa: E731
+    throttled = throttle_dynamodb(runtime.current().store.client, 1, claims_the_step_email)
+    with contextlib.suppress(Exception):
+        short_invoke(app)
+    assert throttled["throttled"] == 1 and step_emails(app) == []
+    assert app.sim.count("PATCH") == 1, "the rule and both steps went in one PATCH"
+    for _ in range(2):
+        short_invoke(app)
+    assert len(step_emails(app)) == 1, "the step email is owed until it is sent, once"
+    assert app.sim.count("PATCH") == 1

@@ -105,7 +105,7 @@ def test_a_run_two_minutes_fast_never_takes_over_a_step_another_run_is_applying(
     app.invoke()
     leg = app.sim.acd_participant(conversation)
     # Run A claimed step 1 and is still sending its PATCH (its claim lasts its invocation)...
-    assert build_runtime().store.claim_steps(conversation, leg, 60, 30)
+    assert build_runtime().store.claim_steps(conversation, leg, 60, "run-a", 30)
     app.sim.clear_log()
     # ...when run B, its clock two minutes ahead (past A's claim), polls.
     report = poll_at(build_runtime(), 65, store_offset=120)

@@ -80,7 +80,7 @@ def test_a_late_intent_write_never_overwrites_applied_and_a_redelivery_patches_n
     assert send(envelope)["outcome"] == "applied"
     rt = runtime.current()
     # ... and only now does the slow attributes container write what it decided.
-    handle_event(attributes, stale, rt.matrix_source.current(), rt.poller.assigner, datetime.now(UTC))
+    handle_event(attributes, stale, rt.matrix_source.current(), rt.poller.adapters, datetime.now(UTC))
     assert app.ledger(conversation)["outcome"] == "applied", "a final outcome was overwritten"
     send(envelope)  # EventBridge delivers the same acd.start again
     assert patches(app, conversation) == 1

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from skill_router.cycle import MIN_POLL_SECONDS, Poller, PollReport
 from skill_router.deadline import Deadline
+from skill_router.poller import MIN_POLL_SECONDS, Poller, PollReport
 from skill_router.settings import load_settings
 
 ENV = {

@@ -51,7 +51,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         rt.genesys.begin(deadline)
         matrix = rt.matrix_source.current()
         prior = rt.store.entry(parsed.conversation_id)
-        outcome = handle_event(parsed, prior, matrix, rt.poller.assigner, datetime.now(UTC))
+        outcome = handle_event(parsed, prior, matrix, rt.poller.adapters, datetime.now(UTC))
     except NotConfigured as exc:
         return not_configured(exc)  # the poller reconciles this caller once the set-up is done
     except (OutOfTime, GenesysError) as exc:

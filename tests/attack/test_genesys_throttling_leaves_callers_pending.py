@@ -1,5 +1,5 @@
 """Review: transport-12 bounds a 429 to its invocation ("the next run asks again"), and the
-event handler's 429 path leaves the caller to the poller; but assign.py (issue 11 / ledger-12)
+event handler's 429 path leaves the caller to the poller; but the per-caller path (issue 11 / ledger-12)
 catches the 429 first and counts it as one of the caller's MAX_ATTEMPTS, so a few minutes of
 throttling (the token's budget is shared by every container) end a caller's chances for good."""
 

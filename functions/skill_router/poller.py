@@ -22,12 +22,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from skill_router.assign import Assigner, Outcome, process_conversation
 from skill_router.deadline import Deadline
 from skill_router.discovery import DiscoveryBudget
 from skill_router.errors import OutOfTime
+from skill_router.first_sight import process_conversation
 from skill_router.genesys.client import Discovered, GenesysClient
 from skill_router.genesys.errors import GenesysError
+from skill_router.leg import Adapters, Outcome
 from skill_router.matrix_source import MatrixSource
 from skill_router.observability import logger, metrics
 from skill_router.settings import Settings
@@ -43,11 +44,10 @@ _REMEMBERED = (
     "rule_id",
     "steps_applied",
     "step_mark",
+    "step_expires",
     "step_claim_expires",
     "skills_after",
     "priority_after",
-    "priority_written",
-    "priority_before",
     "language_after",
 )
 REPORTED = ("applied", "unchanged", "gone", "failed", "retry", "no_match", "no_rule", "pending", "done")
@@ -106,7 +106,7 @@ class Poller:
     genesys: GenesysClient
     store: StateStore
     matrix_source: MatrixSource
-    assigner: Assigner
+    adapters: Adapters
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
@@ -213,7 +213,7 @@ class Poller:
                     return None
                 prior = ledger.get((found.conversation_id, found.leg))
                 try:
-                    return process_conversation(found, prior, matrix, self.assigner, now, run_ladder=True)
+                    return process_conversation(found, prior, matrix, self.adapters, now, run_ladder=True)
                 except (ClientError, BotoCoreError) as exc:
                     # One caller's AWS call (its claim or outcome in DynamoDB, a secret) failed after
                     # botocore's retries: that caller waits for the next poll; the page's others are served.
@@ -222,11 +222,7 @@ class Poller:
                         extra={"conversation_id": found.conversation_id, "reason": type(exc).__name__},
                     )
                     return Outcome(
-                        found.conversation_id,
-                        "pending",
-                        final=False,
-                        reason=type(exc).__name__,
-                        details={"retry_page": True},  # the next poll reads this page again
+                        found.conversation_id, "pending", final=False, reason=type(exc).__name__, retry_page=True
                     )
 
             # A page's conversations are independent: a few threads clear a backlog at the rate
@@ -239,15 +235,15 @@ class Poller:
                     continue
                 report.outcomes[outcome.outcome] += 1
                 report.notified += int(outcome.notified)
-                report.escalation_steps += int(outcome.details.get("steps", 0))
+                report.escalation_steps += outcome.steps
                 self._settle(
                     (found.conversation_id, found.leg), ledger.get((found.conversation_id, found.leg)), outcome
                 )
             # A page is left only when every caller on it was handled; else the next poll reads it again.
-            if deadline.expired or any(o is None or o.details.get("out_of_time") for o in outcomes):
+            if deadline.expired or any(o is None or o.out_of_time for o in outcomes):
                 report.problem = "time ran out; the rest is polled next time"
                 break
-            if any(o.details.get("retry_page") for o in outcomes if o is not None):
+            if any(o.retry_page for o in outcomes if o is not None):
                 report.problem = f"a caller on page {page} is left for the next poll; the rest is polled then"
                 break
             # Only a short page ends the list: totalHits is approximate (Genesys developer blog,
@@ -291,22 +287,18 @@ class Poller:
         return {**known, **(self.store.ledger(missing) if missing else {})}
 
     def _settle(self, key: tuple[str, str | None], prior: dict[str, Any] | None, outcome: Outcome) -> None:
-        """Remember a finished leg, with what its escalation ladder needs (the steps applied and
-        the routing we left), so later polls cost no ledger read; forget it when another run
-        moved its ladder on (our copy is stale)."""
-        if outcome.details.get("stale"):
+        """Remember a finished leg that owes no email, with what its escalation ladder needs (the
+        steps applied and the routing we left), so later polls cost no ledger read; forget it when
+        another run moved its ladder on (our copy is stale)."""
+        if outcome.stale or outcome.email_owed:
             self._finished.pop(key, None)
             return
-        entry = outcome.details.get("entry")
-        if outcome.outcome == "done" and (entry or prior):
-            if outcome.notified or not (entry or prior or {}).get("notify_pending"):
-                self._remember(key, entry or prior or {})
-        elif outcome.outcome in FINAL_OUTCOMES and not outcome.details.get("email_owed"):
+        if outcome.outcome == "done" and (outcome.entry or prior):
+            self._remember(key, outcome.entry or prior or {})
+        elif outcome.outcome in FINAL_OUTCOMES:
             # Decided just now: remembered from the outcome (with the ladder's fields when a
-            # rule with a ladder was applied), so the next poll costs no ledger read.
-            if entry and entry.get("notify_pending") and not outcome.notified:
-                return
-            self._remember(key, entry or {"outcome": outcome.outcome, "rule_id": outcome.rule_id})
+            # rule was applied), so the next poll costs no ledger read.
+            self._remember(key, outcome.entry or {"outcome": outcome.outcome, "rule_id": outcome.rule_id})
 
     def _remember(self, key: tuple[str, str | None], entry: dict[str, Any]) -> None:
         self._finished[key] = {k: entry[k] for k in _REMEMBERED if entry.get(k) is not None}

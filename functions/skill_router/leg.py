@@ -1,0 +1,255 @@
+"""One queue leg of a caller, and every effect on it: PATCH-or-gone, the ledger write, the emails.
+
+A leg is where a decision is recorded (`conv#<id>#leg#<acd participant>`; a transfer to another
+queue is a new leg). Decisions are made elsewhere (first_sight.py, ladder.py, escalation.py),
+as pure functions of what was read; this module carries one out, in the order that keeps the
+promises: claim the steps, PATCH only what changes, record (the outcome, the routing left, the
+emails owed) and then send each email once (emails.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from skill_router.emails import Email, rule_email, send_all, step_email
+from skill_router.escalation import Plan, step_log
+from skill_router.genesys.client import GenesysClient
+from skill_router.genesys.errors import GenesysError
+from skill_router.ids import is_genesys_id
+from skill_router.matrix import Matrix, Rule
+from skill_router.notify import Notifier
+from skill_router.observability import logger
+from skill_router.settings import Settings
+from skill_router.store import StateStore, format_time
+
+CLAIM_GRACE_SECONDS = 1
+
+
+@dataclass
+class Adapters:
+    """What a leg's effects go through. Event containers always claim a caller before serving
+    it; the poller does in event mode (EVENT_MODE), as without events the lease makes it the
+    only handler."""
+
+    genesys: GenesysClient
+    store: StateStore
+    notifier: Notifier
+    settings: Settings
+    always_claim: bool = False
+
+    @property
+    def claims(self) -> bool:
+        return self.always_claim or self.settings.event_mode
+
+    def claim_seconds(self) -> float:
+        """A claim taken now lasts until this invocation must have ended (its timeout): a run
+        killed while holding it leaves the work to the next run, not to nobody."""
+        return int(self.genesys.deadline.until_timeout()) + CLAIM_GRACE_SECONDS
+
+
+@dataclass(frozen=True)
+class Leg:
+    conversation_id: str
+    leg: str | None
+    queue_entered: datetime | None = None
+
+
+@dataclass
+class Outcome:
+    conversation_id: str
+    outcome: str  # a ledger outcome, or "done" (finished earlier), "pending" (look again later)
+    final: bool
+    rule_id: str | None = None
+    reason: str | None = None
+    notified: bool = False  # this run sent an email for the leg
+    steps: int = 0  # escalation steps applied by this run
+    email_owed: bool = False  # an email is still owed: the poller reads the leg's entry again
+    out_of_time: bool = False  # the clock or the rate budget ran out: the poller reads the page again
+    retry_page: bool = False  # an AWS call failed for this caller: the poller reads the page again
+    stale: bool = False  # another run moved this leg's ladder on: a remembered entry is out of date
+    entry: dict[str, Any] | None = None  # the leg's entry as this run left it (the poller remembers it)
+
+
+def record(adapters: Adapters, leg: Leg, outcome: str, **fields: Any) -> Outcome:
+    """A final outcome for the leg; "done" when another handler's stands already."""
+    fields.setdefault("queue_entered", leg.queue_entered)
+    if not adapters.store.record(leg.conversation_id, outcome, leg=leg.leg, **fields):
+        return Outcome(leg.conversation_id, "done", final=True, reason="finished by another handler")
+    return Outcome(leg.conversation_id, outcome, final=True, reason=fields.get("reason"))
+
+
+def patch_or_gone(
+    adapters: Adapters, leg: Leg, skill_ids: list[str] | None, priority: int | None, language_id: str | None
+) -> bool:
+    """The PATCH; False when the conversation left this queue leg. What Genesys answers for a
+    conversation no longer in queue is undocumented (400, 408 or 409 are possible), so such an
+    answer re-reads the conversation to tell "gone" from a real failure."""
+    try:
+        return adapters.genesys.patch_routing(leg.conversation_id, skill_ids, priority, language_id)
+    except GenesysError as exc:
+        if exc.status not in (400, 408, 409):
+            raise
+        live = adapters.genesys.get_conversation(leg.conversation_id)
+        # A leg named "queue@time" (an event without participantId) says nothing about the GET's
+        # participant: only two participant ids are compared.
+        moved = (
+            is_genesys_id(leg.leg)
+            and live is not None
+            and live.participant_id is not None
+            and live.participant_id.lower() != str(leg.leg).lower()
+        )
+        if live is None or not live.in_queue or moved:
+            logger.info(
+                "PATCH refused because the caller left the queue",
+                extra={"conversation_id": leg.conversation_id, "status": exc.status},
+            )
+            return False
+        raise
+
+
+def carry_out(
+    adapters: Adapters,
+    leg: Leg,
+    rule: Rule,
+    plan: Plan,
+    matrix: Matrix,
+    now: datetime,
+    *,
+    prior: dict[str, Any] | None = None,
+    keyword: str | None = None,
+    queue_id: str | None = None,
+) -> Outcome:
+    """The one path by which a plan changes a caller: the rule (a first sighting: `plan.rule_included`)
+    and every due step in one PATCH, claimed, recorded, emailed."""
+    cid, dry = leg.conversation_id, adapters.settings.dry_run
+    store = adapters.store
+    if plan.due and not store.claim_steps(cid, leg.leg, plan.due[-1].after, uuid.uuid4().hex, adapters.claim_seconds()):
+        logger.info("another run applies these escalation steps", extra={"conversation_id": cid, "rule_id": rule.id})
+        return Outcome(cid, "done", final=True, rule_id=rule.id, stale=True)
+    change = plan.change
+    if change is not None and not dry:
+        skills = list(change.skill_ids) if change.skill_ids is not None else None
+        if not patch_or_gone(adapters, leg, skills, change.priority, change.language_id):
+            if plan.rule_included:
+                return record(adapters, leg, "gone", reason="left the queue before the PATCH")
+            store.record_steps(cid, leg.leg, [], left_queue=True)
+            return Outcome(cid, "done", final=True, rule_id=rule.id, reason="left the queue before the step")
+    emails = _emails(cid, rule, plan) if adapters.notifier.enabled else []
+    log = step_log(rule, plan, format_time(now))
+    fields: dict[str, Any] = {
+        "skills_after": list(plan.after.skill_ids),
+        "priority_after": plan.after.priority,
+        "language_after": plan.after.language_id or "",
+        "steps_applied": [*((prior or {}).get("steps_applied") or []), *plan.applied_after],
+    }
+    outcome = "done"
+    if plan.rule_included:
+        outcome = "applied" if change is not None else "unchanged"
+        fields.update(
+            rule_id=rule.id,
+            matched_keyword=keyword,  # the matrix's keyword, never the caller's words
+            matrix_version=matrix.version,
+            queue_id=queue_id,
+            queue_entered=leg.queue_entered,
+            skills_before=list(plan.before.skill_ids),
+            priority_before=plan.before.priority,
+            language_before=plan.before.language_id,
+            dry_run=dry or None,
+            emails_owed={e.key for e in emails},
+        )
+        if change is not None:
+            fields.update(
+                skills_written=list(change.skill_ids) if change.skill_ids is not None else None,
+                priority_written=change.priority,
+                language_written=change.language_id,
+            )
+        if not store.record(cid, outcome, leg=leg.leg, **fields):
+            # Another handler finished this leg first: its outcome (and its emails) stand.
+            return Outcome(cid, "done", final=True, rule_id=rule.id, reason="finished by another handler")
+        if log:
+            store.record_steps(cid, leg.leg, log)
+    else:
+        store.record_steps(cid, leg.leg, log, owed=[e.key for e in emails], **fields)
+    _log(cid, rule, plan, dry)
+    entry = {**(prior or {}), **{k: v for k, v in fields.items() if v is not None}}
+    for name in ("step_owner", "step_expires", "step_claim_expires", "emails_owed"):
+        entry.pop(name, None)
+    if plan.rule_included:
+        entry["outcome"] = outcome
+    delivery = send_all(store, adapters.notifier, adapters.claim_seconds(), cid, leg.leg, emails)
+    return Outcome(
+        cid,
+        outcome,
+        final=True,
+        rule_id=rule.id,
+        notified=delivery.sent > 0,
+        steps=len(plan.due),
+        email_owed=delivery.owed,
+        entry=entry,
+    )
+
+
+def _emails(conversation_id: str, rule: Rule, plan: Plan) -> list[Email]:
+    emails = []
+    for n in plan.notifications:
+        if n.step is None:
+            emails.append(rule_email(conversation_id, rule.id, n.recipients, plan.after.skill_ids))
+        else:
+            emails.append(step_email(conversation_id, rule, n.step, plan.after))
+    return emails
+
+
+def _log(conversation_id: str, rule: Rule, plan: Plan, dry: bool) -> None:
+    extra = {"conversation_id": conversation_id, "rule_id": rule.id, "dry_run": dry}
+    if plan.rule_included:
+        changed = plan.change is not None
+        message = ("rule would apply (dry run)" if dry else "rule applied") if changed else "rule already satisfied"
+        added = [s for s in plan.after.skill_ids if s not in plan.before.skill_ids]
+        logger.info(message, extra={**extra, "skills_added": added, "priority": plan.after.priority})
+    if plan.due:
+        logger.info(
+            "escalation steps would apply (dry run)" if dry else "escalation steps applied",
+            extra={**extra, "steps": [s.after for s in plan.due]},
+        )
+
+
+def failed(adapters: Adapters, leg: Leg, prior: dict[str, Any] | None, exc: GenesysError) -> Outcome:
+    """A Genesys call failed: retried by the next poll until MAX_ATTEMPTS, or at once final when
+    retrying cannot help."""
+    cid = leg.conversation_id
+    attempts = int((prior or {}).get("attempts", 0)) + 1
+    final = not exc.transient or attempts >= adapters.settings.max_attempts
+    hint = _hint(exc)
+    logger.error(
+        "conversation failed" + ("" if final else "; retried on the next poll"),
+        extra={
+            "conversation_id": cid,
+            "operation": exc.operation,
+            "status": exc.status,
+            "attempts": attempts,
+            "hint": hint,
+        },
+    )
+    adapters.store.record(
+        cid,
+        "failed" if final else "retry",
+        count_attempt=True,
+        leg=leg.leg,
+        queue_entered=leg.queue_entered,
+        reason=f"{exc}"[:500],
+        hint=hint,
+    )
+    return Outcome(cid, "failed" if final else "retry", final=final, reason=str(exc))
+
+
+def _hint(exc: GenesysError) -> str | None:
+    return {
+        400: "Genesys rejected the request: check the rule's skill ids exist in this org",
+        401: "the token is rejected even after a refresh: check the OAuth client is active in this region",
+        403: "the OAuth client's role lacks a permission: see README 'Genesys OAuth client'",
+        404: "not found",
+        429: "rate limited: lower the cadence or raise the org's limit",
+    }.get(exc.status)
