@@ -34,8 +34,9 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
+
+from skill_router import aws
 
 FINAL_OUTCOMES = frozenset(
     {"applied", "unchanged", "no_match", "no_intent", "not_queued", "gone", "failed", "no_rule", "too_old"}
@@ -81,7 +82,7 @@ class StateStore:
         self.table_name = table_name
         self.ttl_seconds = ttl_days * 86400
         self.prefix = "dryrun#" if dry_run else ""
-        self.client = client or boto3.client("dynamodb")
+        self.client = client or aws.client("dynamodb")
         self._clock = clock
         self._offset: float | None = None  # DynamoDB's time minus ours, from its Date headers
         self.calls = 0
