@@ -16,7 +16,7 @@ from typing import Any
 
 from skill_router.errors import ConfigurationError
 from skill_router.ids import event_source_org, is_genesys_id
-from skill_router.matrix import DEFAULT_MAX_WAIT_SECONDS
+from skill_router.matrix.model import DEFAULT_MAX_WAIT_SECONDS
 
 # The region domains of PureCloudPlatformClientV2.PureCloudRegionHosts (269.0.0), kept here so
 # settings can be validated without importing the SDK; a unit test keeps the two in step.
@@ -400,8 +400,9 @@ def _read(setting: Setting, env: Mapping[str, str], problems: list[str]) -> Any:
     except ValueError:
         problems.append(f"{name}={raw!r} is not a number")
         return default
-    assert setting.low is not None and setting.high is not None
-    if not setting.low <= number <= setting.high:
+    low = setting.low if setting.low is not None else float("-inf")
+    high = setting.high if setting.high is not None else float("inf")
+    if not low <= number <= high:
         problems.append(f"{name}={raw} is outside {setting.low:g}..{setting.high:g}")
         return default
     return int(number) if kind == "integer" else number

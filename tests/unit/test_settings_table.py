@@ -12,7 +12,7 @@ import pytest
 
 from scripts import settings_table
 from scripts.local_aws import function_variables, load_template
-from skill_router.settings import BY_ENV, RETIRED, SETTINGS, Setting, load_settings
+from skill_router.settings import BY_ENV, RETIRED, SETTINGS, Setting, changed_from_default, load_settings
 
 ROOT = Path(__file__).parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -120,3 +120,20 @@ def test_the_code_reads_no_variable_the_table_does_not_hold():
                 and re.fullmatch(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+", node.args[0].value)
             ):
                 assert node.args[0].value in allowed, f"{path.name}:{node.lineno} reads {node.args[0].value}"
+
+
+def test_doctor_names_the_settings_that_differ_from_the_table(capsys: pytest.CaptureFixture[str]):
+    """`skill-router doctor --env` prints, from the same table, what this deployment changed."""
+    from skill_router.cli import main
+
+    env = {**REQUIRED, "MAX_ATTEMPTS": "3", "GENESYS_CONCURRENCY": "4", "DRY_RUN": "TRUE"}
+    assert changed_from_default(env) == ["DRY_RUN=TRUE (default false)", "MAX_ATTEMPTS=3 (default 5)"]
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [*BY_ENV, *RETIRED]:
+            patch.delenv(name, raising=False)
+        for name, value in {**env, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}.items():
+            patch.setenv(name, value)
+        patch.setenv("AWS_MAX_ATTEMPTS", "1")
+        main(["doctor", "--env"])
+    out = capsys.readouterr().out
+    assert "not the defaults: DRY_RUN=TRUE (default false), MAX_ATTEMPTS=3 (default 5)" in out

@@ -22,7 +22,7 @@ It follows what Genesys says, and never for longer than Genesys's own minute:
   only its own operations, and only until then. Header semantics and an example
   (`inin-ratelimit-count: 1`, `-allowed: 180`, `-reset: 61`): the Python SDK's logging docs
   (MyPureCloud/platform-client-sdk-python, README "Logging"); the allowed value differs per
-  bucket (DESIGN.md: "the header on an answer describes the bucket of that request").
+  bucket (the rate-limit headers describe the bucket of the request they answer).
 So each container is configured with the token's whole budget and the shared count paces them
 all: event mode gets the whole minute when the poller is idle, with no static split.
 """
@@ -82,7 +82,6 @@ class RateBudget:
         self._lock = threading.Lock()
         self._sent: deque[float] = deque()
         self._paused_until = 0.0
-        self.configured_limit = requests_per_minute
         self.waited_seconds = 0.0
         self._buckets: dict[int, _Bucket] = {}  # by allowed value: answers of one bucket share it
         self._bucket_of: dict[str, int] = {}  # operation -> the bucket its last answer reported
