@@ -116,7 +116,6 @@ def set_up(endpoint: str, sim: GenesysSimulator) -> LocalSetup:
         "GENESYS_ENVIRONMENT": "mypurecloud.com",
         "GENESYS_API_URL": sim.base_url,
         "GENESYS_LOGIN_URL": sim.base_url,
-        "SETTLE_LAG_SECONDS": "0",
         # The demo's "minute later" is seconds of wall time: re-read waiting callers as soon.
         "INTENT_RECHECK_SECONDS": "1",
     }

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from scripts.demo import set_up  # noqa: E402
 from scripts.local_aws import client, start_moto_server  # noqa: E402
-from skill_router.doctor import PERMISSIONS  # noqa: E402
+from skill_router.cli.doctor import PERMISSIONS  # noqa: E402
 from tests.simulator import GenesysSimulator  # noqa: E402
 
 EVENT_SOURCE = "aws.partner/genesys.com/cloud/8a4c3fa7-2c1d-4e5f-9a0b-1c2d3e4f5a6b/skill-router"

@@ -11,13 +11,11 @@ Items live for LEDGER_TTL_DAYS (7 by default).
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from skill_router.store import StateStore
 
-_DURATION = re.compile(r"^(\d+)\s*([smhd])$")
 COLUMNS = (
     ("updated_at", "when (UTC)"),
     ("conversation_id", "conversation"),
@@ -36,20 +34,6 @@ COLUMNS = (
 # Only free text is shortened to keep a row readable; ids and skill lists are shown whole.
 FREE_TEXT = {"reason"}
 FREE_TEXT_WIDTH = 60
-
-
-def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """`30m`, `1h`, `2d` before now, or an ISO-8601 time."""
-    now = now or datetime.now(UTC)
-    match = _DURATION.match(text.strip().lower())
-    if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        return now - timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"--since {text!r}: use a duration like 30m, 1h, 2d or an ISO-8601 time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def conversation(store: StateStore, conversation_id: str) -> dict[str, Any] | None:

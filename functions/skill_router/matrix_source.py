@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from skill_router import aws
 from skill_router.errors import MatrixError, NotConfigured, OutOfTime
 from skill_router.genesys.errors import GenesysError
 from skill_router.matrix import MAX_MATRIX_BYTES, Matrix, parse_matrix
@@ -33,7 +33,7 @@ class MatrixSource:
         self.limits = dict(limits or {})
         # Skill names and user ids -> ids and emails, through Genesys: once per matrix version.
         self.resolver = resolver
-        self.client = client or boto3.client("s3")
+        self.client = client or aws.client("s3")
         self.matrix: Matrix | None = None
         self._etag: str | None = None
         self._rejected_etag: str | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-import boto3
+from skill_router import aws
 
 
 class Notifier(Protocol):
@@ -25,7 +25,7 @@ class SesNotifier:
 
     def __init__(self, sender: str, client: Any = None) -> None:
         self.sender = sender
-        self.client = client or boto3.client("ses")
+        self.client = client or aws.client("ses")
 
     def send(self, recipients: list[str], subject: str, text: str) -> None:
         # One send for all recipients: it succeeds or fails as a whole, so a retry repeats nobody.

@@ -6,11 +6,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
 
+from skill_router import aws
 from skill_router.errors import ConfigurationError, NotConfigured
 from skill_router.genesys.token import Credentials
 
@@ -26,7 +26,7 @@ class SecretsAdapter:
     def __init__(self, credentials_secret: str, token_secret: str, client: Any = None) -> None:
         self.credentials_secret = credentials_secret
         self.token_secret = token_secret
-        self.client = client or boto3.client("secretsmanager")
+        self.client = client or aws.client("secretsmanager")
         self.provider = SecretsProvider(boto3_client=self.client)
         self.calls = 0
 

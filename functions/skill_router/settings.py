@@ -1,7 +1,10 @@
 """The environment, parsed once into one typed, validated settings object.
 
-Names are the interface contract in DESIGN.md; template.yaml sets them. Every problem is
-reported at once so a misconfigured deployment is fixed in one go.
+SETTINGS is the one table of what a deployment can set: the environment variable, its default,
+its bounds, one line of meaning, and the template parameter that sets it. Parsing, the README's
+settings table (scripts/settings_table.py writes it) and `skill-router doctor` are driven by it,
+and tests keep template.yaml and the README in step with it. Every problem is reported at once so
+a misconfigured deployment is fixed in one go.
 """
 
 from __future__ import annotations
@@ -9,10 +12,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from skill_router.errors import ConfigurationError
 from skill_router.ids import event_source_org, is_genesys_id
-from skill_router.matrix import DEFAULT_MAX_WAIT_SECONDS
+from skill_router.matrix.model import DEFAULT_MAX_WAIT_SECONDS
 
 # The region domains of PureCloudPlatformClientV2.PureCloudRegionHosts (269.0.0), kept here so
 # settings can be validated without importing the SDK; a unit test keeps the two in step.
@@ -36,9 +40,300 @@ GENESYS_ENVIRONMENTS = (
     "apse1.pure.cloud",
     "edee1.eusc-pure.cloud",
 )
-NOTIFY_CHANNELS = ("ses", "genesys", "none")
+NOTIFY_CHANNELS = ("none", "ses", "genesys")
 # DynamoDB's TTL never deletes before `expires_at`; callers are served until the TTL minus this.
 LEDGER_TTL_SLACK_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable. The type of `default` is the type of the value (bool: a flag,
+    int, float, str); `default=None` means the template always sets it and it is required."""
+
+    env: str
+    field: str
+    default: str | int | float | bool | None
+    meaning: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    # The template parameter that sets it; "" when the template sets it from a resource or a
+    # condition (then `set_by` says how), or when only local runs set it.
+    parameter: str = ""
+    set_by: str = ""
+    # The lowest value the template's parameter allows, when it is above `low` (local runs go lower).
+    deploy_low: float | None = None
+    # "both", "poll" or "event": which functions the template gives it to.
+    functions: str = "both"
+
+    @property
+    def kind(self) -> str:
+        if self.choices:
+            return "choice"
+        if isinstance(self.default, bool):
+            return "flag"
+        if isinstance(self.default, int):
+            return "integer"
+        if isinstance(self.default, float):
+            return "number"
+        return "text"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "GENESYS_ENVIRONMENT",
+        "genesys_environment",
+        "mypurecloud.com",
+        "your org's region domain, e.g. `mypurecloud.ie`, `euw2.pure.cloud` (the part after `login.`)",
+        parameter="GenesysEnvironment",
+    ),
+    Setting(
+        "GENESYS_API_URL",
+        "api_url",
+        "",
+        "a full base URL overriding `https://api.<environment>` (the simulator, `sam local invoke`); empty in AWS",
+        set_by="local runs only",
+    ),
+    Setting(
+        "GENESYS_LOGIN_URL",
+        "login_url",
+        "",
+        "a full base URL overriding `https://login.<environment>`; empty in AWS",
+        set_by="local runs only",
+    ),
+    Setting(
+        "GENESYS_CREDENTIALS_SECRET",
+        "credentials_secret",
+        None,
+        'Secrets Manager id of `{"client_id": "...", "client_secret": "..."}`',
+        set_by="the stack (`GenesysCredentialsSecret`)",
+    ),
+    Setting(
+        "GENESYS_TOKEN_SECRET",
+        "token_secret",
+        None,
+        'Secrets Manager id where the access token is cached: `{"access_token": "...", "expires_at": <epoch s>}`',
+        set_by="the stack (`GenesysTokenSecret`)",
+    ),
+    Setting(
+        "STATE_TABLE",
+        "state_table",
+        None,
+        "DynamoDB table: watermark, lease, per-leg ledger (`pk` string, TTL `expires_at`)",
+        set_by="the stack (`StateTable`)",
+    ),
+    Setting(
+        "SKILL_MATRIX_BUCKET",
+        "matrix_bucket",
+        None,
+        "the S3 bucket of the skill matrix",
+        set_by="the stack (`SkillMatrixBucket`)",
+    ),
+    Setting(
+        "SKILL_MATRIX_KEY",
+        "matrix_key",
+        "skill_matrix.yaml",
+        "the matrix's key in the bucket",
+        parameter="SkillMatrixKey",
+    ),
+    Setting(
+        "NOTIFY_CHANNEL",
+        "notify_channel",
+        "none",
+        "supervisor emails: `none`, `ses` or `genesys` (agentless email); `ses` and `genesys` need `NOTIFY_FROM`",
+        choices=NOTIFY_CHANNELS,
+        parameter="NotifyChannel",
+    ),
+    Setting(
+        "NOTIFY_FROM",
+        "notify_from",
+        "",
+        "sender address (an SES verified identity, or a Genesys agentless sender)",
+        parameter="NotifyFrom",
+    ),
+    Setting(
+        "DRY_RUN",
+        "dry_run",
+        False,
+        "`true`: decide and record (under `dryrun#` ledger keys), change nothing in Genesys, send nothing",
+        parameter="DryRun",
+    ),
+    Setting(
+        "INTENT_ATTRIBUTE",
+        "intent_attribute",
+        "intent",
+        "the participant attribute holding the caller's intent",
+        parameter="IntentAttribute",
+    ),
+    Setting(
+        "POLL_INTERVAL_SECONDS",
+        "poll_interval_seconds",
+        30,
+        "seconds between polls within the one-minute invocation; a poll starts only with 2 s of the invocation "
+        "left (local runs may go down to 1)",
+        1,
+        60,
+        parameter="PollIntervalSeconds",
+        deploy_low=10,
+        functions="poll",
+    ),
+    Setting(
+        "MAX_WAIT_SECONDS",
+        "max_wait_seconds",
+        DEFAULT_MAX_WAIT_SECONDS,
+        "the latest an escalation step may fall due; a matrix with a later step is rejected; at most `LEDGER_TTL_DAYS`",
+        60,
+        365 * 86400,
+        parameter="MaxWaitSeconds",
+    ),
+    Setting(
+        "DISCOVERY_LOOKBACK_DAYS",
+        "discovery_lookback_days",
+        1,
+        "whole UTC days before today that discovery covers: a caller waiting since before midnight is found "
+        "(the details query allows 31 days with a filter)",
+        0,
+        30,
+        parameter="DiscoveryLookbackDays",
+    ),
+    Setting(
+        "DISCOVERY_BUDGET_SHARE",
+        "discovery_budget_share",
+        0.10,
+        "at most this share of the rate budget goes to discovery's query pages in any 60 s; a longer list "
+        "is read over several polls, oldest caller first",
+        0.01,
+        0.5,
+        parameter="DiscoveryBudgetShare",
+    ),
+    Setting(
+        "INTENT_RECHECK_SECONDS",
+        "intent_recheck_seconds",
+        30,
+        "a queued caller without an intent is read again after this, doubling up to ten times it",
+        0,
+        300,
+        parameter="IntentRecheckSeconds",
+    ),
+    Setting(
+        "MAX_PENDING_AGE_SECONDS",
+        "max_pending_age_seconds",
+        3600,
+        "how long after entering the queue a caller without an intent is still read again (then `no_intent`)",
+        60,
+        86400,
+        parameter="MaxPendingAgeSeconds",
+    ),
+    Setting(
+        "GENESYS_CONNECT_TIMEOUT_SECONDS",
+        "http_connect_timeout",
+        3.0,
+        "per-request connect timeout; a request is also bounded by the invocation's deadline",
+        0.1,
+        30,
+        parameter="GenesysConnectTimeoutSeconds",
+    ),
+    Setting(
+        "GENESYS_READ_TIMEOUT_SECONDS",
+        "http_read_timeout",
+        10.0,
+        "per-request read timeout; a request is also bounded by the invocation's deadline",
+        0.1,
+        60,
+        parameter="GenesysReadTimeoutSeconds",
+    ),
+    Setting(
+        "SAFETY_MARGIN_SECONDS",
+        "safety_margin_seconds",
+        5.0,
+        "work stops, and no wait or retry starts, unless this much of the invocation would be left",
+        0,
+        60,
+        parameter="SafetyMarginSeconds",
+    ),
+    Setting(
+        "MAX_ATTEMPTS",
+        "max_attempts",
+        5,
+        "tries per Genesys call, and polls a transiently failing caller is tried on before it is `failed`",
+        1,
+        100,
+        parameter="MaxAttempts",
+    ),
+    Setting(
+        "LEDGER_TTL_DAYS",
+        "ledger_ttl_days",
+        7,
+        "how long decisions stay in the ledger and the audit trail; must outlast `MAX_PENDING_AGE_SECONDS` by 1 h",
+        1,
+        365,
+        parameter="LedgerTtlDays",
+    ),
+    Setting(
+        "GENESYS_REQUESTS_PER_MINUTE",
+        "requests_per_minute",
+        300,
+        "the rate budget of one container: the token's whole limit (containers pace each other from the count "
+        "Genesys reports); raise it only when Genesys raised your org's limit",
+        10,
+        100_000,
+        parameter="GenesysRequestsPerMinute",
+    ),
+    Setting(
+        "GENESYS_RATE_HEADROOM",
+        "rate_headroom",
+        0.05,
+        "the share of the rate budget kept free",
+        0.0,
+        0.5,
+        parameter="GenesysRateHeadroom",
+    ),
+    Setting(
+        "GENESYS_CONCURRENCY",
+        "concurrency",
+        4,
+        "callers handled at once",
+        1,
+        16,
+        parameter="GenesysConcurrency",
+    ),
+    Setting(
+        "EVENT_MODE",
+        "event_mode",
+        False,
+        "event mode is on: the poller reports what it `reconciled` and claims each caller",
+        set_by="the stack (`true` when `GenesysEventSourceName` is given)",
+    ),
+    Setting(
+        "GENESYS_EVENT_SOURCE",
+        "event_source",
+        "",
+        "the one partner event source whose events are acted on; an event function without it fails every "
+        "invocation saying so",
+        parameter="GenesysEventSourceName",
+        functions="event",
+    ),
+    Setting(
+        "GENESYS_ORG_ID",
+        "org_id",
+        "",
+        "the org whose events are acted on; a source naming another org is a configuration error",
+        parameter="GenesysOrganizationId",
+        functions="event",
+    ),
+)
+BY_ENV = {s.env: s for s in SETTINGS}
+
+# Read by no code any more: refused by name, so a stale setting is removed instead of trusted.
+DISCOVERY_NOW = "discovery asks for every caller waiting now, whenever they arrived (docs/design.md, Discovery)"
+RETIRED = {
+    "POLLS_PER_INVOCATION": "set POLL_INTERVAL_SECONDS (1 poll a minute: 60; 2: 30)",
+    "SECONDS_BETWEEN_POLLS": "set POLL_INTERVAL_SECONDS",
+    "SETTLE_LAG_SECONDS": f"remove it: {DISCOVERY_NOW}",
+    "WINDOW_OVERLAP_SECONDS": f"remove it: {DISCOVERY_NOW}",
+    "FIRST_RUN_LOOKBACK_SECONDS": f"remove it: {DISCOVERY_NOW}",
+    "MAX_WINDOW_SECONDS": f"remove it: {DISCOVERY_NOW}",
+}
 
 
 @dataclass(frozen=True)
@@ -55,165 +350,141 @@ class Settings:
     notify_from: str
     dry_run: bool
     intent_attribute: str
-    # Seconds between polls within the one-minute invocation (template PollIntervalSeconds, 10-60).
-    poll_interval_seconds: int = 30
-    # The latest an escalation step may fall due; a matrix step beyond it is rejected.
-    max_wait_seconds: int = DEFAULT_MAX_WAIT_SECONDS
-    # Window figures, in seconds (see README "Windows and the watermark").
-    overlap_seconds: int = 900
-    settle_seconds: int = 10
-    first_run_lookback_seconds: int = 900
-    max_window_seconds: int = 3600
-    max_pending_age_seconds: int = 3600
-    # Discovery reaches back over this many whole UTC days before today (docs/design.md "Discovery").
-    discovery_lookback_days: int = 1
-    # At most this share of the rate budget goes to discovery's query pages in any 60 s
-    # (docs/design.md "Bounded discovery"); assignments keep the rest.
-    discovery_budget_share: float = 0.10
-    # A caller queued without an intent is read again after this, doubling up to ten times it.
-    intent_recheck_seconds: int = 30
-    # Per-call and per-invocation limits.
-    http_connect_timeout: float = 3.0
-    http_read_timeout: float = 10.0
-    safety_margin_seconds: float = 5.0
-    max_attempts: int = 5
-    ledger_ttl_days: int = 7
-    requests_per_minute: int = 300
-    rate_headroom: float = 0.05
-    concurrency: int = 4
-    event_mode: bool = False
-    # Event mode: the one partner event source, and the org, whose events are acted on.
-    event_source: str = ""
-    org_id: str = ""
+    poll_interval_seconds: int
+    max_wait_seconds: int
+    discovery_lookback_days: int
+    discovery_budget_share: float
+    intent_recheck_seconds: int
+    max_pending_age_seconds: int
+    http_connect_timeout: float
+    http_read_timeout: float
+    safety_margin_seconds: float
+    max_attempts: int
+    ledger_ttl_days: int
+    requests_per_minute: int
+    rate_headroom: float
+    concurrency: int
+    event_mode: bool
+    event_source: str
+    org_id: str
 
 
-class _Reader:
-    """Collects every problem instead of stopping at the first."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-        self.problems: list[str] = []
-
-    def text(self, name: str, default: str | None = None) -> str:
-        value = self.env.get(name, "").strip()
-        if value:
-            return value
+def _read(setting: Setting, env: Mapping[str, str], problems: list[str]) -> Any:
+    """One setting's value, or its default with a problem added."""
+    name, default = setting.env, setting.default
+    raw = env.get(name, "").strip()
+    if not raw:
         if default is None:
-            self.problems.append(f"{name} is not set")
+            problems.append(f"{name} is not set")
             return ""
         return default
-
-    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
-        value = self.text(name, default).lower()
-        if value not in choices:
-            self.problems.append(f"{name}={value!r} is not one of {', '.join(choices)}")
+    kind = setting.kind
+    if kind == "text":
+        return raw
+    if kind == "choice":
+        value = raw.lower()
+        if value not in setting.choices:
+            problems.append(f"{name}={value!r} is not one of {', '.join(setting.choices)}")
+            return default
         return value
-
-    def flag(self, name: str, default: bool) -> bool:
-        value = self.text(name, "true" if default else "false").lower()
+    if kind == "flag":
+        value = raw.lower()
         if value in ("true", "1", "yes"):
             return True
         if value in ("false", "0", "no"):
             return False
-        self.problems.append(f"{name}={value!r} is not true or false")
+        problems.append(f"{name}={value!r} is not true or false")
         return default
-
-    def number(self, name: str, default: float, low: float, high: float) -> float:
-        raw = self.text(name, str(default))
-        try:
-            value = float(raw)
-        except ValueError:
-            self.problems.append(f"{name}={raw!r} is not a number")
-            return default
-        if not low <= value <= high:
-            self.problems.append(f"{name}={raw} is outside {low:g}..{high:g}")
-            return default
-        return value
-
-    def integer(self, name: str, default: int, low: int, high: int) -> int:
-        return int(self.number(name, default, low, high))
+    try:
+        number = float(raw)
+    except ValueError:
+        problems.append(f"{name}={raw!r} is not a number")
+        return default
+    low = setting.low if setting.low is not None else float("-inf")
+    high = setting.high if setting.high is not None else float("inf")
+    if not low <= number <= high:
+        problems.append(f"{name}={raw} is outside {setting.low:g}..{setting.high:g}")
+        return default
+    return int(number) if kind == "integer" else number
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Parse the environment; raise ConfigurationError listing every problem."""
-    r = _Reader(os.environ if env is None else env)
-    environment = r.text("GENESYS_ENVIRONMENT", "mypurecloud.com").lower()
-    api_override = r.text("GENESYS_API_URL", "-")
-    login_override = r.text("GENESYS_LOGIN_URL", "-")
-    if environment not in GENESYS_ENVIRONMENTS and api_override == "-":
-        r.problems.append(
+    env = os.environ if env is None else env
+    problems: list[str] = []
+    values = {s.field: _read(s, env, problems) for s in SETTINGS}
+    environment = values["genesys_environment"] = values["genesys_environment"].lower()
+    if environment not in GENESYS_ENVIRONMENTS and not values["api_url"]:
+        problems.append(
             f"GENESYS_ENVIRONMENT={environment!r} is not a Genesys Cloud region; "
             f"use one of {', '.join(GENESYS_ENVIRONMENTS)} (or set GENESYS_API_URL and GENESYS_LOGIN_URL)"
         )
-    notify_channel = r.choice("NOTIFY_CHANNEL", NOTIFY_CHANNELS, "ses")
-    notify_from = r.text("NOTIFY_FROM", "")
-    if notify_channel != "none" and not notify_from:
-        r.problems.append(f"NOTIFY_FROM is not set, but NOTIFY_CHANNEL={notify_channel} needs a sender")
-    settle = r.integer("SETTLE_LAG_SECONDS", 10, 0, 600)
-    settings = Settings(
-        genesys_environment=environment,
-        api_url=(api_override if api_override != "-" else f"https://api.{environment}").rstrip("/"),
-        login_url=(login_override if login_override != "-" else f"https://login.{environment}").rstrip("/"),
-        credentials_secret=r.text("GENESYS_CREDENTIALS_SECRET"),
-        token_secret=r.text("GENESYS_TOKEN_SECRET"),
-        state_table=r.text("STATE_TABLE"),
-        matrix_bucket=r.text("SKILL_MATRIX_BUCKET"),
-        matrix_key=r.text("SKILL_MATRIX_KEY", "skill_matrix.yaml"),
-        notify_channel=notify_channel,
-        notify_from=notify_from,
-        dry_run=r.flag("DRY_RUN", False),
-        intent_attribute=r.text("INTENT_ATTRIBUTE", "intent"),
-        # The template allows 10-60; shorter intervals are for local runs on a fast clock.
-        poll_interval_seconds=r.integer("POLL_INTERVAL_SECONDS", 30, 1, 60),
-        max_wait_seconds=r.integer("MAX_WAIT_SECONDS", DEFAULT_MAX_WAIT_SECONDS, 60, 365 * 86400),
-        overlap_seconds=r.integer("WINDOW_OVERLAP_SECONDS", 900, 0, 86400),
-        settle_seconds=settle,
-        first_run_lookback_seconds=r.integer("FIRST_RUN_LOOKBACK_SECONDS", 900, 60, 86400),
-        max_window_seconds=r.integer("MAX_WINDOW_SECONDS", 7200, 60, 86400),
-        max_pending_age_seconds=r.integer("MAX_PENDING_AGE_SECONDS", 3600, 60, 86400),
-        # The details query allows 31 days with a filter: today plus at most 30 before it.
-        discovery_lookback_days=r.integer("DISCOVERY_LOOKBACK_DAYS", 1, 0, 30),
-        discovery_budget_share=r.number("DISCOVERY_BUDGET_SHARE", 0.10, 0.01, 0.5),
-        intent_recheck_seconds=r.integer("INTENT_RECHECK_SECONDS", 30, 0, 300),
-        http_connect_timeout=r.number("GENESYS_CONNECT_TIMEOUT_SECONDS", 3.0, 0.1, 30),
-        http_read_timeout=r.number("GENESYS_READ_TIMEOUT_SECONDS", 10.0, 0.1, 60),
-        safety_margin_seconds=r.number("SAFETY_MARGIN_SECONDS", 5.0, 0, 60),
-        max_attempts=r.integer("MAX_ATTEMPTS", 5, 1, 100),
-        ledger_ttl_days=r.integer("LEDGER_TTL_DAYS", 7, 1, 365),
-        requests_per_minute=r.integer("GENESYS_REQUESTS_PER_MINUTE", 300, 10, 100_000),
-        rate_headroom=r.number("GENESYS_RATE_HEADROOM", 0.05, 0.0, 0.5),
-        concurrency=r.integer("GENESYS_CONCURRENCY", 4, 1, 16),
-        event_mode=r.flag("EVENT_MODE", False),
-        event_source=r.text("GENESYS_EVENT_SOURCE", ""),
-        org_id=r.text("GENESYS_ORG_ID", "").lower(),
-    )
-    _check_event_source(settings, r.problems)
-    for retired, instead in (
-        ("POLLS_PER_INVOCATION", "POLL_INTERVAL_SECONDS (1 poll a minute: 60; 2: 30)"),
-        ("SECONDS_BETWEEN_POLLS", "POLL_INTERVAL_SECONDS"),
-    ):
-        if r.env.get(retired, "").strip():
-            r.problems.append(f"{retired} is no longer read; set {instead}")
-    if not r.problems and settings.max_wait_seconds > settings.ledger_ttl_days * 86400:
-        r.problems.append(
+    values["api_url"] = (values["api_url"] or f"https://api.{environment}").rstrip("/")
+    values["login_url"] = (values["login_url"] or f"https://login.{environment}").rstrip("/")
+    values["org_id"] = values["org_id"].lower()
+    if values["notify_channel"] != "none" and not values["notify_from"]:
+        problems.append(f"NOTIFY_FROM is not set, but NOTIFY_CHANNEL={values['notify_channel']} needs a sender")
+    settings = Settings(**values)
+    _check_event_source(settings, problems)
+    for retired, instead in RETIRED.items():
+        if env.get(retired, "").strip():
+            problems.append(f"{retired} is no longer read; {instead}")
+    if not problems and settings.max_wait_seconds > settings.ledger_ttl_days * 86400:
+        problems.append(
             f"MAX_WAIT_SECONDS={settings.max_wait_seconds} outlives the ledger (LEDGER_TTL_DAYS="
             f"{settings.ledger_ttl_days}): a step could fire twice once the leg's record expired"
         )
-    # WINDOW_OVERLAP_SECONDS, FIRST_RUN_LOOKBACK_SECONDS and MAX_WINDOW_SECONDS no longer bound
-    # discovery (docs/design.md "Discovery"): only their ranges are checked, never against
-    # MAX_PENDING_AGE_SECONDS, which callbacks waiting for hours need raised.
-    # A caller is served only while younger than the ledger's TTL minus a slack (assign.py), so
-    # the entry that says "done" is still there when a later poll or event sees the caller again.
+    # A caller is served only while younger than the ledger's TTL minus a slack, so the entry
+    # that says "done" is still there when a later poll or event sees the caller again.
     served_for = settings.ledger_ttl_days * 86400 - LEDGER_TTL_SLACK_SECONDS
-    if not r.problems and served_for < settings.max_pending_age_seconds:
-        r.problems.append(
+    if not problems and served_for < settings.max_pending_age_seconds:
+        problems.append(
             f"LEDGER_TTL_DAYS={settings.ledger_ttl_days} is too short for MAX_PENDING_AGE_SECONDS="
             f"{settings.max_pending_age_seconds}: the ledger must remember a caller for longer than it "
             "may be served; raise LEDGER_TTL_DAYS or lower MAX_PENDING_AGE_SECONDS"
         )
-    if r.problems:
-        raise ConfigurationError("configuration problem(s): " + "; ".join(r.problems))
+    if problems:
+        raise ConfigurationError("configuration problem(s): " + "; ".join(problems))
     return settings
+
+
+def changed_from_default(env: Mapping[str, str]) -> list[str]:
+    """`NAME=value (default D)` for each setting the environment sets to other than its default:
+    what `skill-router doctor` shows under its settings line."""
+    lines = []
+    for setting in SETTINGS:
+        raw = env.get(setting.env, "").strip()
+        if raw and setting.default is not None and _read(setting, {setting.env: raw}, []) != setting.default:
+            lines.append(f"{setting.env}={raw} (default {show(setting.default)})")
+    return lines
+
+
+def show(value: str | int | float | bool | None) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value == "":
+        return "empty"
+    return "required" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def markdown_table() -> str:
+    """The README's settings table (scripts/settings_table.py writes it between its markers)."""
+    rows = [
+        "| variable | template parameter | default | range | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for s in SETTINGS:
+        low = s.deploy_low if s.deploy_low is not None else s.low
+        bounds = f"{show(low)}\u2013{show(s.high)}" if s.low is not None and s.high is not None else ""
+        if s.choices:
+            bounds = ", ".join(f"`{c}`" for c in s.choices)
+        who = f"`{s.parameter}`" if s.parameter else s.set_by
+        if s.functions != "both":
+            who += f" ({s.functions} function only)"
+        default = show(s.default)
+        default = default if default in ("required", "empty") else f"`{default}`"
+        rows.append(f"| `{s.env}` | {who} | {default} | {bounds} | {s.meaning} |")
+    return "\n".join(rows) + "\n"
 
 
 def _check_event_source(settings: Settings, problems: list[str]) -> None:

@@ -193,7 +193,7 @@ def test_settings_refuse_a_ledger_ttl_shorter_than_the_longest_wait():
     from skill_router.settings import load_settings
     from tests.unit.test_settings import BASE
 
-    longest = {"MAX_PENDING_AGE_SECONDS": "85000", "MAX_WINDOW_SECONDS": "86400", "WINDOW_OVERLAP_SECONDS": "600"}
+    longest = {"MAX_PENDING_AGE_SECONDS": "85000"}
     with pytest.raises(ConfigurationError, match="LEDGER_TTL_DAYS=1 is too short"):
         load_settings({**BASE, **longest, "LEDGER_TTL_DAYS": "1"})
     assert load_settings({**BASE, **longest, "LEDGER_TTL_DAYS": "2"}).ledger_ttl_days == 2

@@ -63,8 +63,8 @@ def test_a_fast_clock_on_one_run_does_not_park_an_intent_recheck(app: App, queue
 
 
 def test_raising_max_pending_age_is_not_refused_for_a_retired_window_setting():
-    """MAX_WINDOW_SECONDS "no longer bounds discovery" (README), yet its check still refuses a
-    longer MAX_PENDING_AGE_SECONDS, the one setting a user raises for callbacks that wait hours."""
+    """MAX_WINDOW_SECONDS no longer bounds discovery (it is refused by name now), and nothing else
+    refuses a longer MAX_PENDING_AGE_SECONDS, the one setting a user raises for callbacks that wait hours."""
     from skill_router.settings import load_settings
 
     env = {

@@ -44,7 +44,7 @@ def test_plain_pip_install_gives_a_working_matrix_validate(tmp_path: Path):
     assert done.stdout.count("rules OK") == len(examples) and "Traceback" not in done.stderr
     # The console script runs from the venv alone: the other entry points import too.
     check = subprocess.run(
-        [str(python), "-c", "import skill_router.doctor, skill_router.store, skill_router.cli"],
+        [str(python), "-c", "import skill_router.cli.doctor, skill_router.store, skill_router.cli"],
         capture_output=True,
         text=True,
         cwd=tmp_path,

@@ -147,7 +147,6 @@ def app(moto_endpoint: str, sim: GenesysSimulator, monkeypatch: pytest.MonkeyPat
         "GENESYS_ENVIRONMENT": "mypurecloud.com",
         "GENESYS_API_URL": sim.base_url,
         "GENESYS_LOGIN_URL": sim.base_url,
-        "SETTLE_LAG_SECONDS": "0",
         # The simulator sets no rate limit unless a test asks for one; the budget is tested on its own.
         "GENESYS_REQUESTS_PER_MINUTE": "100000",
         # One poll per invocation (the template's default, 30, would sleep 30 s of wall clock

@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from skill_router.cli import main
-from skill_router.doctor import stack_environment
+from skill_router.cli.doctor import stack_environment
 
 TEMPLATE = {
     "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},

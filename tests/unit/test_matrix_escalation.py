@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from skill_router.durations import format_duration, parse_duration
 from skill_router.errors import MatrixError
-from skill_router.matrix import format_duration, parse_duration, parse_matrix, resolve_matrix
+from skill_router.matrix import parse_matrix, resolve_matrix
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 BILLING = "5b1c2f7e-0000-4000-8000-000000000001"
@@ -64,9 +65,21 @@ def test_a_rule_without_the_new_keys_has_no_language_and_no_ladder():
 
 @pytest.mark.parametrize(
     ("written", "seconds"),
-    [(90, 90), ("90", 90), ("90s", 90), ("2m", 120), (" 2M ", 120), ("1h", 3600), (True, None), ("2d", None)],
+    [
+        (90, 90),
+        ("90", 90),
+        ("90s", 90),
+        ("2m", 120),
+        (" 2M ", 120),
+        ("1h", 3600),
+        ("2d", 172800),
+        (True, None),
+        ("2w", None),
+        (-5, None),
+    ],
 )
-def test_durations_are_seconds_or_90s_2m_1h(written: object, seconds: int | None):
+def test_durations_are_seconds_or_90s_2m_1h_2d(written: object, seconds: int | None):
+    """One grammar for `after:`, `explain --waited` and `audit --since` (skill_router/durations.py)."""
     assert parse_duration(written) == seconds
 
 

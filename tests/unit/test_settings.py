@@ -18,7 +18,8 @@ def test_defaults_follow_the_contract():
     assert settings.login_url == "https://login.mypurecloud.com"
     assert settings.matrix_key == "skill_matrix.yaml"
     assert settings.intent_attribute == "intent"
-    assert settings.notify_channel == "ses" and not settings.dry_run
+    # One truth with template.yaml's NotifyChannel: a deployment with defaults needs no sender.
+    assert settings.notify_channel == "none" and not settings.dry_run
 
 
 def test_region_domain_gives_both_hosts():
@@ -60,6 +61,13 @@ def test_known_environments_match_the_sdk_region_hosts():
     assert sdk_domains == set(GENESYS_ENVIRONMENTS)
 
 
-def test_the_retired_window_settings_no_longer_refuse_a_pending_age():
-    # They no longer bound discovery (review): only their own ranges are checked.
-    assert load_settings({**BASE, "MAX_WINDOW_SECONDS": "3600"}).max_window_seconds == 3600
+@pytest.mark.parametrize(
+    "name", ["SETTLE_LAG_SECONDS", "WINDOW_OVERLAP_SECONDS", "FIRST_RUN_LOOKBACK_SECONDS", "MAX_WINDOW_SECONDS"]
+)
+def test_the_retired_discovery_settings_are_refused_by_name(name: str):
+    """They bounded the old window and do nothing since discovery asks for everyone waiting now:
+    a deployment that still sets one is told so at cold start, in one line, like POLLS_PER_INVOCATION."""
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings({**BASE, name: "600"})
+    assert f"{name} is no longer read; remove it: discovery asks for every caller waiting now" in str(caught.value)
+    assert "\n" not in str(caught.value)

@@ -129,7 +129,13 @@ def test_event_mode_is_off_unless_an_event_source_is_named_and_then_filters_two_
     assert rule["RetryPolicy"]["MaximumRetryAttempts"] <= 2 and "DeadLetterConfig" in rule
     # One token's 300 requests a minute, shared: every container is given all of it and paces from
     # the count Genesys reports on each answer (no static split that idles event mode's share).
-    assert properties["Environment"]["Variables"]["GENESYS_REQUESTS_PER_MINUTE"] == "300"
+    # One parameter (GenesysRequestsPerMinute, default 300) sets it for both functions.
+    assert function_variables(template, "EventFunction")["GENESYS_REQUESTS_PER_MINUTE"] == {
+        "Ref": "GenesysRequestsPerMinute"
+    }
+    assert template["Parameters"]["GenesysRequestsPerMinute"]["Default"] == 300
+    names_event = LocalResources("http://127.0.0.1:1", "us-east-1", "t", "b", "arn:c", "arn:t", "f@example.com")
+    assert names_event.function_env("EventFunction")["GENESYS_REQUESTS_PER_MINUTE"] == "300"
     # ScheduleState is the one switch: DISABLED stops the event rule too.
     assert (
         rule["State"] == {"Ref": "ScheduleState"} == function(template)["Events"]["EveryMinute"]["Properties"]["State"]

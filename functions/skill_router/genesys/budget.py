@@ -85,7 +85,6 @@ class RateBudget:
         self._lock = threading.Lock()
         self._sent: deque[float] = deque()
         self._paused_until = 0.0
-        self.configured_limit = requests_per_minute
         self.waited_seconds = 0.0
         self._buckets: dict[str, _Bucket] = {}  # operation -> what its last answer said of its bucket
         self._set_limit(requests_per_minute)

@@ -74,11 +74,9 @@ class TokenProvider:
         self._load_credentials = load_credentials
         self._read_cache = read_cache
         self._write_cache = write_cache
-        self._timeout = timeout
         self._clock = clock
         self._token: Token | None = None
         self._rejected: str | None = None
-        self.last_source = ""
         # The API client replaces this with its own pool, bounded by the invocation's deadline.
         self.pool: Any = bounded_pool(timeout[0], timeout[1])
         # Conversations are handled on a few threads: one login at a time, one refresh per 401 wave.
@@ -91,12 +89,10 @@ class TokenProvider:
     def _token_locked(self) -> str:
         now = self._clock()
         if self._token and self._token.fresh(now):
-            self.last_source = "memory"
             return self._token.access_token
         cached = self._from_cache()
         if cached and cached.fresh(now) and cached.access_token != self._rejected:
             self._token = cached
-            self.last_source = "secret"
             return cached.access_token
         return self._fetch()
 
@@ -165,7 +161,6 @@ class TokenProvider:
                 LOGIN, 0, f"no usable answer from {url} (HTTP 200 without access_token/expires_in, {kind})"
             )
         self._token = token
-        self.last_source = "oauth"
         logger.info("new Genesys access token", extra={"expires_at": int(token.expires_at)})
         try:
             self._write_cache({"access_token": token.access_token, "expires_at": int(token.expires_at)})

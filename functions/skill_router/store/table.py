@@ -12,9 +12,9 @@ from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from skill_router import aws
 from skill_router.store.codec import plain
 
 BATCH_SIZE = 100  # BatchGetItem's limit
@@ -45,7 +45,7 @@ class Table:
         self.table_name = table_name
         self.ttl_seconds = ttl_days * 86400
         self.prefix = "dryrun#" if dry_run else ""  # dry runs keep their own items
-        self.client = client or boto3.client("dynamodb")
+        self.client = client or aws.client("dynamodb")
         self._clock = clock
         self._offset: float | None = None  # DynamoDB's time minus ours, from its Date headers
         self.calls = 0

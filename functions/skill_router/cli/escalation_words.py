@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from skill_router import escalation
-from skill_router.matrix import Rule, Step, format_duration
+from skill_router.durations import format_duration
+from skill_router.matrix import Rule, Step
 
 # What `explain --waited` assumes about the caller before the rule: what a flow that requests
 # nothing leaves (Genesys' default priority is 0).

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from skill_router import aws
+from skill_router.cli.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, UserError, aws_problem
 from skill_router.errors import ConfigurationError, MatrixError, SkillRouterError
-from skill_router.settings import Settings, load_settings
+from skill_router.settings import Settings, changed_from_default, load_settings
 
 # The endpoints the function calls, the permission each needs (README Deploy step 1), and when.
 PERMISSIONS = (
@@ -177,15 +179,11 @@ class Doctor:
             )
 
     def ses_identity(self) -> None:
-        import boto3
-
         sender = self.settings.notify_from
         domain = sender.rpartition("@")[2]
         try:
-            answer = boto3.client("ses").get_identity_verification_attributes(Identities=[sender, domain])
+            answer = aws.client("ses").get_identity_verification_attributes(Identities=[sender, domain])
         except Exception as exc:
-            from skill_router.cli import aws_problem
-
             self.add("SES sender", False, aws_problem(exc, "reading SES identities"))
             return
         states = {k: v.get("VerificationStatus") for k, v in answer.get("VerificationAttributes", {}).items()}
@@ -219,10 +217,8 @@ class Doctor:
         if not source:
             self.add("event source", False, "event mode is on but the event source name is unknown; give --stack")
             return
-        import boto3
-
         try:
-            boto3.client("events").describe_event_bus(Name=source)
+            aws.client("events").describe_event_bus(Name=source)
         except Exception as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
             if code == "ResourceNotFoundException":
@@ -233,8 +229,6 @@ class Doctor:
                     "(README Event mode step 2)",
                 )
             else:
-                from skill_router.cli import aws_problem
-
                 self.add("event source", False, aws_problem(exc, f"reading event bus {source}"))
             return
         self.add("event source", True, f"{source} is associated with its event bus")
@@ -242,14 +236,12 @@ class Doctor:
 
 def stack_environment(stack: str) -> tuple[dict[str, str], dict[str, str]]:
     """The poll function's environment and the stack's parameters, read from CloudFormation and Lambda."""
-    import boto3
-
-    described = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    described = aws.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
     parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])}
     if "PollFunctionName" not in outputs:
         raise ConfigurationError(f"stack {stack!r} has no PollFunctionName output: is it a skill-router stack?")
-    configuration = boto3.client("lambda").get_function_configuration(FunctionName=outputs["PollFunctionName"])
+    configuration = aws.client("lambda").get_function_configuration(FunctionName=outputs["PollFunctionName"])
     return dict(configuration.get("Environment", {}).get("Variables", {})), parameters
 
 
@@ -265,8 +257,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from skill_router.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, UserError, aws_problem
-
     if bool(args.stack) == bool(args.env):
         raise UserError("give --stack NAME (a deployed stack) or --env (this environment's settings)", EXIT_USAGE)
     if args.region:
@@ -291,6 +281,9 @@ def _run(args: argparse.Namespace) -> int:
     # The event function's own variable (GENESYS_EVENT_SOURCE) names the source too.
     event_source = event_source or settings.event_source or None
     print(Check("settings", True, f"region {settings.genesys_environment}, table {settings.state_table}").line())
+    changed = changed_from_default(env)
+    if changed:  # from the settings table: what this deployment sets differently (README, Configuration)
+        print(f"     not the defaults: {', '.join(changed)}")
     try:
         ready = Doctor(settings, event_source, schedule).run()
     except SkillRouterError:

@@ -1,4 +1,5 @@
-"""The skill matrix: parse YAML with line numbers, validate every rule, match a caller's intent.
+"""Load and validate a skill matrix: YAML with the line of every key, every rule and escalation
+step checked, every problem reported at once as file:line rule N 'field'.
 
 The seed's format loads unchanged:
 
@@ -14,17 +15,28 @@ intent, so "Billing" never matched; here both sides are folded). First matching 
 
 from __future__ import annotations
 
-import bisect
 import re
-from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import re2
 import yaml
 
+from skill_router.durations import format_duration, parse_duration
 from skill_router.errors import MatrixError
+from skill_router.matrix.lint import shadowed
+from skill_router.matrix.model import (
+    DEFAULT_MAX_WAIT_SECONDS,
+    LANGUAGE_NONE,
+    MATCH_MODES,
+    NOTIFY_RECIPIENT_LIMITS,
+    PRIORITY_BOUND,
+    URGENCIES,
+    Matrix,
+    Rule,
+    Step,
+)
 
 MAX_MATRIX_BYTES = 1_000_000
 # Bounds that keep loading and matching linear (README "Skill matrix format", limits). YAML aliases
@@ -33,27 +45,12 @@ MAX_RULES = 10_000
 MAX_KEYWORDS_PER_RULE = 100
 MAX_KEYWORD_CHARS = 200  # contains and exact keywords
 MAX_PATTERN_CHARS = 500  # regex keywords
-# Attribute values are caller- or bot-controlled: bound what is ever matched.
-MAX_MATCHED_CHARS = 1_000
 # RE2 guarantees time linear in the text; this bounds the compiled program (and so the constant).
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.case_sensitive = False
 _RE2_OPTIONS.max_mem = 8 << 20
 _RE2_OPTIONS.log_errors = False  # the problem is reported once, with file and line
-MATCH_MODES = ("contains", "exact", "regex")
-URGENCIES = ("high", "medium", "low")
-PRIORITY_BOUND = 25_000_000  # Genesys rejects routing priorities outside +/- this
-# The latest an escalation step may fall due, in seconds of waiting (setting MAX_WAIT_SECONDS).
-DEFAULT_MAX_WAIT_SECONDS = 86_400
-# Recipients one email may have, per NOTIFY_CHANNEL: SES SendEmail takes at most 50 (AWS SES API
-# reference, "Destination"); Genesys agentless email takes one recipient per send (SDK model
-# AgentlessEmailSendRequestDto.to_addresses), so each is one API call from the rate budget: 10.
-NOTIFY_RECIPIENT_LIMITS = {"ses": 50, "genesys": 10}
-LANGUAGE_NONE = "none"  # `language: none` clears the requested language (languageId "")
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h)?\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 RULE_KEYS = (
     "id",
@@ -74,138 +71,9 @@ RULE_KEYS = (
 STEP_KEYS = ("after", "add_skills", "remove_skills", "routing_priority", "language", "notify")
 
 
-@dataclass(frozen=True)
-class Step:
-    """One rung of a rule's escalation ladder: what changes once the caller has waited `after`
-    seconds in the queue (this ACD leg). `after` is the step's identity within its rule."""
-
-    position: int  # 1-based, in the order of the file (which is increasing `after`)
-    line: int
-    after: int
-    add_skill_ids: tuple[str, ...] = ()
-    remove_skill_ids: tuple[str, ...] = ()
-    routing_priority: int | None = None  # raise to; never lowers
-    language_id: str | None = None  # None: leave it; "": clear it
-    notify: tuple[str, ...] = ()
-    # Named in the file, resolved through Genesys when the function loads the matrix.
-    add_skill_names: tuple[str, ...] = ()
-    remove_skill_names: tuple[str, ...] = ()
-    language_name: str | None = None
-    notify_users: tuple[str, ...] = ()
-    key_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
-
-    def line_of(self, key: str) -> int:
-        return self.key_lines.get(key, self.line)
-
-    @property
-    def unresolved(self) -> bool:
-        return bool(self.add_skill_names or self.remove_skill_names or self.language_name or self.notify_users)
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    position: int
-    line: int
-    keywords: tuple[str, ...]
-    match: str
-    attribute: str | None
-    skill_ids: tuple[str, ...]
-    urgency: str | None
-    routing_priority: int | None
-    notify: tuple[str, ...]
-    queues: tuple[str, ...]
-    # Compiled by RE2 (google-re2): no backtracking, so no caller's value can stall a match.
-    patterns: tuple[Any, ...] = field(default=(), compare=False, repr=False)
-    # Named in the file, resolved through Genesys when the function loads the matrix.
-    skill_names: tuple[str, ...] = ()
-    notify_users: tuple[str, ...] = ()
-    language_id: str | None = None  # None: leave the caller's language; "": clear it
-    language_name: str | None = None
-    escalate: tuple[Step, ...] = ()
-    key_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
-
-    def line_of(self, key: str) -> int:
-        """The line of one of the rule's keys in the file (for errors found after parsing)."""
-        return self.key_lines.get(key, self.line)
-
-    @property
-    def high_priority(self) -> bool:
-        return self.urgency == "high"
-
-    def matches(self, value: str) -> bool:
-        return self.matching_keyword(value) is not None
-
-    def matching_keyword(self, value: str) -> str | None:
-        """The rule's keyword (or pattern) that matches `value`: the matrix's words, not the caller's."""
-        return self._matching_folded(fold(value))
-
-    def _matching_folded(self, text: str) -> str | None:
-        if self.match == "regex":
-            return next((p.pattern for p in self.patterns if p.search(text)), None)
-        if self.match == "exact":
-            return text.strip() if text.strip() in self.keywords else None
-        return next((k for k in self.keywords if k in text), None)
-
-
-@dataclass(frozen=True)
-class Matrix:
-    rules: tuple[Rule, ...]
-    version: str
-    source: str
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def attributes(self) -> set[str | None]:
-        return {r.attribute for r in self.rules}
-
-    def rule(self, rule_id: Any) -> Rule | None:
-        """The rule with this id, if the matrix (still) has one."""
-        return next((r for r in self.rules if r.id == rule_id), None) if rule_id else None
-
-    @property
-    def unresolved(self) -> bool:
-        """Some rule names a skill or a user that only Genesys can turn into an id or an email."""
-        return any(
-            r.skill_names or r.notify_users or r.language_name or any(s.unresolved for s in r.escalate)
-            for r in self.rules
-        )
-
-    def queue_ids(self) -> set[str] | None:
-        """Queues some rule is restricted to, or None when any rule applies to every queue."""
-        if any(not r.queues for r in self.rules):
-            return None
-        return {q for r in self.rules for q in r.queues}
-
-    def match(
-        self, attributes: Mapping[str, str], default_attribute: str, queue_id: str | None = None
-    ) -> tuple[Rule, str] | None:
-        """First rule whose keyword matches; returns the rule and the value it matched."""
-        folded: dict[str, str] = {}  # each value bounded and folded once, not once per rule
-        for rule in self.rules:
-            if rule.queues and (queue_id or "").lower() not in rule.queues:
-                continue
-            name = rule.attribute or default_attribute
-            value = attributes.get(name)
-            if not isinstance(value, str) or not value:
-                continue
-            if name not in folded:
-                folded[name] = fold(value)
-            if rule._matching_folded(folded[name]) is not None:
-                return rule, value
-        return None
-
-
 # libyaml's parser (bundled in PyYAML's wheels) is ~20x faster than the pure-Python one: a 1 MB
 # matrix parses in about a second instead of 20. Both are the safe loader (no Python objects).
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def fold(value: str) -> str:
-    """What a rule matches: the value's first MAX_MATCHED_CHARS, case-folded, as valid Unicode (a
-    lone surrogate, which JSON can carry, becomes U+FFFD: RE2 matches UTF-8 and would raise)."""
-    text = value[:MAX_MATCHED_CHARS].casefold()
-    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
 
 
 class _LineLoader(_SafeLoader):  # type: ignore[valid-type,misc]
@@ -309,7 +177,7 @@ def parse_matrix(
         rules.append(rule)
     if problems:
         raise MatrixError(source, problems)
-    return Matrix(rules=tuple(rules), version=version, source=source, warnings=tuple(_shadowed(rules, source)))
+    return Matrix(rules=tuple(rules), version=version, source=source, warnings=tuple(shadowed(rules, source)))
 
 
 def _parse_priorities(document: _Lines, source: str, problems: list[str]) -> dict[str, int]:
@@ -474,26 +342,6 @@ def _compile_regex(keyword: str) -> Any:
             f"cannot be used: RE2 (the linear-time engine skill-router matches with) refuses it ({reason}); "
             "no backreferences, lookahead/lookbehind, atomic groups or possessive repeats, \\z not \\Z"
         )
-
-
-def parse_duration(value: Any) -> int | None:
-    """Seconds from 90, "90", "90s", "2m" or "1h"; None when it is none of those."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, str) and (m := _DURATION.match(value)):
-        return int(m.group(1)) * _UNIT_SECONDS[(m.group(2) or "s").lower()]
-    return None
-
-
-def format_duration(seconds: float) -> str:
-    """90 -> "1m30s", 300 -> "5m", 45 -> "45s": how durations are written back to a user."""
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "") + (f"{secs}s" if secs else "")
-    return text or "0s"
 
 
 def _language(value: Any, where: str, problems: list[str]) -> tuple[str | None, str | None]:
@@ -673,109 +521,6 @@ def _raw_strings(value: Any) -> list[str]:
     return [v.strip() for v in values if isinstance(v, str) and v.strip()]
 
 
-def resolve_matrix(
-    matrix: Matrix,
-    skill_ids_by_name: Callable[[Sequence[str]], Mapping[str, str]],
-    user_email: Callable[[str], str | None],
-    language_ids_by_name: Callable[[Sequence[str]], Mapping[str, str]] | None = None,
-) -> Matrix:
-    """Turn skill and language names into ids and user ids into emails, through Genesys; an
-    unknown name or user is a validation error (file:line), found when the matrix loads, not
-    when a caller waits. Each name is looked up once, however many rules and steps use it."""
-    if not matrix.unresolved:
-        return matrix
-    steps = [s for r in matrix.rules for s in r.escalate]
-    names = sorted(
-        {n for r in matrix.rules for n in r.skill_names}
-        | {n for s in steps for n in (*s.add_skill_names, *s.remove_skill_names)}
-    )
-    found = skill_ids_by_name(names) if names else {}
-    language_names = sorted(
-        {r.language_name for r in matrix.rules if r.language_name} | {s.language_name for s in steps if s.language_name}
-    )
-    languages: Mapping[str, str] = {}
-    if language_names:
-        if language_ids_by_name is None:
-            raise MatrixError(matrix.source, [f"{matrix.source}: language names need a Genesys connection to resolve"])
-        languages = language_ids_by_name(language_names)
-    emails: dict[str, str | None] = {}
-    problems: list[str] = []
-
-    def skills(names: Sequence[str], where: str) -> list[str]:  # where: "file:line rule N ... 'key'"
-        ids = []
-        for name in names:
-            if name in found:
-                ids.append(found[name].lower())
-            else:
-                problems.append(f"{where}: no routing skill named {name!r} in this Genesys org")
-        return ids
-
-    def language(name: str | None, current: str | None, where: str) -> str | None:
-        if name is None:
-            return current
-        if name in languages:
-            return languages[name].lower()
-        problems.append(f"{where}: no routing language named {name!r} in this Genesys org")
-        return current
-
-    def recipients(users: Sequence[str], where: str) -> list[str]:
-        result = []
-        for user in users:
-            if user not in emails:
-                emails[user] = user_email(user)
-            email = emails[user]
-            if email:
-                result.append(email)
-            else:
-                problems.append(f"{where}: no Genesys user {user!r}, or the user has no email")
-        return result
-
-    rules = []
-    for rule in matrix.rules:
-
-        def where(key: str, rule: Rule = rule) -> str:
-            return f"{matrix.source}:{rule.line_of(key)} rule {rule.position} '{key}'"
-
-        ladder = []
-        for step in rule.escalate:
-
-            def at(key: str, step: Step = step, rule: Rule = rule) -> str:
-                return f"{matrix.source}:{step.line_of(key)} rule {rule.position} escalate step {step.position} '{key}'"
-
-            ladder.append(
-                replace(
-                    step,
-                    add_skill_ids=tuple(
-                        dict.fromkeys([*step.add_skill_ids, *skills(step.add_skill_names, at("add_skills"))])
-                    ),
-                    remove_skill_ids=tuple(
-                        dict.fromkeys([*step.remove_skill_ids, *skills(step.remove_skill_names, at("remove_skills"))])
-                    ),
-                    language_id=language(step.language_name, step.language_id, at("language")),
-                    notify=tuple(dict.fromkeys([*step.notify, *recipients(step.notify_users, at("notify"))])),
-                    add_skill_names=(),
-                    remove_skill_names=(),
-                    language_name=None,
-                    notify_users=(),
-                )
-            )
-        rules.append(
-            replace(
-                rule,
-                skill_ids=tuple(dict.fromkeys([*rule.skill_ids, *skills(rule.skill_names, where("skills"))])),
-                notify=tuple(dict.fromkeys([*rule.notify, *recipients(rule.notify_users, where("notify"))])),
-                language_id=language(rule.language_name, rule.language_id, where("language")),
-                skill_names=(),
-                notify_users=(),
-                language_name=None,
-                escalate=tuple(ladder),
-            )
-        )
-    if problems:
-        raise MatrixError(matrix.source, problems)
-    return replace(matrix, rules=tuple(rules))
-
-
 def _routing_priority(value: Any, priorities: dict[str, int], where: str, problems: list[str]) -> int | None:
     if value is None:
         return None
@@ -787,45 +532,3 @@ def _routing_priority(value: Any, priorities: dict[str, int], where: str, proble
     named = f" or one of {', '.join(priorities)} (from 'priorities:')" if priorities else ""
     problems.append(f"{where}: expected an integer within +/-{PRIORITY_BOUND:,}{named}")
     return None
-
-
-def _shadowed(rules: list[Rule], source: str) -> list[str]:
-    """Warn about contains-rules that an earlier rule on the same attribute always pre-empts: an
-    earlier rule for every queue with, for every keyword of the later one, a keyword inside it.
-
-    Close to linear: each keyword's substrings are looked up only at the lengths earlier keywords
-    have (keywords are at most MAX_KEYWORD_CHARS long), and at most _CANDIDATES earlier rules are
-    tried for each later one (so a rule pre-empted only by its 17th candidate goes unreported)."""
-    warnings = []
-    # Per attribute: earlier keyword -> positions of the unrestricted contains-rules having it (ascending).
-    seen: dict[str | None, dict[str, list[int]]] = defaultdict(dict)
-    lengths: dict[str | None, set[int]] = defaultdict(set)
-    by_position = {r.position: r for r in rules}
-    for later in rules:
-        if later.match != "contains":
-            continue
-        known, sizes = seen[later.attribute], lengths[later.attribute]
-        first = later.keywords[0]
-        candidates: set[int] = set()
-        for size in sizes:
-            for start in range(len(first) - size + 1):
-                positions = known.get(first[start : start + size])
-                if positions:
-                    # Positions are ascending: the earliest few are those before `later`.
-                    candidates.update(positions[: min(_CANDIDATES, bisect.bisect_left(positions, later.position))])
-        for position in sorted(candidates)[:_CANDIDATES]:
-            earlier = by_position[position]
-            if all(any(e in k for e in earlier.keywords) for k in later.keywords):
-                warnings.append(
-                    f"{source}:{later.line} rule {later.position} can never match: rule {earlier.position} "
-                    f"(line {earlier.line}) matches every keyword it has"
-                )
-                break
-        if not later.queues:
-            for keyword in set(later.keywords):
-                known.setdefault(keyword, []).append(later.position)
-                sizes.add(len(keyword))
-    return warnings
-
-
-_CANDIDATES = 16

@@ -1,0 +1,60 @@
+"""`skill-router audit --conversation ID | --since WHEN`: the decisions the function recorded."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import UTC, datetime, timedelta
+
+from skill_router.cli.errors import EXIT_NO_MATCH, EXIT_OK, EXIT_USAGE, UserError, aws_problem
+from skill_router.durations import parse_duration
+from skill_router.errors import SkillRouterError
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """A duration before now (the one grammar of durations: 90, 30m, 1h, 2d), or an ISO-8601 time."""
+    now = now or datetime.now(UTC)
+    seconds = parse_duration(text)
+    if seconds is not None:
+        return now - timedelta(seconds=seconds)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"--since {text!r}: use a duration like 30m, 1h, 2d or an ISO-8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def audit(args: argparse.Namespace) -> int:
+    from skill_router import audit as trail
+    from skill_router import aws
+    from skill_router.store import StateStore
+
+    table = args.table or os.environ.get("STATE_TABLE")
+    if not table:
+        raise UserError("give --table (the stack's StateTableName output) or set STATE_TABLE", EXIT_USAGE)
+    moment = None
+    if args.since:
+        try:
+            moment = parse_since(args.since)
+        except ValueError as exc:
+            raise UserError(str(exc), EXIT_USAGE) from None
+    try:
+        store = StateStore(table, dry_run=args.dry_run, client=aws.client("dynamodb", args.region))
+        if moment is None:
+            entry = trail.conversation(store, args.conversation)
+            entries = [entry] if entry else []
+        else:
+            entries = list(trail.since(store, moment))
+    except Exception as exc:
+        if isinstance(exc, SkillRouterError):
+            raise
+        raise UserError(aws_problem(exc, f"reading table {table!r}")) from None
+    kind = "dry-run decision" if args.dry_run else "decision"
+    if not entries:
+        if moment is None:
+            print(f"no {kind} recorded for {args.conversation} (never seen, or older than the ledger's TTL)")
+        else:
+            print(f"no {kind} recorded since {moment.isoformat(timespec='seconds')}")
+        return EXIT_NO_MATCH
+    print(trail.render(entries))
+    return EXIT_OK

@@ -1,0 +1,151 @@
+"""`skill-router`: the skill matrix, the audit trail and a deployment's pre-flight check.
+
+    skill-router matrix validate FILE...            exit 1 with every problem (file:line rule N 'field')
+    skill-router matrix explain FILE --intent TEXT  which rule matches and why; exit 3 when none does
+                                   [--waited 90s]   and what its escalation ladder does by then
+    skill-router matrix upload FILE --bucket B      validate, then put it in S3 (refuses a broken file)
+    skill-router matrix diff OLD NEW                which sample intents change outcome; exit 4 if any
+    skill-router audit --conversation ID | --since 1h   the decisions the function recorded
+    skill-router doctor --stack NAME                is a deployed stack ready? exit 0 only when it is
+
+Exit codes: 0 ok, 1 invalid file or error, 2 usage, 3 nothing matched or recorded, 4 diff found changes.
+A user's mistake is one line on stderr saying what is wrong and what to do, never a traceback
+(SKILL_ROUTER_DEBUG=1 shows the traceback of an unexpected error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from skill_router.cli import audit, matrix
+from skill_router.cli.errors import EXIT_INVALID, EXIT_USAGE, UserError
+from skill_router.durations import parse_duration
+from skill_router.errors import MatrixError, SkillRouterError
+from skill_router.matrix import DEFAULT_MAX_WAIT_SECONDS, NOTIFY_RECIPIENT_LIMITS
+
+
+def doctor(args: argparse.Namespace) -> int:
+    from skill_router.cli import doctor as preflight  # imports the Genesys adapter: only for doctor
+
+    return preflight.run(args)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (exit 2), not the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = Parser(
+        prog="skill-router",
+        description="The skill matrix, the audit trail and the pre-flight check of skill-router.",
+        epilog="exit codes: 0 ok, 1 invalid file or error, 2 usage, 3 nothing matched or recorded, "
+        "4 diff found changes",
+    )
+    commands = top.add_subparsers(dest="command", required=True, parser_class=Parser)
+    matrix_command = commands.add_parser("matrix", help="validate, explain, upload or compare skill matrices")
+    actions = matrix_command.add_subparsers(dest="action", required=True, parser_class=Parser)
+    p = actions.add_parser("validate", help="check files; exit 1 with every problem")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument(
+        "--max-wait",
+        type=_seconds,
+        default=DEFAULT_MAX_WAIT_SECONDS,
+        help="MAX_WAIT_SECONDS of the deployment: no escalation step may be later (default 1 day)",
+    )
+    p.add_argument(
+        "--notify-channel",
+        choices=[*NOTIFY_RECIPIENT_LIMITS, "none"],
+        default="ses",
+        help="NOTIFY_CHANNEL of the deployment: bounds a step's notify recipients (default ses)",
+    )
+    p.set_defaults(run=matrix.validate)
+    p = actions.add_parser("explain", help="which rule matches an intent, and what it would do")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--intent", help="the caller's intent attribute value")
+    p.add_argument("--attribute", action="append", default=[], metavar="NAME=VALUE", help="other participant data")
+    p.add_argument("--queue", help="the queue id the caller waits in")
+    p.add_argument("--intent-attribute", default="intent", help="INTENT_ATTRIBUTE of the deployment")
+    p.add_argument(
+        "--waited",
+        type=_seconds,
+        metavar="DURATION",
+        help="show what the rule's escalation steps do for a caller who has waited this long (90, 90s, 2m)",
+    )
+    p.set_defaults(run=matrix.explain)
+    p = actions.add_parser("upload", help="validate, then upload to the matrix bucket")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--bucket", required=True, help="the stack's SkillMatrixBucketName output")
+    p.add_argument("--key", default="skill_matrix.yaml")
+    p.add_argument("--region")
+    p.set_defaults(run=matrix.upload)
+    p = actions.add_parser("diff", help="which sample intents change outcome between two files")
+    p.add_argument("old", metavar="OLD")
+    p.add_argument("new", metavar="NEW")
+    p.add_argument("--samples", help="a file of sample intents, one per line (tried on every attribute)")
+    p.add_argument("--intent-attribute", default="intent")
+    p.set_defaults(run=matrix.diff)
+    p = commands.add_parser("audit", help="read back the decisions recorded in the state table")
+    p.add_argument("--table", help="the state table (default: $STATE_TABLE)")
+    p.add_argument("--region", help="the stack's region (default: AWS_DEFAULT_REGION)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--conversation", metavar="ID")
+    which.add_argument("--since", metavar="WHEN", help="30m, 1h, 2d or an ISO-8601 time")
+    p.add_argument("--dry-run", action="store_true", help="read the dry run's decisions instead")
+    p.set_defaults(run=audit.audit)
+    p = commands.add_parser("doctor", help="check a deployed stack is ready: secret, login, permissions, matrix")
+    p.add_argument("--stack", help="the CloudFormation stack name (reads its outputs and parameters)")
+    p.add_argument("--region", help="the stack's region (default: AWS_DEFAULT_REGION)")
+    p.add_argument(
+        "--env",
+        action="store_true",
+        help="read the function's settings from this environment instead of a stack (local runs, make doctor)",
+    )
+    p.set_defaults(run=doctor)
+    return top
+
+
+def _seconds(text: str) -> int:
+    seconds = parse_duration(text)
+    if seconds is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration: give seconds, or 90s, 2m, 1h")
+    return seconds
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = parser().parse_args(argv)
+        status: Any = args.run(args)
+    except MatrixError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return EXIT_INVALID
+    except UserError as exc:
+        print(f"skill-router: {exc}", file=sys.stderr)
+        return exc.status
+    except SkillRouterError as exc:
+        print(f"skill-router: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("skill-router: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last guard: a bug is still one line, unless debugging
+        if os.environ.get("SKILL_ROUTER_DEBUG"):
+            raise
+        print(
+            f"skill-router: unexpected {type(exc).__name__}: {exc} "
+            "(a bug: please report it; SKILL_ROUTER_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    return int(status)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""What every `skill-router` command and `doctor` share: exit codes, the one-line user error,
+and one line for an AWS failure."""
+
+from __future__ import annotations
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_NO_MATCH, EXIT_CHANGED = 0, 1, 2, 3, 4
+REGION_HINT = "give --region or set AWS_DEFAULT_REGION (the stack's region)"
+
+
+class UserError(Exception):
+    """A mistake on the command line or in a file: printed as one line, no traceback."""
+
+    def __init__(self, message: str, status: int = EXIT_INVALID) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def aws_problem(exc: Exception, what: str) -> str:
+    """One line for an AWS failure: what we were doing, what AWS said, what to do."""
+    from botocore.exceptions import (
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+    )
+
+    if isinstance(exc, NoRegionError) or (isinstance(exc, ValueError) and "Invalid endpoint" in str(exc)):
+        return f"{what}: no AWS region; {REGION_HINT}"
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return f"{what}: no AWS credentials; set AWS_PROFILE (or run `aws configure` / `aws sso login`)"
+    if isinstance(exc, EndpointConnectionError):
+        return f"{what}: cannot reach AWS ({exc}); check the region and the network"
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code, message = str(error.get("Code", "")), str(error.get("Message", "")).strip()
+        hints = {
+            "ResourceNotFoundException": "check the name (the stack's outputs) and --region",
+            "NoSuchBucket": "check --bucket (the stack's SkillMatrixBucketName output) and --region",
+            "ValidationError": "check the name and --region",
+            "AccessDenied": "your AWS identity lacks the permission named above",
+            "AccessDeniedException": "your AWS identity lacks the permission named above",
+            "UnrecognizedClientException": "the AWS credentials are not valid; refresh them",
+            "ExpiredToken": "the AWS session expired; log in again",
+            "ExpiredTokenException": "the AWS session expired; log in again",
+            "InvalidClientTokenId": "the AWS credentials are not valid; refresh them",
+        }
+        hint = hints.get(code, "see the message above")
+        return f"{what}: {code or 'AWS error'}: {message or exc}; {hint}"
+    return f"{what}: {type(exc).__name__}: {exc}"

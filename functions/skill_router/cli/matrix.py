@@ -1,0 +1,185 @@
+"""`skill-router matrix validate | explain | upload | diff`: a skill matrix file, before and
+after it reaches the function.
+
+`matrix` never imports the Genesys SDK: skill names and user ids in a matrix are resolved by the
+function when it loads the file (an unknown one rejects the new file there), and by `doctor`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from skill_router.cli import escalation_words
+from skill_router.cli.errors import (
+    EXIT_CHANGED,
+    EXIT_INVALID,
+    EXIT_NO_MATCH,
+    EXIT_OK,
+    EXIT_USAGE,
+    UserError,
+    aws_problem,
+)
+from skill_router.errors import MatrixError
+from skill_router.matrix import Matrix, Rule, parse_matrix
+
+
+def load(path: str, **limits: Any) -> Matrix:
+    file = Path(path)
+    if not file.is_file():
+        raise UserError(f"{path}: no such file")
+    try:
+        body = file.read_bytes()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot be read ({exc.strerror})") from None
+    return parse_matrix(body, path, **limits)
+
+
+def read_lines(path: str, option: str) -> list[str]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{option} {path}: no such file") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{option} {path}: not UTF-8 text; save it as UTF-8, one sample per line") from None
+    except OSError as exc:
+        raise UserError(f"{option} {path}: cannot be read ({exc.strerror})") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def validate(args: argparse.Namespace) -> int:
+    status = EXIT_OK
+    limits = {"max_wait_seconds": args.max_wait, "notify_channel": args.notify_channel}
+    for path in args.files:  # every file is checked, a missing one does not stop the others
+        try:
+            matrix = load(path, **limits)
+        except MatrixError as exc:
+            print("\n".join(exc.problems))
+            status = EXIT_INVALID
+            continue
+        except UserError as exc:
+            print(f"skill-router: {exc}", file=sys.stderr)
+            status = EXIT_INVALID
+            continue
+        for warning in matrix.warnings:
+            print(f"warning: {warning}")
+        print(f"{path}: {len(matrix.rules)} rules OK")
+    return status
+
+
+def describe(rule: Rule) -> list[str]:
+    skills = [*rule.skill_ids, *(f"{name} (name, resolved by the function)" for name in rule.skill_names)]
+    lines = [f"  skills merged in: {', '.join(skills)} (existing skills are kept)"]
+    lines.append(
+        f"  routing priority: {rule.routing_priority}"
+        if rule.routing_priority is not None
+        else "  routing priority: unchanged"
+    )
+    recipients = [*rule.notify, *(f"user {u}" for u in rule.notify_users)]
+    if rule.high_priority and recipients:
+        lines.append(f"  supervisor email: once, to {', '.join(recipients)}")
+    else:
+        lines.append("  supervisor email: none (only rules with priority: high email)")
+    lines += escalation_words.describe_rule(rule)
+    return lines
+
+
+def attribute_pairs(pairs: Sequence[str]) -> dict[str, str]:
+    attributes = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UserError(
+                f"--attribute {pair!r}: expected NAME=VALUE, e.g. --attribute botIntent=billing", EXIT_USAGE
+            )
+        attributes[name.strip()] = value
+    return attributes
+
+
+def explain(args: argparse.Namespace) -> int:
+    attributes = attribute_pairs(args.attribute)
+    matrix = load(args.file)
+    if args.intent is not None:
+        attributes[args.intent_attribute] = args.intent
+    if not attributes:
+        raise UserError("give --intent TEXT or --attribute NAME=VALUE: what the caller said", EXIT_USAGE)
+    hit = matrix.match(attributes, args.intent_attribute, args.queue)
+    if hit is not None:
+        rule, value = hit
+        keyword = rule.matching_keyword(value)
+        attribute = rule.attribute or args.intent_attribute
+        print(f"rule {rule.position} '{rule.id}' (line {rule.line}) matches:")
+        print(f"  {attribute!r} {rule.match}-matches keyword {keyword!r} (case-insensitive); first match wins")
+        print("\n".join(describe(rule)))
+        if args.waited is not None:
+            print("\n".join(escalation_words.describe_wait(rule, args.waited)))
+        return EXIT_OK
+    print("no rule matches; nothing would change")
+    for rule in matrix.rules:
+        attribute = rule.attribute or args.intent_attribute
+        if rule.queues and (args.queue or "").lower() not in rule.queues:
+            why = f"only for queues {', '.join(rule.queues)}"
+        elif not attributes.get(attribute):
+            why = f"attribute {attribute!r} is not set"
+        else:
+            why = f"none of {', '.join(repr(k) for k in rule.keywords)} ({rule.match}) is in {attribute!r}"
+        print(f"  rule {rule.position} '{rule.id}' (line {rule.line}): {why}")
+    return EXIT_NO_MATCH
+
+
+def upload(args: argparse.Namespace) -> int:
+    matrix = load(args.file)  # a broken file raises MatrixError: nothing is uploaded
+    from skill_router import aws  # only here: validate, explain and diff need no AWS
+
+    client = aws.client("s3", args.region)
+    try:
+        response = client.put_object(Bucket=args.bucket, Key=args.key, Body=Path(args.file).read_bytes())
+    except Exception as exc:
+        raise UserError(aws_problem(exc, f"upload to s3://{args.bucket}/{args.key}")) from None
+    version = response.get("VersionId") or str(response.get("ETag", "")).strip('"')
+    print(f"uploaded {args.file} ({len(matrix.rules)} rules) to s3://{args.bucket}/{args.key}, version {version}")
+    print("the function uses it from its next poll")
+    return EXIT_OK
+
+
+def outcome(matrix: Matrix, attribute: str, value: str, intent_attribute: str, queue: str | None) -> str:
+    hit = matrix.match({attribute: value}, intent_attribute, queue)
+    if hit is None:
+        return "no match"
+    rule = hit[0]
+    email = "email" if rule.high_priority and (rule.notify or rule.notify_users) else "no email"
+    skills = ", ".join([*rule.skill_ids, *rule.skill_names])
+    priority = "unchanged" if rule.routing_priority is None else str(rule.routing_priority)
+    return f"rule '{rule.id}': {skills}; priority {priority}; {email}" + escalation_words.summary(rule)
+
+
+def diff(args: argparse.Namespace) -> int:
+    extra = read_lines(args.samples, "--samples") if args.samples else []
+    old, new = load(args.old), load(args.new)
+    rules = [r for m in (old, new) for r in m.rules]
+    # Each rule's keywords are tried on the attribute that rule reads; --samples on every attribute.
+    attributes = list(dict.fromkeys(r.attribute or args.intent_attribute for r in rules))
+    samples = [(r.attribute or args.intent_attribute, k) for r in rules if r.match != "regex" for k in r.keywords]
+    samples += [(attribute, text) for text in extra for attribute in attributes]
+    queues: list[str | None] = [None, *sorted({q for r in rules for q in r.queues})]
+    regex = list(dict.fromkeys(f"'{r.id}'" for r in rules if r.match == "regex"))
+    if regex and not extra:
+        print(f"note: regex rule(s) {', '.join(regex)} are compared only on --samples; give sample intents")
+    changed = 0
+    for attribute, text in dict.fromkeys(samples):
+        label = repr(text) if attribute == args.intent_attribute else f"{attribute}={text!r}"
+        lines = []
+        for queue in queues:
+            before = outcome(old, attribute, text, args.intent_attribute, queue)
+            after = outcome(new, attribute, text, args.intent_attribute, queue)
+            if before != after:
+                where = f" in queue {queue}" if queue else ""
+                lines.append(f"  before{where}: {before}\n  after{where}:  {after}")
+        if lines:
+            changed += 1
+            print(f"{label}:\n" + "\n".join(lines))
+    print(f"{changed} of {len(dict.fromkeys(samples))} sample intents change outcome")
+    return EXIT_CHANGED if changed else EXIT_OK

@@ -1,0 +1,146 @@
+"""The skill matrix as the function uses it: rules, escalation steps, and first-match on a
+caller's attributes. Built only by `load.parse_matrix` (and `resolve.resolve_matrix`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# Attribute values are caller- or bot-controlled: bound what is ever matched.
+MAX_MATCHED_CHARS = 1_000
+MATCH_MODES = ("contains", "exact", "regex")
+URGENCIES = ("high", "medium", "low")
+PRIORITY_BOUND = 25_000_000  # Genesys rejects routing priorities outside +/- this
+# The latest an escalation step may fall due, in seconds of waiting (setting MAX_WAIT_SECONDS).
+DEFAULT_MAX_WAIT_SECONDS = 86_400
+# Recipients one email may have, per NOTIFY_CHANNEL: SES SendEmail takes at most 50 (AWS SES API
+# reference, "Destination"); Genesys agentless email takes one recipient per send (SDK model
+# AgentlessEmailSendRequestDto.to_addresses), so each is one API call from the rate budget: 10.
+NOTIFY_RECIPIENT_LIMITS = {"ses": 50, "genesys": 10}
+LANGUAGE_NONE = "none"  # `language: none` clears the requested language (languageId "")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One rung of a rule's escalation ladder: what changes once the caller has waited `after`
+    seconds in the queue (this ACD leg). `after` is the step's identity within its rule."""
+
+    position: int  # 1-based, in the order of the file (which is increasing `after`)
+    line: int
+    after: int
+    add_skill_ids: tuple[str, ...] = ()
+    remove_skill_ids: tuple[str, ...] = ()
+    routing_priority: int | None = None  # raise to; never lowers
+    language_id: str | None = None  # None: leave it; "": clear it
+    notify: tuple[str, ...] = ()
+    # Named in the file, resolved through Genesys when the function loads the matrix.
+    add_skill_names: tuple[str, ...] = ()
+    remove_skill_names: tuple[str, ...] = ()
+    language_name: str | None = None
+    notify_users: tuple[str, ...] = ()
+    key_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def line_of(self, key: str) -> int:
+        return self.key_lines.get(key, self.line)
+
+    @property
+    def unresolved(self) -> bool:
+        return bool(self.add_skill_names or self.remove_skill_names or self.language_name or self.notify_users)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    position: int
+    line: int
+    keywords: tuple[str, ...]
+    match: str
+    attribute: str | None
+    skill_ids: tuple[str, ...]
+    urgency: str | None
+    routing_priority: int | None
+    notify: tuple[str, ...]
+    queues: tuple[str, ...]
+    # Compiled by RE2 (google-re2): no backtracking, so no caller's value can stall a match.
+    patterns: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+    # Named in the file, resolved through Genesys when the function loads the matrix.
+    skill_names: tuple[str, ...] = ()
+    notify_users: tuple[str, ...] = ()
+    language_id: str | None = None  # None: leave the caller's language; "": clear it
+    language_name: str | None = None
+    escalate: tuple[Step, ...] = ()
+    key_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def line_of(self, key: str) -> int:
+        """The line of one of the rule's keys in the file (for errors found after parsing)."""
+        return self.key_lines.get(key, self.line)
+
+    @property
+    def high_priority(self) -> bool:
+        return self.urgency == "high"
+
+    def matches(self, value: str) -> bool:
+        return self.matching_keyword(value) is not None
+
+    def matching_keyword(self, value: str) -> str | None:
+        """The rule's keyword (or pattern) that matches `value`: the matrix's words, not the caller's."""
+        return self._matching_folded(fold(value))
+
+    def _matching_folded(self, text: str) -> str | None:
+        if self.match == "regex":
+            return next((p.pattern for p in self.patterns if p.search(text)), None)
+        if self.match == "exact":
+            return text.strip() if text.strip() in self.keywords else None
+        return next((k for k in self.keywords if k in text), None)
+
+
+@dataclass(frozen=True)
+class Matrix:
+    rules: tuple[Rule, ...]
+    version: str
+    source: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def attributes(self) -> set[str | None]:
+        return {r.attribute for r in self.rules}
+
+    def rule(self, rule_id: Any) -> Rule | None:
+        """The rule with this id, if the matrix (still) has one."""
+        return next((r for r in self.rules if r.id == rule_id), None) if rule_id else None
+
+    @property
+    def unresolved(self) -> bool:
+        """Some rule names a skill or a user that only Genesys can turn into an id or an email."""
+        return any(
+            r.skill_names or r.notify_users or r.language_name or any(s.unresolved for s in r.escalate)
+            for r in self.rules
+        )
+
+    def match(
+        self, attributes: Mapping[str, str], default_attribute: str, queue_id: str | None = None
+    ) -> tuple[Rule, str] | None:
+        """First rule whose keyword matches; returns the rule and the value it matched."""
+        folded: dict[str, str] = {}  # each value bounded and folded once, not once per rule
+        for rule in self.rules:
+            if rule.queues and (queue_id or "").lower() not in rule.queues:
+                continue
+            name = rule.attribute or default_attribute
+            value = attributes.get(name)
+            if not isinstance(value, str) or not value:
+                continue
+            if name not in folded:
+                folded[name] = fold(value)
+            if rule._matching_folded(folded[name]) is not None:
+                return rule, value
+        return None
+
+
+def fold(value: str) -> str:
+    """What a rule matches: the value's first MAX_MATCHED_CHARS, case-folded, as valid Unicode (a
+    lone surrogate, which JSON can carry, becomes U+FFFD: RE2 matches UTF-8 and would raise)."""
+    text = value[:MAX_MATCHED_CHARS].casefold()
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)

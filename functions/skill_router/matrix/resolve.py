@@ -1,0 +1,113 @@
+"""Resolve the names a matrix may use (skills, languages, user ids for emails) through Genesys,
+once per matrix version, when the function loads it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+
+from skill_router.errors import MatrixError
+from skill_router.matrix.model import Matrix, Rule, Step
+
+
+def resolve_matrix(
+    matrix: Matrix,
+    skill_ids_by_name: Callable[[Sequence[str]], Mapping[str, str]],
+    user_email: Callable[[str], str | None],
+    language_ids_by_name: Callable[[Sequence[str]], Mapping[str, str]] | None = None,
+) -> Matrix:
+    """Turn skill and language names into ids and user ids into emails, through Genesys; an
+    unknown name or user is a validation error (file:line), found when the matrix loads, not
+    when a caller waits. Each name is looked up once, however many rules and steps use it."""
+    if not matrix.unresolved:
+        return matrix
+    steps = [s for r in matrix.rules for s in r.escalate]
+    names = sorted(
+        {n for r in matrix.rules for n in r.skill_names}
+        | {n for s in steps for n in (*s.add_skill_names, *s.remove_skill_names)}
+    )
+    found = skill_ids_by_name(names) if names else {}
+    language_names = sorted(
+        {r.language_name for r in matrix.rules if r.language_name} | {s.language_name for s in steps if s.language_name}
+    )
+    languages: Mapping[str, str] = {}
+    if language_names:
+        if language_ids_by_name is None:
+            raise MatrixError(matrix.source, [f"{matrix.source}: language names need a Genesys connection to resolve"])
+        languages = language_ids_by_name(language_names)
+    emails: dict[str, str | None] = {}
+    problems: list[str] = []
+
+    def skills(names: Sequence[str], where: str) -> list[str]:  # where: "file:line rule N ... 'key'"
+        ids = []
+        for name in names:
+            if name in found:
+                ids.append(found[name].lower())
+            else:
+                problems.append(f"{where}: no routing skill named {name!r} in this Genesys org")
+        return ids
+
+    def language(name: str | None, current: str | None, where: str) -> str | None:
+        if name is None:
+            return current
+        if name in languages:
+            return languages[name].lower()
+        problems.append(f"{where}: no routing language named {name!r} in this Genesys org")
+        return current
+
+    def recipients(users: Sequence[str], where: str) -> list[str]:
+        result = []
+        for user in users:
+            if user not in emails:
+                emails[user] = user_email(user)
+            email = emails[user]
+            if email:
+                result.append(email)
+            else:
+                problems.append(f"{where}: no Genesys user {user!r}, or the user has no email")
+        return result
+
+    rules = []
+    for rule in matrix.rules:
+
+        def where(key: str, rule: Rule = rule) -> str:
+            return f"{matrix.source}:{rule.line_of(key)} rule {rule.position} '{key}'"
+
+        ladder = []
+        for step in rule.escalate:
+
+            def at(key: str, step: Step = step, rule: Rule = rule) -> str:
+                return f"{matrix.source}:{step.line_of(key)} rule {rule.position} escalate step {step.position} '{key}'"
+
+            ladder.append(
+                replace(
+                    step,
+                    add_skill_ids=tuple(
+                        dict.fromkeys([*step.add_skill_ids, *skills(step.add_skill_names, at("add_skills"))])
+                    ),
+                    remove_skill_ids=tuple(
+                        dict.fromkeys([*step.remove_skill_ids, *skills(step.remove_skill_names, at("remove_skills"))])
+                    ),
+                    language_id=language(step.language_name, step.language_id, at("language")),
+                    notify=tuple(dict.fromkeys([*step.notify, *recipients(step.notify_users, at("notify"))])),
+                    add_skill_names=(),
+                    remove_skill_names=(),
+                    language_name=None,
+                    notify_users=(),
+                )
+            )
+        rules.append(
+            replace(
+                rule,
+                skill_ids=tuple(dict.fromkeys([*rule.skill_ids, *skills(rule.skill_names, where("skills"))])),
+                notify=tuple(dict.fromkeys([*rule.notify, *recipients(rule.notify_users, where("notify"))])),
+                language_id=language(rule.language_name, rule.language_id, where("language")),
+                skill_names=(),
+                notify_users=(),
+                language_name=None,
+                escalate=tuple(ladder),
+            )
+        )
+    if problems:
+        raise MatrixError(matrix.source, problems)
+    return replace(matrix, rules=tuple(rules))
