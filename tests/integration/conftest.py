@@ -157,6 +157,11 @@ def app(moto_endpoint: str, sim: GenesysSimulator, monkeypatch: pytest.MonkeyPat
     application.set(**env)
     yield application
     runtime.use(None)
+    # The worker's moto server outlives the test: forget its data, so that reading it back (sent
+    # emails come from moto's whole-state dump) costs what one test wrote, not the session's.
+    import requests
+
+    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=60)
 
 
 class ScriptedContext(LambdaContext):
