@@ -221,9 +221,11 @@ class GenesysClient:
             conversation = self._call(
                 "GET /api/v2/conversations/{conversationId}",
                 lambda: self.conversations_api.get_conversation(conversation_id),
+                conversation_id=conversation_id,
             )
         except GenesysError as exc:
             if exc.not_found:
+                _log_gone(exc, conversation_id)
                 return None
             raise
         participants = conversation.participants
@@ -257,9 +259,11 @@ class GenesysClient:
             self._call(
                 "PATCH /api/v2/routing/conversations/{conversationId}",
                 lambda: self.routing_api.patch_routing_conversation(conversation_id, body),
+                conversation_id=conversation_id,
             )
         except GenesysError as exc:
             if exc.not_found:
+                _log_gone(exc, conversation_id)
                 return False
             if exc.unreadable:  # accepted (2xx); only its echo of the new values was unreadable
                 logger.warning("PATCH accepted with an unreadable answer", extra={"conversation_id": conversation_id})
@@ -333,7 +337,9 @@ class GenesysClient:
 
     # --- the one place that retries ----------------------------------------------------------
 
-    def _call(self, operation: str, fn: Callable[[], T]) -> T:
+    def _call(self, operation: str, fn: Callable[[], T], conversation_id: str | None = None) -> T:
+        """`conversation_id`: the caller the call is about, carried on its log lines (Logs Insights)."""
+        about = {"conversation_id": conversation_id} if conversation_id else {}
         refreshed = False
         attempt = 0
         self._operation.name = operation
@@ -367,7 +373,9 @@ class GenesysClient:
             if error.status == 401 and not refreshed and token is not None:
                 refreshed = True
                 self._count("token_refreshes")
-                logger.warning("Genesys answered 401; refreshing the token once", extra={"operation": operation})
+                logger.warning(
+                    "Genesys answered 401; refreshing the token once", extra={"operation": operation, **about}
+                )
                 try:
                     self.tokens.refresh(stale=token)
                     continue
@@ -393,6 +401,7 @@ class GenesysClient:
                     "status": error.status,
                     "attempt": attempt,
                     "delay": round(delay, 2),
+                    **about,
                 },
             )
             self._sleep(delay)
@@ -405,6 +414,15 @@ class GenesysClient:
             return retry_after
         # Jitter keeps concurrent callers apart; not a security use of randomness.
         return ceiling * random.uniform(0.5, 1.0)  # nosec B311
+
+
+def _log_gone(error: GenesysError, conversation_id: str) -> None:
+    """A 404 for a conversation: the caller left (answered, hung up, transferred). Not a failure:
+    one INFO line that the README's Logs Insights query finds by the conversation's id."""
+    logger.info(
+        "conversation not found in Genesys: the caller left",
+        extra={"conversation_id": conversation_id, "operation": error.operation, "status": error.status},
+    )
 
 
 def _path_id(value: str, what: str, operation: str) -> None:
