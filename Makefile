@@ -8,6 +8,7 @@ EVENT ?= events/scheduled.json
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help demo test test-unit test-integration invoke lint validate build clean bench security lock audit matrix-check \
+	matrix-init \
 	doctor local-services
 # The SAM CLI pins its own PyYAML, boto3 and more: it gets a venv of its own.
 SAM_VENV := .venv-sam
@@ -20,6 +21,7 @@ help:
 	@echo "make demo      run one poll end to end locally (moto server + Genesys simulator)"
 	@echo "make test      unit and integration tests"
 	@echo "make invoke    EVENT=events/scheduled.json [DRY_RUN=true]: run a handler as Lambda would, locally"
+	@echo "make matrix-init  write skill_matrix.yaml, a starter matrix with skill names to edit (never overwrites)"
 	@echo "make matrix-check FILE=skill_matrix.yaml: validate a skill matrix (exit 1 with every problem)"
 	@echo "make doctor    skill-router doctor against the demo's set-up (moto server + simulator) [DENY=permission]"
 	@echo "make local-services  moto server :5000 + the Genesys simulator :8080 on the host, for sam local invoke"
@@ -62,6 +64,10 @@ doctor: $(STAMP)
 # these through host.docker.internal. Ctrl-C stops both.
 local-services: $(STAMP)
 	$(PY) scripts/local_services.py
+
+# A fresh clone has no skill_matrix.yaml: `make matrix-init` writes the starter (never over a file).
+matrix-init: $(STAMP)
+	$(VENV)/bin/skill-router matrix init skill_matrix.yaml
 
 FILE ?= examples/seed_skill_matrix.yaml
 matrix-check: $(STAMP)

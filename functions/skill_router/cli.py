@@ -1,5 +1,6 @@
 """`skill-router`: the skill matrix, the audit trail and a deployment's pre-flight check.
 
+    skill-router matrix init [FILE]                 write a starter matrix (skill names) to edit; never overwrites
     skill-router matrix validate FILE...            exit 1 with every problem (file:line rule N 'field')
     skill-router matrix explain FILE --intent TEXT  which rule matches and why; exit 3 when none does
                                    [--waited 90s]   and what its escalation ladder does by then
@@ -50,8 +51,11 @@ class UserError(Exception):
 
 def load(path: str, **limits: Any) -> Matrix:
     file = Path(path)
+    if file.is_dir():
+        raise UserError(f"{path}: is a directory; give the matrix file itself (e.g. {file / 'skill_matrix.yaml'})")
     if not file.is_file():
-        raise UserError(f"{path}: no such file")
+        first = "; `skill-router matrix init` writes a starter one" if file.name == STARTER_NAME else ""
+        raise UserError(f"{path}: no such file{first}")
     try:
         body = file.read_bytes()
     except OSError as exc:
@@ -113,6 +117,27 @@ def aws_problem(exc: Exception, what: str) -> str:
 
 
 # --- matrix -------------------------------------------------------------------------------------
+
+
+STARTER_NAME = "skill_matrix.yaml"
+
+
+def init(args: argparse.Namespace) -> int:
+    """Write the starter matrix (package data, so `pip install .` has it too); never overwrite."""
+    starter = Path(__file__).with_name("starter_skill_matrix.yaml").read_bytes()
+    target = Path(args.file)
+    try:
+        with target.open("xb") as out:  # exclusive: an existing file is left as it is
+            out.write(starter)
+    except FileExistsError:
+        raise UserError(f"{args.file} already exists; it is left as it is (give another FILE)") from None
+    except OSError as exc:
+        raise UserError(f"{args.file}: cannot be written ({exc.strerror})") from None
+    print(
+        f"wrote {args.file}: a starter matrix. Write your org's skill names and your callers' keywords "
+        f"into it, then: skill-router matrix validate {args.file}"
+    )
+    return EXIT_OK
 
 
 def validate(args: argparse.Namespace) -> int:
@@ -314,8 +339,11 @@ def parser() -> argparse.ArgumentParser:
         "4 diff found changes",
     )
     commands = top.add_subparsers(dest="command", required=True, parser_class=Parser)
-    matrix = commands.add_parser("matrix", help="validate, explain, upload or compare skill matrices")
+    matrix = commands.add_parser("matrix", help="write, validate, explain, upload or compare skill matrices")
     actions = matrix.add_subparsers(dest="action", required=True, parser_class=Parser)
+    p = actions.add_parser("init", help="write a starter matrix (skill names) to edit; never overwrites a file")
+    p.add_argument("file", nargs="?", default=STARTER_NAME, metavar="FILE", help=f"default {STARTER_NAME}")
+    p.set_defaults(run=init)
     p = actions.add_parser("validate", help="check files; exit 1 with every problem")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument(

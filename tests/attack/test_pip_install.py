@@ -29,6 +29,7 @@ COMMANDS = [
     ["matrix", "explain"],
     ["matrix", "upload"],
     ["matrix", "diff"],
+    ["matrix", "init"],
     ["audit"],
     ["doctor"],
 ]
@@ -92,6 +93,15 @@ def test_plain_pip_install_gives_a_working_matrix_validate(installed: Installed)
         cwd=installed.cwd,
     )
     assert check.returncode == 0, check.stderr
+
+
+def test_matrix_init_writes_the_starter_from_the_installed_package(installed: Installed):
+    target = installed.cwd / "skill_matrix.yaml"
+    target.unlink(missing_ok=True)
+    done = installed.run("matrix", "init")
+    assert done.returncode == 0 and target.is_file(), done.stderr
+    check = installed.run("matrix", "validate", "skill_matrix.yaml")
+    assert check.returncode == 0 and "rules OK" in check.stdout, check.stdout + check.stderr
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "top")
