@@ -8,7 +8,7 @@ EVENT ?= events/scheduled.json
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help demo test test-unit test-integration invoke lint validate build clean bench security lock audit matrix-check \
-	matrix-init \
+	matrix-init sam-local \
 	doctor local-services
 # The SAM CLI pins its own PyYAML, boto3 and more: it gets a venv of its own.
 SAM_VENV := .venv-sam
@@ -25,6 +25,7 @@ help:
 	@echo "make matrix-check FILE=skill_matrix.yaml: validate a skill matrix (exit 1 with every problem)"
 	@echo "make doctor    skill-router doctor against the demo's set-up (moto server + simulator) [DENY=permission]"
 	@echo "make local-services  moto server :5000 + the Genesys simulator :8080 on the host, for sam local invoke"
+	@echo "make sam-local EVENT=events/scheduled.json: sam build + sam local invoke (Docker) against make local-services"
 	@echo "make lint      ruff, mypy, cfn-lint"
 	@echo "make bench     calls, throughput, latency, cold start, memory, layer size (docs/performance.md)"
 	@echo "make validate  sam validate --lint (installs the SAM CLI into .venv-sam)"
@@ -64,6 +65,12 @@ doctor: $(STAMP)
 # these through host.docker.internal. Ctrl-C stops both.
 local-services: $(STAMP)
 	$(PY) scripts/local_services.py
+
+# sam build, then sam local invoke in a Lambda container (Docker) against `make local-services`
+# (running in another terminal), with events/env.local.json. Without AWS's public python3.13 image
+# on the machine, a local stand-in is built once (scripts/lambda_image/build.sh).
+sam-local: $(STAMP) $(SAM_STAMP)
+	$(PY) scripts/sam_local.py $(EVENT)
 
 # A fresh clone has no skill_matrix.yaml: `make matrix-init` writes the starter (never over a file).
 matrix-init: $(STAMP)
