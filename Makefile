@@ -32,7 +32,7 @@ help:
 	@echo "make security  checkov on template.yaml, bandit on the code (installs into .venv-sec)"
 	@echo "make lock      re-pin the layer: layers/deps/requirements.lock with hashes (pip-compile)"
 	@echo "make audit     pip-audit the layer's lock file (needs internet access to a vulnerability database)"
-	@echo "make build     sam build: the function and the dependency layer, for Lambda's Python 3.13"
+	@echo "make build     sam build: the function and the dependency layer, for Lambda's Python 3.13 [USE_CONTAINER=true]"
 
 $(STAMP): pyproject.toml requirements-dev.txt layers/deps/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "skill-router needs Python 3.11 or newer: set PYTHON=python3.x")'
@@ -95,8 +95,17 @@ validate: $(SAM_STAMP)
 	$(SAM) validate --lint
 
 # sam build wants a python3.13 for the function; pyenv machines have one (PYENV_VERSION is ignored elsewhere).
+# Without one, say so before SAM does (its "No such file or directory" names nothing); USE_CONTAINER=true
+# builds inside SAM's build image instead (Docker, and a registry to pull it from).
+PY313_ENV := PYENV_VERSION=3.13.0:$$(python3 -c 'import platform; print(platform.python_version())')
 build: $(SAM_STAMP)
-	PYENV_VERSION=3.13.0:$$(python3 -c 'import platform; print(platform.python_version())') $(SAM) build
+ifneq ($(USE_CONTAINER),true)
+	@$(PY313_ENV) python3.13 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 || { \
+		echo "make build: no python3.13 on PATH, and sam build builds for Lambda's Python 3.13." >&2; \
+		echo "  Install one (pyenv install 3.13, deadsnakes, python.org), or build inside Docker:" \
+			"make build USE_CONTAINER=true (sam build --use-container)." >&2; exit 1; }
+endif
+	$(PY313_ENV) $(SAM) build $(if $(filter true,$(USE_CONTAINER)),--use-container)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(SEC_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from skill_router import __version__
 from skill_router import escalation_text as escalation
 from skill_router.errors import MatrixError, SkillRouterError
 from skill_router.matrix import (
@@ -338,6 +339,7 @@ def parser() -> argparse.ArgumentParser:
         epilog="exit codes: 0 ok, 1 invalid file or error, 2 usage, 3 nothing matched or recorded, "
         "4 diff found changes",
     )
+    top.add_argument("--version", action="version", version=f"skill-router {__version__}")
     commands = top.add_subparsers(dest="command", required=True, parser_class=Parser)
     matrix = commands.add_parser("matrix", help="write, validate, explain, upload or compare skill matrices")
     actions = matrix.add_subparsers(dest="action", required=True, parser_class=Parser)
