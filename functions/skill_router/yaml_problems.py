@@ -32,9 +32,11 @@ def _key_column(line: str) -> int:
     return column + 1
 
 
-def explain(text: str, line_index: int | None, problem: str) -> str:
+def explain(text: str | bytes, line_index: int | None, problem: str) -> str:
     """The problem at 0-based `line_index` of `text`, without YAML jargon (`line N: ...` is added by
-    the caller)."""
+    the caller). Bytes are a UTF-16 file (its byte-order mark), read as such."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-16", errors="replace")
     lines = text.splitlines()
     if line_index is None or not lines:
         return f"not valid YAML ({problem})"
