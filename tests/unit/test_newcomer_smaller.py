@@ -145,3 +145,9 @@ def test_version_is_printed_and_matches_the_changelog(capsys: pytest.CaptureFixt
         assert base == numbers[0]
     template = (ROOT / "template.yaml").read_text()
     assert f"SemanticVersion: {'.'.join(map(str, base))}" in template
+
+
+def test_the_cost_section_says_agentless_email_is_billed_and_licence_gated():
+    readme = (ROOT / "README.md").read_text()
+    costs = readme[readme.index("### What it costs") : readme.index("## Audit trail")]
+    assert "agentless" in costs and "per use" in costs and "licence" in costs

@@ -33,6 +33,7 @@ T = TypeVar("T")
 _API_CLASSES = (sdk.ApiClient, sdk.ConversationsApi, sdk.RoutingApi, sdk.UsersApi)
 PAGE_SIZE = 100  # the analytics details query's maximum
 MAX_BACKOFF_SECONDS = 20.0
+AGENTLESS_OPERATION = "POST /api/v2/conversations/emails/agentless"
 
 
 @dataclass(frozen=True)
@@ -271,6 +272,19 @@ class GenesysClient:
             raise
         return True
 
+    def probe_agentless_email(self, sender: str) -> None:
+        """`skill-router doctor`: the agentless email call with no recipient, which cannot be
+        delivered. Genesys answers 400 when the role has the permission and 403 when it has not."""
+        body = _model(
+            "AgentlessEmailSendRequestDto",
+            sender_type="Outbound",
+            from_address=_model("EmailAddress", email=sender, name="skill-router"),
+            to_addresses=[],
+            subject="skill-router doctor probe",
+            text_body="skill-router doctor probe: no recipient, never delivered",
+        )
+        self._call(AGENTLESS_OPERATION, lambda: self.conversations_api.post_conversations_emails_agentless(body))
+
     def skill_ids_by_name(self, names: Sequence[str]) -> dict[str, str]:
         """Routing skill ids for exact names. Genesys filters by prefix, so every page of each
         name's matches is read and the exact (then the unique case-insensitive) match kept."""
@@ -322,10 +336,7 @@ class GenesysClient:
             subject=subject,
             text_body=text,
         )
-        self._call(
-            "POST /api/v2/conversations/emails/agentless",
-            lambda: self.conversations_api.post_conversations_emails_agentless(body),
-        )
+        self._call(AGENTLESS_OPERATION, lambda: self.conversations_api.post_conversations_emails_agentless(body))
 
     def available_topics(self) -> dict[str, tuple[str, ...]]:
         """Notification topics the org offers, with their transports (`skill-router doctor`)."""
