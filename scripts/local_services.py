@@ -1,8 +1,7 @@
 """`make local-services`: moto server and the Genesys simulator on the host, for `sam local invoke`.
 
     make local-services        # leave it running, then in another terminal:
-    sam build && AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \\
-      sam local invoke PollFunction -e events/scheduled.json --env-vars events/env.local.json
+    make sam-local EVENT=events/scheduled.json     # sam build + sam local invoke (scripts/sam_local.py)
 
 The demo's set-up is created (template.yaml's table, bucket and secrets in moto server, the seed
 matrix, the demo's callers in the simulator) under the fixed names events/env.local.json uses.

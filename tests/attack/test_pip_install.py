@@ -85,6 +85,8 @@ def test_plain_pip_install_gives_a_working_matrix_validate(installed: Installed)
     done = installed.run("matrix", "validate", *examples)
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("rules OK") == len(examples) and "Traceback" not in done.stderr
+    version = installed.run("--version")
+    assert version.returncode == 0 and version.stdout.startswith("skill-router 0."), version.stderr
     # The console script runs from the venv alone: the other entry points import too.
     check = subprocess.run(
         [str(installed.python), "-c", "import skill_router.doctor, skill_router.store, skill_router.cli"],
