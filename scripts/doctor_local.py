@@ -28,7 +28,7 @@ EVENT_SOURCE = "aws.partner/genesys.com/cloud/8a4c3fa7-2c1d-4e5f-9a0b-1c2d3e4f5a
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="make doctor")
-    parser.add_argument("--deny", choices=[p for _, p, _ in PERMISSIONS], help="a permission the role lacks")
+    parser.add_argument("--deny", choices=[p for _, p, _ in PERMISSIONS if p], help="a permission the role lacks")
     parser.add_argument("--event-mode", action="store_true")
     args = parser.parse_args(argv)
     moto, endpoint = start_moto_server()

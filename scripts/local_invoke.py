@@ -46,8 +46,15 @@ def check_event(path: str) -> str | None:
 def main(argv: list[str]) -> int:
     dry_run = "--dry-run" in argv
     argv = [a for a in argv if a != "--dry-run"]
-    if len(argv) != 1 or not Path(argv[0]).is_file():
+    if len(argv) != 1:
         print("usage: make invoke EVENT=events/scheduled.json [DRY_RUN=true] (a JSON event file)", file=sys.stderr)
+        return 2
+    if not Path(argv[0]).is_file():
+        samples = ", ".join(
+            sorted(str(p.relative_to(ROOT)) for p in (ROOT / "events").glob("*.json") if p.name != "env.local.json")
+        )
+        what = "is a directory" if Path(argv[0]).is_dir() else "no such file"
+        print(f"make invoke: EVENT={argv[0]}: {what}; give a JSON event file: {samples}", file=sys.stderr)
         return 2
     problem = check_event(argv[0])
     if problem:  # said before anything starts, in one line

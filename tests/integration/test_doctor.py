@@ -36,7 +36,7 @@ def test_make_doctor_on_the_demo_set_up_is_all_ok():
     assert done.returncode == 0, done.stdout + done.stderr
     found = checks(done.stdout)
     assert {"credentials secret", "Genesys login", "skill matrix", "SES sender"} <= set(found)
-    assert sum(name.startswith("permission ") for name in found) == 5
+    assert sum(name.startswith("permission ") for name in found) == 8  # one per row of README Deploy step 1
     assert set(found.values()) == {"ok"} and "ready: every check is ok" in done.stdout
 
 
@@ -88,3 +88,24 @@ def test_event_mode_needs_the_topics_for_eventbridge_and_the_associated_source(
     status, found, out = run_doctor(app, capsys)
     assert status == 1 and found["event topics"] == "FIX" and found["event source"] == "FIX"
     assert "v2.detail.events.conversation.{id}.attributes" in out and "Event mode step 2" in out
+
+
+def test_agentless_email_permission_is_probed_without_sending_anything(app: App, capsys: pytest.CaptureFixture[str]):
+    """Issue 21: doctor checked 5 of the README's 8 permission rows; the agentless email row is
+    probed with a request that has no recipient (400 when permitted), so nothing is ever sent."""
+    app.set(NOTIFY_CHANNEL="genesys", NOTIFY_FROM="router@campaign.example.com")
+    _, found, out = run_doctor(app, capsys)
+    assert found["permission conversation:agentlessEmail:send"] == "ok", out
+    assert found["permission none (GET /api/v2/routing/languages)"] == "ok", out
+    assert app.sim.emails == []
+    app.sim.fail("POST", "/api/v2/conversations/emails/agentless", 403, count=None)
+    _, found, out = run_doctor(app, capsys)
+    assert found["permission conversation:agentlessEmail:send"] == "FIX"
+    assert "add conversation:agentlessEmail:send to the OAuth client's role" in out
+
+
+def test_a_403_where_no_permission_is_needed_points_at_divisions(app: App, capsys: pytest.CaptureFixture[str]):
+    app.sim.fail("GET", r"/api/v2/users/[^/]+$", 403, count=None)
+    _, found, out = run_doctor(app, capsys)
+    assert found["permission none (GET /api/v2/users/{id})"] == "FIX"
+    assert "needs no permission" in out and "divisions" in out and "directory:user:view" not in out

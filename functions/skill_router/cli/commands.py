@@ -1,5 +1,6 @@
 """`skill-router`: the skill matrix, the audit trail and a deployment's pre-flight check.
 
+    skill-router matrix init [FILE]                 write a starter matrix (skill names) to edit; never overwrites
     skill-router matrix validate FILE...            exit 1 with every problem (file:line rule N 'field')
     skill-router matrix explain FILE --intent TEXT  which rule matches and why; exit 3 when none does
                                    [--waited 90s]   and what its escalation ladder does by then
@@ -21,6 +22,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from skill_router import __version__
 from skill_router.cli import audit, matrix
 from skill_router.cli.errors import EXIT_INVALID, EXIT_USAGE, UserError
 from skill_router.durations import parse_duration
@@ -49,9 +51,15 @@ def parser() -> argparse.ArgumentParser:
         epilog="exit codes: 0 ok, 1 invalid file or error, 2 usage, 3 nothing matched or recorded, "
         "4 diff found changes",
     )
+    top.add_argument("--version", action="version", version=f"skill-router {__version__}")
     commands = top.add_subparsers(dest="command", required=True, parser_class=Parser)
-    matrix_command = commands.add_parser("matrix", help="validate, explain, upload or compare skill matrices")
+    matrix_command = commands.add_parser("matrix", help="write, validate, explain, upload or compare skill matrices")
     actions = matrix_command.add_subparsers(dest="action", required=True, parser_class=Parser)
+    p = actions.add_parser("init", help="write a starter matrix (skill names) to edit; never overwrites a file")
+    p.add_argument(
+        "file", nargs="?", default=matrix.STARTER_NAME, metavar="FILE", help=f"default {matrix.STARTER_NAME}"
+    )
+    p.set_defaults(run=matrix.init)
     p = actions.add_parser("validate", help="check files; exit 1 with every problem")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument(

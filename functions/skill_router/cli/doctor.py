@@ -22,13 +22,20 @@ from skill_router.cli.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, UserError
 from skill_router.errors import ConfigurationError, MatrixError, SkillRouterError
 from skill_router.settings import Settings, changed_from_default, load_settings
 
-# The endpoints the function calls, the permission each needs (README Deploy step 1), and when.
-PERMISSIONS = (
+# The endpoints the function calls, the permission each needs (README Deploy step 1, one row
+# each, in its order: a test keeps them equal), and when. None: the SDK's page for the call says
+# "Requires no permissions"; a 403 there is the role's divisions, or the org's own restrictions.
+AGENTLESS = "POST /api/v2/conversations/emails/agentless"
+TOPICS = "GET /api/v2/notifications/availabletopics"
+PERMISSIONS: tuple[tuple[str, str | None, str], ...] = (
     ("POST /api/v2/analytics/conversations/details/query", "analytics:conversationDetail:view", "always"),
     ("GET /api/v2/conversations/{id}", "conversation:communication:view", "always"),
     ("PATCH /api/v2/routing/conversations/{id}", "routing:conversation:edit", "always"),
     ("GET /api/v2/routing/skills", "routing:skill:view", "always"),
-    ("GET /api/v2/users/{id}", "directory:user:view", "notify by user id"),
+    ("GET /api/v2/users/{id}", None, "notify by user id"),
+    ("GET /api/v2/routing/languages", None, "a matrix language"),
+    (AGENTLESS, "conversation:agentlessEmail:send", "NotifyChannel=genesys"),
+    (TOPICS, None, "event mode"),
 )
 EVENT_TOPICS = (
     "v2.detail.events.conversation.{id}.acd.start",
@@ -115,29 +122,48 @@ class Doctor:
 
         nobody = str(uuid.uuid4())  # a conversation and a user that cannot exist: 404 when permitted
         now = datetime.now(UTC).replace(microsecond=0)
+        probe_name = ["skill-router doctor probe"]
         probes: dict[str, Callable[[], Any]] = {
             PERMISSIONS[0][0]: lambda: genesys.query_waiting(now - timedelta(minutes=1), now, 1),
             PERMISSIONS[1][0]: lambda: genesys.get_conversation(nobody),
             PERMISSIONS[2][0]: lambda: genesys.patch_routing(nobody, [], None),
-            PERMISSIONS[3][0]: lambda: genesys.skill_ids_by_name(["skill-router doctor probe"]),
+            PERMISSIONS[3][0]: lambda: genesys.skill_ids_by_name(probe_name),
             PERMISSIONS[4][0]: lambda: genesys.user_email(nobody),
+            PERMISSIONS[5][0]: lambda: genesys.language_ids_by_name(probe_name),
+            # No recipient: Genesys refuses it (400) when the permission is there; nothing is sent.
+            AGENTLESS: lambda: genesys.probe_agentless_email(self.settings.notify_from),
+            TOPICS: genesys.available_topics,
         }
+        needed = {AGENTLESS: self.settings.notify_channel == "genesys", TOPICS: self.settings.event_mode}
         for endpoint, permission, when in PERMISSIONS:
+            name = f"permission {permission}" if permission else f"permission none ({endpoint})"
+            if not needed.get(endpoint, True):
+                self.add(name, True, f"{endpoint}: not used by this deployment (needed only for {when})")
+                continue
             try:
                 probes[endpoint]()
             except GenesysError as exc:
-                if exc.status == 403:
+                if endpoint == AGENTLESS and exc.status == 400:
+                    self.add(name, True, f"{endpoint} (a request without a recipient, refused as expected)")
+                elif exc.status == 403 and permission:
                     optional = "" if when == "always" else f" (needed only for {when})"
                     self.add(
-                        f"permission {permission}",
+                        name,
                         False,
                         f"{endpoint} answered 403: add {permission} to the OAuth client's role{optional} "
                         "(README Deploy step 1)",
                     )
+                elif exc.status == 403:
+                    self.add(
+                        name,
+                        False,
+                        f"{endpoint} answered 403, although it needs no permission: give the OAuth client's "
+                        "role the divisions it acts on (README Deploy step 1)",
+                    )
                 else:
-                    self.add(f"permission {permission}", False, f"{endpoint} failed: {exc}")
+                    self.add(name, False, f"{endpoint} failed: {exc}")
                 continue
-            self.add(f"permission {permission}", True, endpoint)
+            self.add(name, True, endpoint)
 
     def matrix(self, genesys: Any) -> Any:
         from skill_router.runtime import matrix_source_for

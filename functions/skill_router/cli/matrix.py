@@ -26,11 +26,18 @@ from skill_router.cli.errors import (
 from skill_router.errors import MatrixError
 from skill_router.matrix import Matrix, Rule, parse_matrix
 
+STARTER_NAME = "skill_matrix.yaml"
+# Package data beside the modules, so a plain `pip install .` has it too.
+STARTER = Path(__file__).parents[1] / "starter_skill_matrix.yaml"
+
 
 def load(path: str, **limits: Any) -> Matrix:
     file = Path(path)
+    if file.is_dir():
+        raise UserError(f"{path}: is a directory; give the matrix file itself (e.g. {file / STARTER_NAME})")
     if not file.is_file():
-        raise UserError(f"{path}: no such file")
+        first = "; `skill-router matrix init` writes a starter one" if file.name == STARTER_NAME else ""
+        raise UserError(f"{path}: no such file{first}")
     try:
         body = file.read_bytes()
     except OSError as exc:
@@ -48,6 +55,23 @@ def read_lines(path: str, option: str) -> list[str]:
     except OSError as exc:
         raise UserError(f"{option} {path}: cannot be read ({exc.strerror})") from None
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def init(args: argparse.Namespace) -> int:
+    """Write the starter matrix; never overwrite."""
+    target = Path(args.file)
+    try:
+        with target.open("xb") as out:  # exclusive: an existing file is left as it is
+            out.write(STARTER.read_bytes())
+    except FileExistsError:
+        raise UserError(f"{args.file} already exists; it is left as it is (give another FILE)") from None
+    except OSError as exc:
+        raise UserError(f"{args.file}: cannot be written ({exc.strerror})") from None
+    print(
+        f"wrote {args.file}: a starter matrix. Write your org's skill names and your callers' keywords "
+        f"into it, then: skill-router matrix validate {args.file}"
+    )
+    return EXIT_OK
 
 
 def validate(args: argparse.Namespace) -> int:

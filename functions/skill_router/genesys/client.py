@@ -33,6 +33,7 @@ T = TypeVar("T")
 _API_CLASSES = (sdk.ApiClient, sdk.ConversationsApi, sdk.RoutingApi, sdk.UsersApi)
 PAGE_SIZE = 100  # the analytics details query's maximum
 MAX_BACKOFF_SECONDS = 20.0
+AGENTLESS_OPERATION = "POST /api/v2/conversations/emails/agentless"
 
 
 @dataclass(frozen=True)
@@ -221,9 +222,11 @@ class GenesysClient:
             conversation = self._call(
                 "GET /api/v2/conversations/{conversationId}",
                 lambda: self.conversations_api.get_conversation(conversation_id),
+                conversation_id=conversation_id,
             )
         except GenesysError as exc:
             if exc.not_found:
+                _log_gone(exc, conversation_id)
                 return None
             raise
         participants = conversation.participants
@@ -257,15 +260,30 @@ class GenesysClient:
             self._call(
                 "PATCH /api/v2/routing/conversations/{conversationId}",
                 lambda: self.routing_api.patch_routing_conversation(conversation_id, body),
+                conversation_id=conversation_id,
             )
         except GenesysError as exc:
             if exc.not_found:
+                _log_gone(exc, conversation_id)
                 return False
             if exc.unreadable:  # accepted (2xx); only its echo of the new values was unreadable
                 logger.warning("PATCH accepted with an unreadable answer", extra={"conversation_id": conversation_id})
                 return True
             raise
         return True
+
+    def probe_agentless_email(self, sender: str) -> None:
+        """`skill-router doctor`: the agentless email call with no recipient, which cannot be
+        delivered. Genesys answers 400 when the role has the permission and 403 when it has not."""
+        body = _model(
+            "AgentlessEmailSendRequestDto",
+            sender_type="Outbound",
+            from_address=_model("EmailAddress", email=sender, name="skill-router"),
+            to_addresses=[],
+            subject="skill-router doctor probe",
+            text_body="skill-router doctor probe: no recipient, never delivered",
+        )
+        self._call(AGENTLESS_OPERATION, lambda: self.conversations_api.post_conversations_emails_agentless(body))
 
     def skill_ids_by_name(self, names: Sequence[str]) -> dict[str, str]:
         """Routing skill ids for exact names. Genesys filters by prefix, so every page of each
@@ -318,10 +336,7 @@ class GenesysClient:
             subject=subject,
             text_body=text,
         )
-        self._call(
-            "POST /api/v2/conversations/emails/agentless",
-            lambda: self.conversations_api.post_conversations_emails_agentless(body),
-        )
+        self._call(AGENTLESS_OPERATION, lambda: self.conversations_api.post_conversations_emails_agentless(body))
 
     def available_topics(self) -> dict[str, tuple[str, ...]]:
         """Notification topics the org offers, with their transports (`skill-router doctor`)."""
@@ -333,7 +348,9 @@ class GenesysClient:
 
     # --- the one place that retries ----------------------------------------------------------
 
-    def _call(self, operation: str, fn: Callable[[], T]) -> T:
+    def _call(self, operation: str, fn: Callable[[], T], conversation_id: str | None = None) -> T:
+        """`conversation_id`: the caller the call is about, carried on its log lines (Logs Insights)."""
+        about = {"conversation_id": conversation_id} if conversation_id else {}
         refreshed = False
         attempt = 0
         self._operation.name = operation
@@ -367,7 +384,9 @@ class GenesysClient:
             if error.status == 401 and not refreshed and token is not None:
                 refreshed = True
                 self._count("token_refreshes")
-                logger.warning("Genesys answered 401; refreshing the token once", extra={"operation": operation})
+                logger.warning(
+                    "Genesys answered 401; refreshing the token once", extra={"operation": operation, **about}
+                )
                 try:
                     self.tokens.refresh(stale=token)
                     continue
@@ -393,6 +412,7 @@ class GenesysClient:
                     "status": error.status,
                     "attempt": attempt,
                     "delay": round(delay, 2),
+                    **about,
                 },
             )
             self._sleep(delay)
@@ -405,6 +425,15 @@ class GenesysClient:
             return retry_after
         # Jitter keeps concurrent callers apart; not a security use of randomness.
         return ceiling * random.uniform(0.5, 1.0)  # nosec B311
+
+
+def _log_gone(error: GenesysError, conversation_id: str) -> None:
+    """A 404 for a conversation: the caller left (answered, hung up, transferred). Not a failure:
+    one INFO line that the README's Logs Insights query finds by the conversation's id."""
+    logger.info(
+        "conversation not found in Genesys: the caller left",
+        extra={"conversation_id": conversation_id, "operation": error.operation, "status": error.status},
+    )
 
 
 def _path_id(value: str, what: str, operation: str) -> None:

@@ -12,6 +12,10 @@
 2. With its `Configuration()` singleton created under a HOME that holds a shipped config with
    `live_reload_config = false`: otherwise it starts a watchdog thread watching the home
    directory recursively (or "/" on a host without a home).
+3. With its own logging off. The SDK's logger has a console handler of its own and prints every
+   failed request as a multi-line plain-text `=== REQUEST === ... === RESPONSE ===` block once its
+   logger's level lets ERROR through; an ordinary 404 (a caller who hung up) would write one into
+   the function's log. The client logs each failure itself, as one structured line.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 
 PACKAGE = "PureCloudPlatformClientV2"
 _SDK_HOME = Path(__file__).parent / "sdk_home"
+SDK_LOG_OFF = logging.CRITICAL + 1  # the SDK's LogLevel.LNone
 _RELATIVE_IMPORT = re.compile(r"^from \.([\w.]+) import (\w+)\s*$", re.MULTILINE)
 
 
@@ -110,6 +115,16 @@ def _import_sdk() -> None:
             os.environ.pop("HOME", None)
         else:
             os.environ["HOME"] = previous
+    silence_sdk_logging()
+
+
+def silence_sdk_logging() -> None:
+    """The SDK's request/response printing off: no console handler, no log file, its level past
+    CRITICAL (the shipped config says the same; this holds whatever a config file says)."""
+    log = sys.modules[PACKAGE].configuration.logger
+    log.log_to_console = False  # each setter rebuilds the SDK logger's handlers: none is left
+    log.log_file_path = None
+    log.log_level = SDK_LOG_OFF
 
 
 _import_sdk()

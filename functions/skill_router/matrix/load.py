@@ -23,6 +23,7 @@ from typing import Any
 import re2
 import yaml
 
+from skill_router import yaml_problems
 from skill_router.durations import format_duration, parse_duration
 from skill_router.errors import MatrixError
 from skill_router.matrix.lint import shadowed
@@ -139,15 +140,31 @@ def parse_matrix(
         mark = exc.problem_mark or exc.context_mark
         # libyaml marks an unexpected end of the file on the line after the last one: name the last.
         where = f"{source}:{min(mark.line + 1, len(text.splitlines()) or 1)}" if mark else source
-        raise MatrixError(source, [f"{where}: not valid YAML: {exc.problem or exc}"]) from None
+        said = yaml_problems.explain(text, mark.line if mark else None, str(exc.problem or exc))
+        raise MatrixError(source, [f"{where}: {said}"]) from None
     except yaml.YAMLError as exc:
         raise MatrixError(source, [f"{source}: not valid YAML: {exc}"]) from None
-    if not isinstance(document, _Lines) or "skill_matrix" not in document:
+    top_level = ("skill_matrix", "priorities")
+    if isinstance(document, _Lines) and "skill_matrix" not in document:
+        found = [
+            f"{source}:{document.key_lines[key]} unknown top-level key {key!r}"
+            f"{yaml_problems.did_you_mean(str(key), top_level)}"
+            for key in document
+            if key not in top_level
+        ]
+        missing = (
+            f"{source}:1: expected a mapping with a 'skill_matrix:' list of rules; there is no 'skill_matrix:' key"
+        )
+        raise MatrixError(source, [missing, *found])
+    if not isinstance(document, _Lines):
         raise MatrixError(source, [f"{source}:1: expected a mapping with a 'skill_matrix:' list of rules"])
     problems: list[str] = []
-    unknown = sorted(set(document) - {"skill_matrix", "priorities"})
+    unknown = sorted(set(document) - set(top_level))
     for key in unknown:
-        problems.append(f"{source}:{document.key_lines[key]} unknown top-level key {key!r}")
+        problems.append(
+            f"{source}:{document.key_lines[key]} unknown top-level key {key!r}"
+            f"{yaml_problems.did_you_mean(str(key), top_level)}"
+        )
     priorities = _parse_priorities(document, source, problems)
     raw_rules = document["skill_matrix"]
     line = document.key_lines["skill_matrix"]
