@@ -6,7 +6,8 @@ for a step), so an email whose claim, send or mark fails is tried again by the n
 sees the leg, and an email sent is never sent again: its own item (`email#<conversation>#rule#<key>`)
 is claimed before the send and marked after it. One email per conversation and key, whatever
 the legs; per recipient when the channel sends one recipient per call (a failure or a crash after
-the first send repeats nobody already sent).
+the first send repeats nobody already sent). The mark also keeps, for the audit trail, who the
+email went to (`sent_to`) and the leg that sent it (`leg`).
 """
 
 from __future__ import annotations
@@ -122,14 +123,16 @@ def send_once(
     owner = uuid.uuid4().hex
     per_recipient = notifier.one_recipient_per_send
     batches = [(r, [r]) for r in email.recipients] if per_recipient else [(None, list(email.recipients))]
-    stamps = [_send_claimed(store, notifier, claim_seconds, conversation_id, email, r, to, owner) for r, to in batches]
+    stamps = [
+        _send_claimed(store, notifier, claim_seconds, conversation_id, leg, email, r, to, owner) for r, to in batches
+    ]
     stamp = stamps[0] if not per_recipient else None
     try:
         if stamp is None:  # not sent by this run (held, failed, or out already): what does the email item say?
             state = store.email(conversation_id, email.key)
             stamp = state.get("notified_at")
             if stamp is None and per_recipient and all(state.get(sent_mark(r)) for r in email.recipients):
-                stamp = store.mark_email_sent(conversation_id, email.key)  # every recipient is out
+                stamp = store.mark_email_sent(conversation_id, email.key, leg=leg)  # every recipient is out
     except AWS_ERRORS as exc:
         logger.warning("email state not read; tried again on the next poll", extra=_why(conversation_id, exc))
         return Delivery(owed=True)
@@ -146,12 +149,14 @@ def _send_claimed(
     notifier: Notifier,
     claim_seconds: float,
     conversation_id: str,
+    leg: str | None,
     email: Email,
     recipient: str | None,
     to: list[str],
     owner: str,
 ) -> str | None:
-    """One send under its claim; the time it was marked sent, or None when this run did not send it."""
+    """One send under its claim; the time it was marked sent, or None when this run did not send it.
+    The mark keeps who it went to and the leg that sent it (the audit trail shows them)."""
     try:
         if not store.claim_email(conversation_id, email.key, owner, claim_seconds, recipient):
             return None  # out already, or another run is sending it
@@ -174,7 +179,7 @@ def _send_claimed(
         return None
     logger.info("email sent", extra={"conversation_id": conversation_id, "key": email.key, "recipients": len(to)})
     try:
-        return store.mark_email_sent(conversation_id, email.key, recipient)
+        return store.mark_email_sent(conversation_id, email.key, recipient, to=to, leg=leg)
     except AWS_ERRORS as exc:
         # Sent, but the mark could not be written even after retrying: the claim still holds it
         # until this invocation's end; after that the next run may send it again (README).

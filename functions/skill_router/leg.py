@@ -159,6 +159,7 @@ def carry_out(
             language_before=plan.before.language_id,
             dry_run=dry or None,
             emails_owed={e.key for e in emails},
+            **_decided(plan, log, now),
         )
         if change is not None:
             fields.update(
@@ -190,6 +191,21 @@ def carry_out(
         email_owed=delivery.owed,
         entry=entry,
     )
+
+
+def _decided(plan: Plan, log: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    """The decision as the audit trail shows it, written once with the rule's outcome and never by
+    a step: when, and the routing the rule itself left (before any step in the same PATCH)."""
+    if log:  # the first step's "before" is the rule's "after"
+        skills, priority, language = log[0]["skills_before"], log[0]["priority_before"], log[0]["language_before"]
+    else:
+        skills, priority, language = list(plan.after.skill_ids), plan.after.priority, plan.after.language_id or ""
+    return {
+        "decided_at": format_time(now),
+        "skills_decided": skills,
+        "priority_decided": priority,
+        "language_decided": language,
+    }
 
 
 def _emails(conversation_id: str, rule: Rule, plan: Plan) -> list[Email]:

@@ -202,11 +202,23 @@ class MemoryStore:
 
         return self._take(self._email_pk(conversation_id, key), claim, owner, seconds, ok) is not None
 
-    def mark_email_sent(self, conversation_id: str, key: str | None, recipient: str | None = None) -> str:
+    def mark_email_sent(
+        self,
+        conversation_id: str,
+        key: str | None,
+        recipient: str | None = None,
+        *,
+        to: Iterable[str] = (),
+        leg: str | None = None,
+    ) -> str:
         with self._lock:
             item = self._item("UpdateItem", self._email_pk(conversation_id, key))
             stamp = self._stamp()
             item[sent_mark(recipient)] = stamp
+            if leg:
+                item.setdefault("leg", leg)
+            if set(to):
+                item["sent_to"] = sorted({*item.get("sent_to", []), *to})
             for name in email_claim(recipient).attributes:
                 item.pop(name, None)
             return stamp

@@ -197,6 +197,17 @@ def test_a_lapsed_step_claim_is_taken_again_at_the_same_mark(store, clock):
     assert store.claim_steps("c1", "p1", 60, "next", 30)
 
 
+def test_an_email_mark_keeps_who_it_went_to_and_the_first_leg_that_sent_it(store):
+    """For the audit trail: `sent_to` grows with each recipient marked, `leg` is the first sender's."""
+    store.mark_email_sent("c1", "r1@60s", recipient="a@example.com", to=["a@example.com"], leg="p1")
+    store.mark_email_sent("c1", "r1@60s", recipient="b@example.com", to=["b@example.com"], leg="p2")
+    store.mark_email_sent("c1", "r1@60s", leg="p2")  # every recipient is out
+    item = store.email("c1", "r1@60s")
+    assert item["sent_to"] == ["a@example.com", "b@example.com"] and item["leg"] == "p1" and item["notified_at"]
+    store.mark_email_sent("c1", "r1")  # as before: no recipients, no leg
+    assert "sent_to" not in store.email("c1", "r1") and "leg" not in store.email("c1", "r1")
+
+
 def test_an_email_to_one_recipient_is_claimed_and_marked_apart_from_the_others(store):
     assert store.claim_email("c1", "r1", "run-a", 300, recipient="a@example.com")
     assert store.claim_email("c1", "r1", "run-a", 300, recipient="b@example.com")

@@ -1,4 +1,5 @@
-"""`skill-router audit --conversation ID | --since WHEN`: the decisions the function recorded."""
+"""`skill-router audit --conversation ID | --since WHEN`: the decisions and escalation steps the
+function recorded, each with its own time (a conversation's as its story, leg by leg)."""
 
 from __future__ import annotations
 
@@ -40,21 +41,17 @@ def audit(args: argparse.Namespace) -> int:
             raise UserError(str(exc), EXIT_USAGE) from None
     try:
         store = StateStore(table, dry_run=args.dry_run, client=aws.client("dynamodb", args.region))
-        if moment is None:
-            entry = trail.conversation(store, args.conversation)
-            entries = [entry] if entry else []
-        else:
-            entries = list(trail.since(store, moment))
+        rows = trail.conversation(store, args.conversation) if moment is None else trail.since(store, moment)
     except Exception as exc:
         if isinstance(exc, SkillRouterError):
             raise
         raise UserError(aws_problem(exc, f"reading table {table!r}")) from None
     kind = "dry-run decision" if args.dry_run else "decision"
-    if not entries:
+    if not rows:
         if moment is None:
             print(f"no {kind} recorded for {args.conversation} (never seen, or older than the ledger's TTL)")
         else:
             print(f"no {kind} recorded since {moment.isoformat(timespec='seconds')}")
         return EXIT_NO_MATCH
-    print(trail.render(entries))
+    print(trail.render(rows) if moment is not None else trail.render_story(args.conversation, rows))
     return EXIT_OK

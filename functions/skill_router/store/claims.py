@@ -24,7 +24,7 @@ until it lapses (`legacy`), so an upgrade in the middle of a claim sends nothing
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -269,18 +269,38 @@ class ClaimsTable(Table):
         )
         return taken is not None
 
-    def mark_email_sent(self, conversation_id: str, key: str | None, recipient: str | None = None) -> str:
+    def mark_email_sent(
+        self,
+        conversation_id: str,
+        key: str | None,
+        recipient: str | None = None,
+        *,
+        to: Iterable[str] = (),
+        leg: str | None = None,
+    ) -> str:
         """The email is out: marked for good (this write must land, else a second run sends it
-        again once the claim lapses). Returns the time written."""
+        again once the claim lapses). Returns the time written. For the audit trail, the same
+        write keeps who it went to (`sent_to`, added to) and the queue leg that sent it (`leg`,
+        the first one)."""
         now = self.now()
         stamp = format_time(datetime.fromtimestamp(now, UTC))
         claim = email_claim(recipient)
+        names = {"#sent": sent_mark(recipient), **claim.names()}
+        values = {":now": {"S": stamp}, ":ttl": {"N": str(int(now) + self.ttl_seconds)}}
+        sets = ["#sent = :now", "expires_at = :ttl"]
+        if leg:
+            sets.append("#leg = if_not_exists(#leg, :leg)")
+            names["#leg"], values[":leg"] = "leg", {"S": leg}
+        update = "SET " + ", ".join(sets) + f" REMOVE {claim.drop()}"
+        if set(to):
+            update += " ADD sent_to :to"
+            values[":to"] = typed(set(to))
         self.update(
             self.email_key(conversation_id, key),
             must_land=True,
-            UpdateExpression=f"SET #sent = :now, expires_at = :ttl REMOVE {claim.drop()}",
-            ExpressionAttributeNames={"#sent": sent_mark(recipient), **claim.names()},
-            ExpressionAttributeValues={":now": {"S": stamp}, ":ttl": {"N": str(int(now) + self.ttl_seconds)}},
+            UpdateExpression=update,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
         )
         return stamp
 

@@ -3,10 +3,12 @@
 `conv#<conversationId>#leg#<leg>` (`leg` is the ACD participant id; a transfer to another queue is
 a new leg): outcome, rule, matrix version, queue, when the caller entered the queue
 (`queue_entered`), the routing found and left (`skills_before/after`, `priority_before/after`,
-`language_before/after`) and what was written, attempts, the escalation steps applied
-(`steps_applied`, `step_log`, `step_mark`), the emails this leg still owes (`emails_owed`: email
-keys, `<rule id>` or `<rule id>@<after>s`) and when the rule's email went out (`notified_at`); for a
-caller still without an intent its re-check schedule (`checks`, `next_check_at`).
+`language_before/after`) and what was written, the decision itself (`decided_at`,
+`skills/priority/language_decided`: written once with the rule's outcome, never by a step, for
+the audit trail), attempts, the escalation steps applied (`steps_applied`, `step_log`,
+`step_mark`), the emails this leg still owes (`emails_owed`: email keys, `<rule id>` or
+`<rule id>@<after>s`) and when the rule's email went out (`notified_at`); for a caller still
+without an intent its re-check schedule (`checks`, `next_check_at`).
 `conv#<conversationId>`: what event mode learns before a leg is known.
 
 Several handlers share these entries (pollers, event containers, EventBridge's redeliveries), so a
