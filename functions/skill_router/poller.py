@@ -32,7 +32,7 @@ from skill_router.leg import Adapters, Outcome
 from skill_router.matrix_source import MatrixSource
 from skill_router.observability import logger, metrics
 from skill_router.settings import Settings
-from skill_router.store import FINAL_OUTCOMES, StateStore, format_time
+from skill_router.store import FINAL_OUTCOMES, SKEW_MARGIN_SECONDS, StateStore, format_time
 
 # A poll starts only with this much of the invocation left: an idle poll is one query page and
 # a watermark write; a busy one stops at the deadline and leaves the rest to the next poll.
@@ -120,9 +120,7 @@ class Poller:
     def run_invocation(self, deadline: Deadline, owner: str) -> dict[str, Any]:
         """All polls of one invocation under one lease; the lease is released however it ends."""
         self.genesys.begin(deadline)
-        # Lambda ends the run at its timeout, so the lease need not outlive it: a crashed run's
-        # lease frees itself by the time the next scheduled run starts.
-        lease = self.store.acquire_lease(owner, deadline.until_timeout() + 1)
+        lease = self.store.acquire_lease(owner, lease_seconds(deadline))
         if lease is None:
             metrics.add_metric(name="LeaseHeld", unit="Count", value=1)
             logger.warning("another invocation holds the lease; this one does nothing")
@@ -324,6 +322,15 @@ class Poller:
         if report.watermark_after:
             lag = (now - datetime.fromisoformat(report.watermark_after)).total_seconds()
             metrics.add_metric(name="WatermarkLagSeconds", unit="Seconds", value=max(lag, 0))
+
+
+def lease_seconds(deadline: Deadline) -> float:
+    """How long the lease taken now lasts: until the work stops (SAFETY_MARGIN_SECONDS before the
+    timeout), and never so long that a crashed run's lease is still judged held when its invocation
+    would have timed out: a claim counts as lapsed only SKEW_MARGIN_SECONDS after its expiry, in
+    DynamoDB's whole seconds. The next scheduled run starts a minute after this one, later than the
+    timeout (58 s), so it always finds a crashed run's lease lapsed (README "When things fail")."""
+    return max(1.0, min(deadline.remaining(), deadline.until_timeout() - SKEW_MARGIN_SECONDS - 1))
 
 
 def _sweep_start(discovery: DiscoveryBudget, now: datetime) -> datetime:

@@ -156,7 +156,7 @@ class MemoryStore:
         return f"{self.prefix}watermark#poll"
 
     def acquire_lease(self, owner: str, seconds: float) -> Lease | None:
-        item = self._take(self._watermark, LEASE, owner, int(seconds) + 1)
+        item = self._take(self._watermark, LEASE, owner, seconds)
         if item is None:
             return None
         window_end = item.get("window_end")

@@ -195,7 +195,7 @@ class ClaimsTable(Table):
 
     def acquire_lease(self, owner: str, seconds: float) -> Lease | None:
         """Take the lease if it is free, lapsed or already ours; None when another run holds it."""
-        item = self.take_claim(self.watermark_key, LEASE, owner, int(seconds) + 1, return_item=True)
+        item = self.take_claim(self.watermark_key, LEASE, owner, seconds, return_item=True)
         if item is None:
             return None
         window_end = item.get("window_end")
