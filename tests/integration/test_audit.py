@@ -17,7 +17,7 @@ def test_audit_reads_back_each_decision_by_conversation_and_by_time(
     capsys.readouterr()
     assert main(["audit", "--conversation", billing]) == 0
     row = capsys.readouterr().out.splitlines()[2]
-    assert all(part in row for part in (billing, "applied", "1-billing", "billing", ENGLISH))
+    assert all(part in row for part in (billing, "applied", "billing-", ENGLISH))
     assert "dispute" not in row, "the caller's own words are not in the trail"
     assert main(["audit", "--since", "1h"]) == 0
     listing = capsys.readouterr().out
@@ -32,4 +32,4 @@ def test_a_dry_run_is_audited_apart_and_changes_nothing(app: App, queue: str, ca
     capsys.readouterr()
     assert main(["audit", "--conversation", conversation]) == 3, "nothing real was recorded"
     assert main(["audit", "--conversation", conversation, "--dry-run"]) == 0
-    assert "2-technical" in capsys.readouterr().out
+    assert "technical-" in capsys.readouterr().out

@@ -489,3 +489,49 @@ def test_an_entry_of_the_previous_release_still_gets_its_owed_email():
 def test_outcomes_carry_typed_fields_not_a_details_dict():
     names = {f.name for f in dataclasses.fields(Outcome)}
     assert "details" not in names and {"steps", "email_owed", "out_of_time", "retry_page", "stale"} <= names
+
+
+# --- a waiting caller's ladder is its own rule's (issue 19, class 3) --------------------------------
+
+UNNAMED = f"""
+  - intent_keyword: billing
+    skills: [{BILLING}]
+    escalate:
+      - after: 60
+        routing_priority: 20
+"""
+VIP_ABOVE = f"""
+  - intent_keyword: billing
+    queues: [{OTHER_QUEUE}]
+    skills: [{BILLING}]
+    escalate:
+      - after: 60
+        routing_priority: 2000
+"""
+
+
+def test_a_rule_added_above_neither_takes_nor_stops_a_waiting_callers_ladder():
+    w = world("skill_matrix:" + UNNAMED)
+    w.caller("billing")
+    assert w.poll().outcome == "applied"
+    w.matrix = parse_matrix("skill_matrix:" + VIP_ABOVE + UNNAMED, "m.yaml")
+    assert w.poll(90).steps == 1
+    assert w.genesys.patches[-1] == {"priority": 20}
+
+
+def test_a_ledger_entry_naming_its_rule_by_position_keeps_its_ladder_while_the_rule_stays_there():
+    w = world("skill_matrix:" + UNNAMED)
+    w.caller("billing")
+    w.poll()
+    w.store.items[w.store.ledger_key(CALLER, LEG)]["rule_id"] = "1-billing"  # written by release 0.x
+    assert w.poll(90).steps == 1 and w.genesys.patches[-1] == {"priority": 20}
+
+
+def test_rules_without_an_id_are_named_by_what_they_match_not_where_they_are():
+    alone = parse_matrix("skill_matrix:" + UNNAMED, "m.yaml").rules[0]
+    moved = parse_matrix("skill_matrix:" + VIP_ABOVE + UNNAMED.replace("20", "30"), "m.yaml").rules[1]
+    assert alone.id == moved.id and alone.id.startswith("billing-")
+    other = parse_matrix("skill_matrix:" + UNNAMED.replace("intent_keyword", "match: exact\n    intent_keyword"), "m")
+    assert other.rules[0].id != alone.id
+    twice = parse_matrix("skill_matrix:" + UNNAMED + UNNAMED, "m.yaml")
+    assert len({r.id for r in twice.rules}) == 2, "a shadowed duplicate still has a name of its own"
