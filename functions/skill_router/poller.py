@@ -43,6 +43,7 @@ _REMEMBERED = (
     "outcome",
     "rule_id",
     "steps_applied",
+    "steps_failed",
     "step_mark",
     "step_expires",
     "step_claim_expires",
@@ -74,6 +75,7 @@ class PollReport:
     # continues from `next_page` (docs/design.md, "Bounded discovery").
     share_spent: bool = False
     next_page: int = 1
+    rules_failed: int = 0  # rules of the matrix in force whose names do not resolve
 
     @property
     def matched(self) -> int:
@@ -95,6 +97,7 @@ class PollReport:
             "reconciled": counts["applied"] if self.event_mode else 0,
             "genesys_calls": self.genesys_calls,
             **({"share_spent": True, "next_page": self.next_page} if self.share_spent else {}),
+            **({"rules_failed": self.rules_failed} if self.rules_failed else {}),
             "matrix_version": self.matrix_version,
             **({"problem": self.problem} if self.problem else {}),
         }
@@ -180,6 +183,7 @@ class Poller:
             watermark_after=_iso(watermark) if watermark else None,
             matrix_version=matrix.version,
             event_mode=s.event_mode,
+            rules_failed=len(matrix.broken_rules),
         )
         calls_before = self.genesys.stats["calls"]
         sweep = self.discovery().plan()
@@ -319,6 +323,8 @@ class Poller:
         if report.event_mode:
             metrics.add_metric(name="Reconciled", unit="Count", value=report.outcomes.get("applied", 0))
         metrics.add_metric(name="GenesysCalls", unit="Count", value=report.genesys_calls)
+        # Rules in force whose names did not resolve (matrix_source.py): alarmed while above 0.
+        metrics.add_metric(name="MatrixRulesFailed", unit="Count", value=report.rules_failed)
         if report.watermark_after:
             lag = (now - datetime.fromisoformat(report.watermark_after)).total_seconds()
             metrics.add_metric(name="WatermarkLagSeconds", unit="Seconds", value=max(lag, 0))

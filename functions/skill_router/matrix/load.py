@@ -339,9 +339,7 @@ def _parse_rule(
     )
 
 
-def derived_id(
-    first: str, keywords: tuple[str, ...], match: str, attribute: Any, queues: tuple[str, ...]
-) -> str:
+def derived_id(first: str, keywords: tuple[str, ...], match: str, attribute: Any, queues: tuple[str, ...]) -> str:
     """The id of a rule without an explicit `id`: its first keyword and a digest of what decides
     which callers it matches (keywords, match mode, attribute, queues). A waiting caller's ladder
     is found by the id its leg recorded, so the id must not change when another rule is added,

@@ -76,6 +76,9 @@ class Rule:
     # A rule without an explicit `id` was named by its position until issue 19 (`2-billing`):
     # ledger entries written then still name it so (Matrix.rule).
     legacy_id: str | None = None
+    # Names Genesys no longer resolves (a language or skill deleted after the file was written):
+    # the rule fails (its callers are recorded `failed`, its steps do not fire), never the matrix.
+    broken: tuple[str, ...] = ()
 
     def line_of(self, key: str) -> int:
         """The line of one of the rule's keys in the file (for errors found after parsing)."""
@@ -121,10 +124,16 @@ class Matrix:
         return found or next((r for r in self.rules if r.legacy_id == rule_id), None)
 
     @property
+    def broken_rules(self) -> tuple[Rule, ...]:
+        """Rules that cannot be applied: a name in them did not resolve when the matrix loaded."""
+        return tuple(r for r in self.rules if r.broken)
+
+    @property
     def unresolved(self) -> bool:
         """Some rule names a skill or a user that only Genesys can turn into an id or an email."""
         return any(
-            r.skill_names or r.notify_users or r.language_name or any(s.unresolved for s in r.escalate)
+            not r.broken
+            and (r.skill_names or r.notify_users or r.language_name or any(s.unresolved for s in r.escalate))
             for r in self.rules
         )
 
