@@ -13,6 +13,7 @@ email went to (`sent_to`) and the leg that sent it (`leg`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -89,7 +90,8 @@ def owed(conversation_id: str, entry: dict[str, Any], matrix: Matrix) -> list[Em
             recipients = tuple(entry.get("notify_to") or (rule.notify if rule else ()))
             emails.append(rule_email(conversation_id, rule_id, recipients, routing.skill_ids))
         elif rule is not None and step is not None:
-            emails.append(step_email(conversation_id, rule, step, routing))
+            # Keyed as the entry owes it (a rule id recorded by an older release may differ from today's).
+            emails.append(dataclasses.replace(step_email(conversation_id, rule, step, routing), key=key))
         else:
             emails.append(Email(key, (), "", "", rule_email=False))  # settled without a send
     return emails

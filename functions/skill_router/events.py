@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from skill_router.first_sight import BUSY, process_conversation, serve_live
+from skill_router.first_sight import BUSY, WAITING, process_conversation, serve_live
 from skill_router.genesys.client import Discovered, leg_key
 from skill_router.ids import InvalidId, event_source_org, is_genesys_id, require_id
 from skill_router.leg import Adapters, Outcome
@@ -45,7 +45,6 @@ TOPICS = {
 MAX_EVENT_AGE = timedelta(days=1)
 MAX_EVENT_AHEAD = timedelta(minutes=5)
 MAX_REQUESTED_SKILLS = 100
-WAITING = "waiting"  # the ledger's note: queued, no intent yet
 
 
 class EventRejected(ValueError):
@@ -178,7 +177,12 @@ def handle_event(
         return Outcome(cid, "pending", final=False, reason="no rule matches these attributes (yet)")
     if leg:
         # The intent the caller was waiting for: read now, whatever the re-check schedule says.
-        return process_conversation(found, leg_entry, matrix, adapters, now, recheck_now=True)
+        outcome = process_conversation(found, leg_entry, matrix, adapters, now, recheck_now=True)
+        if outcome.outcome == "pending" and outcome.out_of_time:
+            # No budget or time left to read it now: the next poll reads it, not its re-check
+            # schedule (up to INTENT_RECHECK_SECONDS x 10 away).
+            adapters.store.recheck_soon(cid, leg)
+        return outcome
     # Queued already (its acd.start came first and is not noted yet) or not yet: read to know.
     return serve_live(found, leg_entry, matrix, adapters, now, too_old=False)
 

@@ -33,6 +33,7 @@ from skill_router.store import FINAL_OUTCOMES, emails_owed
 
 BUSY = "another handler is working on this caller"
 WAITING_FOR_INTENT = "waiting_for_intent"  # a leg queued without an intent yet: read again on a backoff
+WAITING = "waiting"  # event mode's note on the conversation: queued on `waiting_leg`, no intent yet
 RECHECK_FIRST_SECONDS = 30
 RECHECK_CEILING_FACTOR = 10
 
@@ -94,9 +95,9 @@ def _finished(
         stepped = escalate(found, prior, matrix, adapters, now)
     except OutOfTime as exc:
         return Outcome(cid, "pending", final=False, reason=str(exc))
-    except GenesysError as exc:  # the step claim lapses and the steps are planned again
+    except GenesysError as exc:  # reading the caller before a step failed: the next poll plans it again
         logger.error(
-            "escalation step failed; retried once its claim expires",
+            "escalation step failed; retried by the next poll",
             extra={"conversation_id": cid, "operation": exc.operation, "status": exc.status},
         )
         return Outcome(cid, "done", final=True, reason=str(exc), stale=True)
@@ -155,6 +156,15 @@ def _serve_claimed(
     try:
         if live is None:
             live = adapters.genesys.get_conversation(cid)
+            current = _current_leg(found, live, now)
+            if current is not None:
+                # The event spoke of another leg (a late acd.start for the queue the caller was
+                # transferred out of) or named none: act on the leg the read shows, by its ACD
+                # participant, with its own clock; nothing is recorded on the other.
+                found, prior = current, adapters.store.entry(cid, current.leg)
+                if prior and prior.get("outcome") in FINAL_OUTCOMES:
+                    return process_conversation(found, prior, matrix, adapters, now)  # finished already
+                leg = Leg(cid, found.leg, found.queue_entered)
         # DynamoDB's TTL deletes a ledger entry some time after `expires_at`, never before, and
         # every write pushes `expires_at` on: a caller younger than this still has the entry that
         # says "done" or "emailed", so no later event or poll acts on it again.
@@ -175,6 +185,10 @@ def _serve_claimed(
             adapters.store.record(
                 cid, WAITING_FOR_INTENT, leg=leg.leg, queue_entered=leg.queue_entered, **decision.fields
             )
+            if adapters.settings.event_mode and leg.leg and decision.fields.get("checks") == 1:
+                # The intent's attributes event names no leg: this note tells it which leg to read
+                # (or, with no budget left, to have the next poll read: events.py).
+                adapters.store.record(cid, WAITING, queue_id=found.queue_id, waiting_leg=leg.leg)
             return Outcome(cid, "pending", final=False, reason="waiting for intent")
         return record(adapters, leg, decision.outcome, **decision.fields)
     except GenesysError as exc:
@@ -236,6 +250,19 @@ def decide(
             WAITING_FOR_INTENT, {"queue_id": live.queue_id, "checks": checks, "next_check_at": next_check_at}
         )
     rule, value = hit
+    if rule.broken:
+        # First match still wins (a caller of this rule must not fall to a rule below meant for
+        # others), but the rule names what Genesys no longer has: the caller is left as it is.
+        return Verdict(
+            "failed",
+            {
+                "rule_id": rule.id,
+                "matrix_version": matrix.version,
+                "queue_id": live.queue_id,
+                "reason": f"rule '{rule.id}' cannot be applied: " + "; ".join(rule.broken)[:400],
+                "hint": "a name in the rule no longer resolves in Genesys: fix the matrix and upload it again",
+            },
+        )
     chosen = plan(
         rule,
         waited=waited_seconds(found.waiting_since, now),
@@ -243,6 +270,24 @@ def decide(
         include_rule=True,
     )
     return Assignment(rule, rule.matching_keyword(value), live.queue_id, chosen)
+
+
+def _current_leg(found: Discovered, live: LiveConversation | None, now: datetime) -> Discovered | None:
+    """The leg the conversation read shows, when it is not the one `found` names (None: it is,
+    or the read shows no queue leg). Genesys does not document which participant acd.start's
+    `participantId` names, so only the read's ACD participant keys a leg."""
+    if live is None or not live.in_queue or not live.participant_id:
+        return None
+    if str(found.leg or "").lower() == live.participant_id.lower():
+        return None
+    return dataclasses.replace(
+        found,
+        queue_id=live.queue_id,
+        participant_id=live.participant_id,
+        requested_skill_ids=live.skill_ids,
+        # Without the leg's start in the read, its wait counts from now: a step is late, never early.
+        queue_entered=live.queue_entered or now,
+    )
 
 
 def _recheck_not_due(next_check_at: float, now: datetime, adapters: Adapters) -> bool:
@@ -265,6 +310,8 @@ def _any_rule_can_change(matrix: Matrix, found: Discovered) -> bool:
     for rule in matrix.rules:
         if rule.queues and (found.queue_id or "").lower() not in rule.queues:
             continue
+        if rule.broken:  # its callers are recorded failed (decide), not passed over
+            return True
         if rule.routing_priority is not None or rule.high_priority or not set(rule.skill_ids) <= have:
             return True
         if rule.escalate or rule.language_id is not None:  # steps to come while the caller waits

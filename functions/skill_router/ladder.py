@@ -38,7 +38,8 @@ def applied_steps(entry: dict[str, Any] | None, now: float) -> list[int]:
     was recorded) does not, so the step is planned again. `now` is DynamoDB's time (the store's),
     as the claim's expiry is."""
     entry = entry or {}
-    applied = [int(a) for a in entry.get("steps_applied") or []]
+    # A step Genesys refused MAX_ATTEMPTS times (`steps_failed`) is done with, like one applied.
+    applied = [int(a) for a in [*(entry.get("steps_applied") or []), *(entry.get("steps_failed") or [])]]
     if entry.get("step_mark") is not None and STEP.held(entry, now):
         applied.append(int(entry["step_mark"]))
     return applied
@@ -52,7 +53,7 @@ def escalate(
     if prior.get("outcome") not in ASSIGNED:
         return None
     rule = matrix.rule(prior.get("rule_id"))
-    if rule is None or not rule.escalate:
+    if rule is None or not rule.escalate or rule.broken:
         return None
     cid = found.conversation_id
     # Discovery says the caller still waits in this queue leg; a step never fires after.

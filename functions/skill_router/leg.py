@@ -9,12 +9,14 @@ emails owed) and then send each email once (emails.py).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from skill_router.emails import Email, rule_email, send_all, step_email
+from skill_router.emails import AWS_ERRORS, Email, rule_email, send_all, step_email
+from skill_router.errors import OutOfTime
 from skill_router.escalation import Plan, step_log
 from skill_router.genesys.client import GenesysClient
 from skill_router.genesys.errors import GenesysError
@@ -126,13 +128,21 @@ def carry_out(
     and every due step in one PATCH, claimed, recorded, emailed."""
     cid, dry = leg.conversation_id, adapters.settings.dry_run
     store = adapters.store
-    if plan.due and not store.claim_steps(cid, leg.leg, plan.due[-1].after, uuid.uuid4().hex, adapters.claim_seconds()):
+    owner = uuid.uuid4().hex
+    mark, claim_seconds = (plan.due[-1].after if plan.due else 0), adapters.claim_seconds()
+    if plan.due and not store.claim_steps(cid, leg.leg, mark, owner, claim_seconds, plan.applied_after):
         logger.info("another run applies these escalation steps", extra={"conversation_id": cid, "rule_id": rule.id})
         return Outcome(cid, "done", final=True, rule_id=rule.id, stale=True)
     change = plan.change
     if change is not None and not dry:
         skills = list(change.skill_ids) if change.skill_ids is not None else None
-        if not patch_or_gone(adapters, leg, skills, change.priority, change.language_id):
+        try:
+            landed = patch_or_gone(adapters, leg, skills, change.priority, change.language_id)
+        except (GenesysError, OutOfTime) as exc:
+            if not plan.due:
+                raise
+            return _steps_not_applied(adapters, leg, rule, plan, owner, exc)
+        if not landed:
             if plan.rule_included:
                 return record(adapters, leg, "gone", reason="left the queue before the PATCH")
             store.record_steps(cid, leg.leg, [], left_queue=True)
@@ -206,6 +216,36 @@ def _decided(plan: Plan, log: list[dict[str, Any]], now: datetime) -> dict[str, 
         "priority_decided": priority,
         "language_decided": language,
     }
+
+
+def _steps_not_applied(
+    adapters: Adapters, leg: Leg, rule: Rule, plan: Plan, owner: str, exc: GenesysError | OutOfTime
+) -> Outcome:
+    """The PATCH of claimed steps did not land. Their claim is freed at once (else no poll before
+    it lapsed, a minute on, would try again). Throttling or time running out costs no attempt and
+    the next poll tries again; a first sight's failure is counted by `failed` (first_sight.py).
+    Any other failure (Genesys refused it: a language deleted since the matrix loaded, say) counts
+    one attempt on the leg's steps; at MAX_ATTEMPTS they are recorded as failed, reported and
+    never sent again, and the ladder goes on with the steps after them."""
+    cid, store = leg.conversation_id, adapters.store
+    if plan.rule_included or isinstance(exc, OutOfTime) or exc.status == 429:
+        with contextlib.suppress(*AWS_ERRORS):  # else the claim lapses with this invocation
+            store.release_steps(cid, leg.leg, owner)
+        raise exc
+    attempts, ended = store.fail_steps(cid, leg.leg, list(plan.applied_after), owner, adapters.settings.max_attempts)
+    logger.error(
+        "escalation step refused" + ("; given up after MAX_ATTEMPTS" if ended else "; retried by the next poll"),
+        extra={
+            "conversation_id": cid,
+            "rule_id": rule.id,
+            "steps": list(plan.applied_after),
+            "operation": exc.operation,
+            "status": exc.status,
+            "attempts": attempts,
+            "hint": _hint(exc),
+        },
+    )
+    return Outcome(cid, "failed" if ended else "retry", final=True, rule_id=rule.id, reason=str(exc)[:500], stale=True)
 
 
 def _emails(conversation_id: str, rule: Rule, plan: Plan) -> list[Email]:

@@ -64,6 +64,10 @@ class MatrixSource:
             )
             if self.resolver is not None:
                 matrix = self.resolver(matrix)
+            if matrix.broken_rules and self.matrix is not None:
+                # A new version naming what Genesys does not have: the author's to fix, and the
+                # last good matrix is at hand. Without one (a new container), only those rules fail.
+                raise MatrixError(self.location, [p for r in matrix.broken_rules for p in r.broken])
         except (GenesysError, OutOfTime) as exc:
             # Genesys could not answer the look-ups: not the file's fault, so try again next poll.
             if self.matrix is None:
@@ -85,6 +89,11 @@ class MatrixSource:
             return self.matrix
         for warning in matrix.warnings:
             logger.warning(warning)
+        for rule in matrix.broken_rules:
+            logger.error(
+                f"rule '{rule.id}' fails: its names do not resolve in Genesys; the other rules route",
+                extra={"rule_id": rule.id, "problems": list(rule.broken), "version": matrix.version},
+            )
         if self.matrix is not None:
             metrics.add_metric(name="MatrixReloaded", unit="Count", value=1)
             logger.info("skill matrix reloaded", extra={"version": matrix.version, "rules": len(matrix.rules)})

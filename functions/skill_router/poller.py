@@ -32,7 +32,7 @@ from skill_router.leg import Adapters, Outcome
 from skill_router.matrix_source import MatrixSource
 from skill_router.observability import logger, metrics
 from skill_router.settings import Settings
-from skill_router.store import FINAL_OUTCOMES, StateStore, format_time
+from skill_router.store import FINAL_OUTCOMES, SKEW_MARGIN_SECONDS, StateStore, format_time
 
 # A poll starts only with this much of the invocation left: an idle poll is one query page and
 # a watermark write; a busy one stops at the deadline and leaves the rest to the next poll.
@@ -43,6 +43,7 @@ _REMEMBERED = (
     "outcome",
     "rule_id",
     "steps_applied",
+    "steps_failed",
     "step_mark",
     "step_expires",
     "step_claim_expires",
@@ -74,6 +75,7 @@ class PollReport:
     # continues from `next_page` (docs/design.md, "Bounded discovery").
     share_spent: bool = False
     next_page: int = 1
+    rules_failed: int = 0  # rules of the matrix in force whose names do not resolve
 
     @property
     def matched(self) -> int:
@@ -95,6 +97,7 @@ class PollReport:
             "reconciled": counts["applied"] if self.event_mode else 0,
             "genesys_calls": self.genesys_calls,
             **({"share_spent": True, "next_page": self.next_page} if self.share_spent else {}),
+            **({"rules_failed": self.rules_failed} if self.rules_failed else {}),
             "matrix_version": self.matrix_version,
             **({"problem": self.problem} if self.problem else {}),
         }
@@ -120,9 +123,7 @@ class Poller:
     def run_invocation(self, deadline: Deadline, owner: str) -> dict[str, Any]:
         """All polls of one invocation under one lease; the lease is released however it ends."""
         self.genesys.begin(deadline)
-        # Lambda ends the run at its timeout, so the lease need not outlive it: a crashed run's
-        # lease frees itself by the time the next scheduled run starts.
-        lease = self.store.acquire_lease(owner, deadline.until_timeout() + 1)
+        lease = self.store.acquire_lease(owner, lease_seconds(deadline))
         if lease is None:
             metrics.add_metric(name="LeaseHeld", unit="Count", value=1)
             logger.warning("another invocation holds the lease; this one does nothing")
@@ -182,6 +183,7 @@ class Poller:
             watermark_after=_iso(watermark) if watermark else None,
             matrix_version=matrix.version,
             event_mode=s.event_mode,
+            rules_failed=len(matrix.broken_rules),
         )
         calls_before = self.genesys.stats["calls"]
         sweep = self.discovery().plan()
@@ -321,9 +323,20 @@ class Poller:
         if report.event_mode:
             metrics.add_metric(name="Reconciled", unit="Count", value=report.outcomes.get("applied", 0))
         metrics.add_metric(name="GenesysCalls", unit="Count", value=report.genesys_calls)
+        # Rules in force whose names did not resolve (matrix_source.py): alarmed while above 0.
+        metrics.add_metric(name="MatrixRulesFailed", unit="Count", value=report.rules_failed)
         if report.watermark_after:
             lag = (now - datetime.fromisoformat(report.watermark_after)).total_seconds()
             metrics.add_metric(name="WatermarkLagSeconds", unit="Seconds", value=max(lag, 0))
+
+
+def lease_seconds(deadline: Deadline) -> float:
+    """How long the lease taken now lasts: until the work stops (SAFETY_MARGIN_SECONDS before the
+    timeout), and never so long that a crashed run's lease is still judged held when its invocation
+    would have timed out: a claim counts as lapsed only SKEW_MARGIN_SECONDS after its expiry, in
+    DynamoDB's whole seconds. The next scheduled run starts a minute after this one, later than the
+    timeout (58 s), so it always finds a crashed run's lease lapsed (README "When things fail")."""
+    return max(1.0, min(deadline.remaining(), deadline.until_timeout() - SKEW_MARGIN_SECONDS - 1))
 
 
 def _sweep_start(discovery: DiscoveryBudget, now: datetime) -> datetime:

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from skill_router.poller import Poller
 from skill_router.store import StateStore
+from skill_router.store.claims import LEASE
 from tests.attack.helpers import EVENT_HANDLER, acd_start, spawn
 from tests.integration.conftest import App, await_holds_lapsed, queued
 
@@ -128,3 +130,30 @@ def test_a_caller_claim_written_a_year_ahead_does_not_block_the_caller_for_good(
     write_raw(app, f"claim#{conversation}", work_expires=time.time() + 365 * 86400)
     report = app.invoke()["polls"][0]
     assert report["applied"] == 1
+
+
+class Killed(BaseException):
+    """Lambda ends a timed-out or crashed run: no `finally` of ours runs after it."""
+
+
+@pytest.mark.parametrize("margin", ["5", "0"])
+def test_the_scheduled_run_after_a_crashed_run_is_not_locked_out(
+    app: App, queue: str, monkeypatch: pytest.MonkeyPatch, margin: str
+):
+    """Issue 19, class 12: a run killed while it holds the lease must not cost the next scheduled
+    run (60 s after it started; the template's Timeout is 58 s) its minute."""
+    app.set(SAFETY_MARGIN_SECONDS=margin)
+
+    def killed(*_: Any, **__: Any) -> None:
+        raise Killed
+
+    monkeypatch.setattr(Poller, "poll", killed)
+    monkeypatch.setattr(StateStore, "release_lease", killed)
+    started = app.store.now()  # DynamoDB's time, just before the run starts (the lease is in it too)
+    with pytest.raises(Killed):
+        app.invoke(timeout=58.0)
+    lease = app.watermark()
+    assert LEASE.held(lease, app.store.now()), "the lease was not taken: the attack proves nothing"
+    assert not LEASE.held(lease, started + 60), (
+        f"the lease ({lease['lease_expires']}) still holds when the next scheduled run starts ({started + 60:.0f})"
+    )

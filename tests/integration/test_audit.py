@@ -40,12 +40,8 @@ def test_audit_reads_back_each_decision_by_conversation_and_by_time(
     story = audit(capsys, "--conversation", billing)
     assert story.startswith(f"conversation {billing}: 1 queue leg") and "dispute" not in story
     (row,) = table(story)
-    assert (row["event"], row["outcome"], row["rule"], row["keyword"]) == (
-        "decision",
-        "applied",
-        "1-billing",
-        "billing",
-    )
+    assert (row["event"], row["outcome"], row["keyword"]) == ("decision", "applied", "billing")
+    assert row["rule"].startswith("billing-"), "an unnamed rule is named by its keyword and what it matches"
     assert row["skills before"] == ENGLISH and row["skills after"] == f"{ENGLISH}, {BILLING}"
     assert row["emailed"].endswith("to billing.lead@example.com"), "who the rule's email went to, and when"
     listing = table(audit(capsys, "--since", "1h"))
@@ -60,7 +56,7 @@ def test_a_dry_run_is_audited_apart_and_changes_nothing(app: App, queue: str, ca
     capsys.readouterr()
     assert main(["audit", "--conversation", conversation]) == 3, "nothing real was recorded"
     assert main(["audit", "--conversation", conversation, "--dry-run"]) == 0
-    assert "2-technical" in capsys.readouterr().out
+    assert "technical-" in capsys.readouterr().out
 
 
 LEAD = "lead@example.com"

@@ -103,7 +103,7 @@ def test_intent_first_then_acd_start_reads_the_caller_before_it_writes(app: App,
     applied = send(acd_start(app, conversation, queue))
     assert applied["outcome"] == "applied" and applied["genesys_calls"] == 2
     assert app.sim.count("GET", GET) == 1 and app.sim.routing(conversation)[0] == [ENGLISH, TECH]
-    assert app.ledger(conversation)["rule_id"] == "2-technical"
+    assert app.ledger(conversation)["rule_id"].startswith("technical-")
 
 
 def test_queued_first_then_the_intent_event_finishes_it(app: App, queue: str):

@@ -9,9 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from skill_router import runtime
-from skill_router.errors import MatrixError
 from skill_router.observability import logger
-from tests.integration.conftest import BILLING, GET, SEED_MATRIX, TECH, App, queued
+from tests.integration.conftest import BILLING, SEED_MATRIX, TECH, App, queued
 
 
 def emitted_metrics(output: str) -> dict[str, float]:
@@ -100,9 +99,10 @@ skill_matrix:
     assert app.sim.count("GET", "/api/v2/users/") == 0
 
 
-def test_an_unknown_skill_name_is_an_error_at_load_time_with_the_line(app: App, queue: str):
+def test_an_unknown_skill_name_fails_its_rule_at_load_time_with_the_line(app: App, queue: str):
     app.upload_matrix("skill_matrix:\n  - intent_keyword: spanish\n    skills: [Spansh]\n")
-    queued(app, queue, "spanish please")
-    with pytest.raises(MatrixError, match=r"skill_matrix.yaml:3 rule 1 'skills': no routing skill named 'Spansh'"):
-        app.invoke()
-    assert app.sim.count("GET", GET) == 0
+    conversation = queued(app, queue, "spanish please")
+    report = app.invoke()["polls"][0]
+    assert report["rules_failed"] == 1 and report["failed"] == 1 and app.sim.count("PATCH") == 0
+    reason = app.ledger(conversation)["reason"]
+    assert "skill_matrix.yaml:3 rule 1 'skills': no routing skill named 'Spansh'" in reason

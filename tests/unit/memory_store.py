@@ -90,6 +90,12 @@ class MemoryStore:
                 item["attempts"] = int(item.get("attempts", 0)) + 1
             return True
 
+    def recheck_soon(self, conversation_id: str, leg: str) -> None:
+        with self._lock:
+            item = self._item("UpdateItem", self.ledger_key(conversation_id, leg))
+            if item.get("outcome") == "waiting_for_intent":
+                item["next_check_at"] = int(self.now())
+
     def record_steps(
         self, conversation_id: str, leg: str | None, log: list[dict[str, Any]], owed: Iterable[str] = (), **fields: Any
     ) -> None:
@@ -98,7 +104,7 @@ class MemoryStore:
             item.update(updated_at=self._stamp(), **{k: _plain(v) for k, v in fields.items() if v is not None})
             if log:
                 item["step_log"] = [*item.get("step_log", []), *log]
-            for name in STEP.attributes:
+            for name in ("step_attempts", *STEP.attributes):
                 item.pop(name, None)
             if set(owed):
                 item["emails_owed"] = sorted(set(item.get("emails_owed", [])) | set(owed))
@@ -156,7 +162,7 @@ class MemoryStore:
         return f"{self.prefix}watermark#poll"
 
     def acquire_lease(self, owner: str, seconds: float) -> Lease | None:
-        item = self._take(self._watermark, LEASE, owner, int(seconds) + 1)
+        item = self._take(self._watermark, LEASE, owner, seconds)
         if item is None:
             return None
         window_end = item.get("window_end")
@@ -230,14 +236,43 @@ class MemoryStore:
         self.calls += 1
         return _copy(self.items.get(self._email_pk(conversation_id, key), {}))
 
-    def claim_steps(self, conversation_id: str, leg: str | None, mark: int, owner: str, seconds: float) -> bool:
+    def claim_steps(
+        self, conversation_id: str, leg: str | None, mark: int, owner: str, seconds: float, afters: Iterable[int] = ()
+    ) -> bool:
         def ok(item: dict[str, Any]) -> bool:
+            done = {int(a) for a in [*item.get("steps_applied", []), *item.get("steps_failed", [])]}
+            if done & {int(mark), *(int(a) for a in afters)}:
+                return False
             return item.get("step_mark") is None or int(item["step_mark"]) < mark or self._lapsed(item, STEP)
 
         taken = self._take(self.ledger_key(conversation_id, leg), STEP, owner, seconds, ok)
         if taken is not None:
             taken.update(step_mark=mark, expires_at=int(self.now()) + self.ttl_seconds)
         return taken is not None
+
+    def release_steps(self, conversation_id: str, leg: str | None, owner: str) -> None:
+        with self._lock:
+            item = self._item("UpdateItem", self.ledger_key(conversation_id, leg))
+            if item.get(STEP.owner_attribute) == owner:
+                for name in ("step_mark", *STEP.attributes):
+                    item.pop(name, None)
+
+    def fail_steps(
+        self, conversation_id: str, leg: str | None, afters: list[int], owner: str, max_attempts: int
+    ) -> tuple[int, bool]:
+        with self._lock:
+            item = self._item("UpdateItem", self.ledger_key(conversation_id, leg))
+            if item.get(STEP.owner_attribute) != owner:
+                return 0, False
+            for name in ("step_mark", *STEP.attributes):
+                item.pop(name, None)
+            attempts = int(item.get("step_attempts", 0)) + 1
+            item["step_attempts"] = attempts
+            if attempts < max_attempts:
+                return attempts, False
+            item["steps_failed"] = [*item.get("steps_failed", []), *afters]
+            item.pop("step_attempts")
+            return attempts, True
 
 
 def _plain(value: Any) -> Any:

@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from skill_router.deadline import Deadline
-from skill_router.poller import MIN_POLL_SECONDS, Poller, PollReport
+from skill_router.poller import MIN_POLL_SECONDS, Poller, PollReport, lease_seconds
 from skill_router.settings import load_settings
+from skill_router.store import SKEW_MARGIN_SECONDS
+from skill_router.store.claims import holds, times
 
 ENV = {
     "GENESYS_CREDENTIALS_SECRET": "c",
@@ -122,3 +124,13 @@ def test_the_lease_is_released_once_when_no_poll_released_it():
     short = TimedPoller(clock, 10, [52.0])  # one long poll leaves no time for a second
     short.run_invocation(Deadline(lambda: int((began + 58 - clock.now) * 1000), 5), owner="run")
     assert short.releases == [False] and short.store.released == ["run"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("margin", [0.0, 1.0, 5.0, 30.0])
+@pytest.mark.parametrize("started_at", [1_000_000.0, 1_000_000.5, 1_000_000.99])
+def test_a_crashed_runs_lease_is_lapsed_when_the_next_scheduled_run_starts(margin: float, started_at: float):
+    """Issue 19, class 12: the template's Timeout is 58 s and the schedule one minute."""
+    deadline = Deadline(lambda: 58_000, margin)
+    expires = times(started_at, lease_seconds(deadline))[0]
+    assert not holds(expires, started_at + 58), "still held when the crashed run's invocation timed out"
+    assert holds(expires, started_at + min(58 - margin, 58 - SKEW_MARGIN_SECONDS - 1) - 1), "not held while working"

@@ -17,7 +17,7 @@ from skill_router.first_sight import BUSY, WAITING_FOR_INTENT, process_conversat
 from skill_router.genesys.client import Discovered, LiveConversation
 from skill_router.genesys.errors import GenesysError
 from skill_router.leg import Adapters, Outcome
-from skill_router.matrix import Matrix, parse_matrix
+from skill_router.matrix import Matrix, parse_matrix, resolve_matrix
 from skill_router.settings import load_settings
 from skill_router.store import emails_owed
 from tests.unit.memory_store import MemoryStore
@@ -489,3 +489,157 @@ def test_an_entry_of_the_previous_release_still_gets_its_owed_email():
 def test_outcomes_carry_typed_fields_not_a_details_dict():
     names = {f.name for f in dataclasses.fields(Outcome)}
     assert "details" not in names and {"steps", "email_owed", "out_of_time", "retry_page", "stale"} <= names
+
+
+# --- a waiting caller's ladder is its own rule's (issue 19, class 3) --------------------------------
+
+UNNAMED = f"""
+  - intent_keyword: billing
+    skills: [{BILLING}]
+    escalate:
+      - after: 60
+        routing_priority: 20
+"""
+VIP_ABOVE = f"""
+  - intent_keyword: billing
+    queues: [{OTHER_QUEUE}]
+    skills: [{BILLING}]
+    escalate:
+      - after: 60
+        routing_priority: 2000
+"""
+
+
+def test_a_rule_added_above_neither_takes_nor_stops_a_waiting_callers_ladder():
+    w = world("skill_matrix:" + UNNAMED)
+    w.caller("billing")
+    assert w.poll().outcome == "applied"
+    w.matrix = parse_matrix("skill_matrix:" + VIP_ABOVE + UNNAMED, "m.yaml")
+    assert w.poll(90).steps == 1
+    assert w.genesys.patches[-1] == {"priority": 20}
+
+
+def test_a_ledger_entry_naming_its_rule_by_position_keeps_its_ladder_while_the_rule_stays_there():
+    w = world("skill_matrix:" + UNNAMED)
+    w.caller("billing")
+    w.poll()
+    w.store.items[w.store.ledger_key(CALLER, LEG)]["rule_id"] = "1-billing"  # written by release 0.x
+    assert w.poll(90).steps == 1 and w.genesys.patches[-1] == {"priority": 20}
+
+
+def test_rules_without_an_id_are_named_by_what_they_match_not_where_they_are():
+    alone = parse_matrix("skill_matrix:" + UNNAMED, "m.yaml").rules[0]
+    moved = parse_matrix("skill_matrix:" + VIP_ABOVE + UNNAMED.replace("20", "30"), "m.yaml").rules[1]
+    assert alone.id == moved.id and alone.id.startswith("billing-")
+    other = parse_matrix("skill_matrix:" + UNNAMED.replace("intent_keyword", "match: exact\n    intent_keyword"), "m")
+    assert other.rules[0].id != alone.id
+    twice = parse_matrix("skill_matrix:" + UNNAMED + UNNAMED, "m.yaml")
+    assert len({r.id for r in twice.rules}) == 2, "a shadowed duplicate still has a name of its own"
+
+
+# --- a step that fails half-way (issue 19, classes 4 and 7) -----------------------------------------
+
+PRIORITY_STEPS = f"""
+skill_matrix:
+  - id: billing
+    intent_keyword: billing
+    skills: [{BILLING}]
+    escalate:
+      - after: 60
+        routing_priority: 20
+      - after: 120
+        routing_priority: 30
+"""
+
+
+def test_a_step_patch_throttled_past_its_retries_is_tried_again_by_the_next_poll():
+    w = world(PRIORITY_STEPS)
+    w.caller("billing")
+    w.poll()
+    w.genesys.patch_routing = _fail_once(w, 429)  # type: ignore[method-assign]
+    assert w.poll(60).steps == 0
+    assert w.entry().get("step_mark") is None, "the step's claim was left held"
+    assert w.poll(5).steps == 1 and w.genesys.callers[CALLER].priority == 20
+
+
+def test_a_step_genesys_refuses_ends_after_max_attempts_and_the_ladder_goes_on():
+    w = world(PRIORITY_STEPS, MAX_ATTEMPTS="2")
+    w.caller("billing")
+    w.poll()
+    refuse = _fail_always(w, 400)
+    w.genesys.patch_routing = refuse  # type: ignore[method-assign]
+    assert w.poll(60).outcome == "retry"
+    assert w.poll(5).outcome == "failed"
+    assert w.entry()["steps_failed"] == [60]
+    calls = refuse.calls  # type: ignore[attr-defined]
+    assert w.poll(5).outcome == "done" and refuse.calls == calls, "a step given up is never sent again"  # type: ignore[attr-defined]
+    w.genesys.patch_routing = FakeGenesys.patch_routing.__get__(w.genesys)  # type: ignore[method-assign]
+    assert w.poll(60).steps == 1 and w.genesys.callers[CALLER].priority == 30, "the next step still fires"
+
+
+def _fail_once(w: World, status: int) -> Any:
+    real = w.genesys.patch_routing
+    state = {"left": 1}
+
+    def patch(*args: Any, **kwargs: Any) -> bool:
+        if state["left"]:
+            state["left"] -= 1
+            raise GenesysError("PATCH /api/v2/routing/conversations/{conversationId}", status, "refused")
+        return real(*args, **kwargs)
+
+    return patch
+
+
+def _fail_always(w: World, status: int) -> Any:
+    def patch(*args: Any, **kwargs: Any) -> bool:
+        patch.calls += 1  # type: ignore[attr-defined]
+        raise GenesysError("PATCH /api/v2/routing/conversations/{conversationId}", status, "languageId not found")
+
+    patch.calls = 0  # type: ignore[attr-defined]
+    return patch
+
+
+def test_a_plan_from_an_out_of_date_entry_writes_nothing():
+    """Issue 19, class 6: another container's memory of the leg predates step 1."""
+    w = world(PRIORITY_STEPS)
+    caller = w.caller("billing")
+    w.poll()
+    stale = w.entry()
+    assert w.poll(60).steps == 1
+    caller.skills.append(FLOW_SKILL)  # someone adds a skill
+    patches = len(w.genesys.patches)
+    w.clock.now += 60
+    now = datetime.fromtimestamp(w.clock.now, UTC)
+    outcome = process_conversation(w.found(caller), stale, w.matrix, w.adapters, now, run_ladder=True)
+    assert outcome.stale and len(w.genesys.patches) == patches, "step 1 was planned again from a stale entry"
+    assert w.poll().steps == 1 and w.genesys.patches[-1] == {"priority": 30}, "the ledger's plan goes on"
+
+
+def test_a_rule_whose_names_did_not_resolve_fails_its_callers_and_no_other_rule_takes_them():
+    """Issue 19, class 4."""
+    matrix = parse_matrix(SIMPLE.replace("  - id: billing\n", "  - id: billing\n    language: Klingon\n"), "m.yaml")
+    resolved = resolve_matrix(matrix, lambda names: {}, lambda uid: None, lambda names: {})
+    w = world()
+    w.matrix = resolved
+    w.caller("billing")
+    outcome = w.poll()
+    assert outcome.outcome == "failed" and w.genesys.patches == []
+    assert "Klingon" in w.entry()["reason"]
+    w.caller("technical")
+    w.genesys.callers[CALLER].participant_id = LEG_2
+    assert w.poll().outcome == "applied", "a caller of another rule was not routed"
+
+
+def test_a_late_acd_start_for_the_queue_left_acts_on_the_leg_the_read_shows():
+    """Issue 19, class 5."""
+    w = world(LADDER)
+    caller = w.caller("billing", waited=270)
+    old_entry = caller.entered
+    caller.queue_id, caller.participant_id = OTHER_QUEUE, LEG_2  # transferred before anyone served it
+    caller.entered = datetime.fromtimestamp(w.clock.now, UTC)
+    late = ConversationEvent(ACD_START, CALLER, old_entry, QUEUE, (), 0, participant_id=LEG)
+    now = datetime.fromtimestamp(w.clock.now, UTC)
+    assert handle_event(late, None, w.matrix, w.adapters, now).outcome == "applied"
+    assert w.genesys.patches == [{"skillIds": [BILLING], "priority": 10, "languageId": ENGLISH}], "no step yet"
+    assert w.store.entry(CALLER, LEG) is None, "nothing is recorded on the ended leg"
+    assert w.entry(LEG_2)["outcome"] == "applied"

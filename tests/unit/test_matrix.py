@@ -200,9 +200,13 @@ skill_matrix:
         return {"Billing": BILLING}
 
     with pytest.raises(MatrixError) as error:
-        resolve_matrix(matrix, by_name, lambda uid: "boss@example.com" if uid == user else None)
+        resolve_matrix(matrix, by_name, lambda uid: "boss@example.com" if uid == user else None, strict=True)
     assert error.value.problems == ["m.yaml:7 rule 2 'skills': no routing skill named 'Spanish' in this Genesys org"]
     assert lookups == [["Billing", "Spanish"]], "one look-up for every name in the file"
+    # As the function loads it: that rule fails, the other routes.
+    loaded = resolve_matrix(matrix, by_name, lambda uid: "boss@example.com" if uid == user else None)
+    assert [r.broken for r in loaded.rules] == [(), tuple(error.value.problems)]
+    assert loaded.rules[0].skill_ids == (TECH, BILLING) and loaded.broken_rules == (loaded.rules[1],)
     resolved = resolve_matrix(
         parse_matrix(text.replace("[Spanish]", f"[{TECH}]"), "m.yaml"), by_name, lambda _: "boss@example.com"
     )

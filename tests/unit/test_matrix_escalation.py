@@ -208,7 +208,7 @@ def test_names_in_rules_and_steps_are_resolved_once_each_or_named_as_errors():
     assert not resolved.unresolved
 
     with pytest.raises(MatrixError) as error:
-        resolve_matrix(matrix, lambda names: {"Billing": BILLING}, lambda uid: None, lambda names: {})
+        resolve_matrix(matrix, lambda names: {"Billing": BILLING}, lambda uid: None, lambda names: {}, strict=True)
     assert error.value.problems == [
         "m.yaml:9 rule 1 escalate step 1 'add_skills': no routing skill named 'General' in this Genesys org",
         f"m.yaml:14 rule 1 escalate step 2 'notify': no Genesys user {LEAD!r}, or the user has no email",

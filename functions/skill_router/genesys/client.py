@@ -86,6 +86,7 @@ class LiveConversation:
     participant_id: str | None = None  # the ACD participant of the open queue leg
     language_id: str | None = None  # conversationRoutingData.language: the requested language
     started: datetime | None = None  # the conversation's startTime
+    queue_entered: datetime | None = None  # the open ACD participant's startTime: when this leg began
 
     @property
     def in_queue(self) -> bool:
@@ -542,6 +543,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
     priority: int | None = None
     participant_id: str | None = None
     language_id: str | None = None
+    queue_entered: datetime | None = None
     for participant in conversation.participants or []:
         values = {str(k): str(v) for k, v in (participant.attributes or {}).items() if v is not None}
         # The caller's participant data is authoritative; others may carry stale copies.
@@ -558,6 +560,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
             language = routing.language if routing else None
             language_id = language.id if language is not None and language.id else None
             participant_id = participant.id
+            queue_entered = _aware(getattr(participant, "start_time", None))
     attributes.update(customer)
     return LiveConversation(
         conversation_id=conversation_id,
@@ -569,6 +572,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
         participant_id=participant_id,
         language_id=language_id,
         started=_aware(getattr(conversation, "start_time", None)),
+        queue_entered=queue_entered,
     )
 
 

@@ -15,6 +15,8 @@ intent, so "Billing" never matched; here both sides are folded). First matching 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -186,6 +188,10 @@ def parse_matrix(
             rule = replace(rule, escalate=steps) if rule is not None and steps is not None else None
         if rule is None:
             continue
+        if rule.legacy_id is not None and rule.id in seen_ids:
+            # Two rules without an id that match the same callers: the second is shadowed (first
+            # match wins, lint warns); it still needs a name of its own.
+            rule = replace(rule, id=f"{rule.id}-{position}")
         if rule.id in seen_ids:
             problems.append(
                 f"{source}:{rule.line} rule {position} 'id': {rule.id!r} is already used by rule {seen_ids[rule.id]}"
@@ -326,18 +332,21 @@ def _parse_rule(
     if len(problems) > before:
         return None
     first = re.sub(r"[^a-z0-9]+", "-", keywords[0].lower()).strip("-") if keywords else "rule"
+    queues = tuple(q.lower() for q in strings("queues"))  # Genesys ids, one spelling (like skill ids)
+    folded = tuple(k.casefold() for k in keywords)
     return Rule(
-        id=str(rule_id) if rule_id is not None else f"{position}-{first}"[:64],
+        id=str(rule_id) if rule_id is not None else derived_id(first, folded, match, attribute, queues),
+        legacy_id=None if rule_id is not None else f"{position}-{first}"[:64],
         position=position,
         line=raw.line,
-        keywords=tuple(k.casefold() for k in keywords),
+        keywords=folded,
         match=match,
         attribute=attribute.strip() if isinstance(attribute, str) else None,
         skill_ids=tuple(dict.fromkeys(s.lower() for s in skill_ids)),
         urgency=urgency,
         routing_priority=routing_priority,
         notify=tuple(dict.fromkeys(notify)),
-        queues=tuple(q.lower() for q in strings("queues")),  # Genesys ids, one spelling (like skill ids)
+        queues=queues,
         patterns=tuple(patterns),
         skill_names=tuple(dict.fromkeys(skill_names)),
         notify_users=tuple(dict.fromkeys(notify_users)),
@@ -345,6 +354,22 @@ def _parse_rule(
         language_name=language_name,
         key_lines=dict(raw.key_lines),
     )
+
+
+def derived_id(first: str, keywords: tuple[str, ...], match: str, attribute: Any, queues: tuple[str, ...]) -> str:
+    """The id of a rule without an explicit `id`: its first keyword and a digest of what decides
+    which callers it matches (keywords, match mode, attribute, queues). A waiting caller's ladder
+    is found by the id its leg recorded, so the id must not change when another rule is added,
+    removed or moved (it was the rule's position: issue 19). Editing what a rule does (skills,
+    priority, steps) keeps its id; editing what it matches makes it another rule."""
+    content = {
+        "keywords": sorted(set(keywords)),
+        "match": match,
+        "attribute": attribute.strip() if isinstance(attribute, str) else None,
+        "queues": sorted(set(queues)),
+    }
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{first[:40]}-{digest}"
 
 
 def _compile_regex(keyword: str) -> Any:

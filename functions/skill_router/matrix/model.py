@@ -73,6 +73,12 @@ class Rule:
     language_name: str | None = None
     escalate: tuple[Step, ...] = ()
     key_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+    # A rule without an explicit `id` was named by its position until issue 19 (`2-billing`):
+    # ledger entries written then still name it so (Matrix.rule).
+    legacy_id: str | None = None
+    # Names Genesys no longer resolves (a language or skill deleted after the file was written):
+    # the rule fails (its callers are recorded `failed`, its steps do not fire), never the matrix.
+    broken: tuple[str, ...] = ()
 
     def line_of(self, key: str) -> int:
         """The line of one of the rule's keys in the file (for errors found after parsing)."""
@@ -109,14 +115,25 @@ class Matrix:
         return {r.attribute for r in self.rules}
 
     def rule(self, rule_id: Any) -> Rule | None:
-        """The rule with this id, if the matrix (still) has one."""
-        return next((r for r in self.rules if r.id == rule_id), None) if rule_id else None
+        """The rule with this id, if the matrix (still) has one. An id a ledger entry recorded
+        before rules without an `id` got stable ones names the rule now at that position with that
+        first keyword (README "Upgrade")."""
+        if not rule_id:
+            return None
+        found = next((r for r in self.rules if r.id == rule_id), None)
+        return found or next((r for r in self.rules if r.legacy_id == rule_id), None)
+
+    @property
+    def broken_rules(self) -> tuple[Rule, ...]:
+        """Rules that cannot be applied: a name in them did not resolve when the matrix loaded."""
+        return tuple(r for r in self.rules if r.broken)
 
     @property
     def unresolved(self) -> bool:
         """Some rule names a skill or a user that only Genesys can turn into an id or an email."""
         return any(
-            r.skill_names or r.notify_users or r.language_name or any(s.unresolved for s in r.escalate)
+            not r.broken
+            and (r.skill_names or r.notify_users or r.language_name or any(s.unresolved for s in r.escalate))
             for r in self.rules
         )
 

@@ -15,10 +15,13 @@ def resolve_matrix(
     skill_ids_by_name: Callable[[Sequence[str]], Mapping[str, str]],
     user_email: Callable[[str], str | None],
     language_ids_by_name: Callable[[Sequence[str]], Mapping[str, str]] | None = None,
+    strict: bool = False,
 ) -> Matrix:
-    """Turn skill and language names into ids and user ids into emails, through Genesys; an
-    unknown name or user is a validation error (file:line), found when the matrix loads, not
-    when a caller waits. Each name is looked up once, however many rules and steps use it."""
+    """Turn skill and language names into ids and user ids into emails, through Genesys. An
+    unknown name or user fails the rule that names it (file:line, in `Rule.broken`), found when
+    the matrix loads, not when a caller waits; the other rules route as written (a name deleted in
+    Genesys must not stop callers of unrelated rules). Each name is looked up once, however many
+    rules and steps use it. `strict`: raise MatrixError with every problem instead."""
     if not matrix.unresolved:
         return matrix
     steps = [s for r in matrix.rules for s in r.escalate]
@@ -69,6 +72,7 @@ def resolve_matrix(
 
     rules = []
     for rule in matrix.rules:
+        before = len(problems)
 
         def where(key: str, rule: Rule = rule) -> str:
             return f"{matrix.source}:{rule.line_of(key)} rule {rule.position} '{key}'"
@@ -96,18 +100,24 @@ def resolve_matrix(
                     notify_users=(),
                 )
             )
+        skill_ids = tuple(dict.fromkeys([*rule.skill_ids, *skills(rule.skill_names, where("skills"))]))
+        notify = tuple(dict.fromkeys([*rule.notify, *recipients(rule.notify_users, where("notify"))]))
+        language_id = language(rule.language_name, rule.language_id, where("language"))
+        if len(problems) > before:
+            rules.append(replace(rule, broken=tuple(problems[before:])))
+            continue
         rules.append(
             replace(
                 rule,
-                skill_ids=tuple(dict.fromkeys([*rule.skill_ids, *skills(rule.skill_names, where("skills"))])),
-                notify=tuple(dict.fromkeys([*rule.notify, *recipients(rule.notify_users, where("notify"))])),
-                language_id=language(rule.language_name, rule.language_id, where("language")),
+                skill_ids=skill_ids,
+                notify=notify,
+                language_id=language_id,
                 skill_names=(),
                 notify_users=(),
                 language_name=None,
                 escalate=tuple(ladder),
             )
         )
-    if problems:
+    if problems and strict:
         raise MatrixError(matrix.source, problems)
     return replace(matrix, rules=tuple(rules))

@@ -195,7 +195,7 @@ class ClaimsTable(Table):
 
     def acquire_lease(self, owner: str, seconds: float) -> Lease | None:
         """Take the lease if it is free, lapsed or already ours; None when another run holds it."""
-        item = self.take_claim(self.watermark_key, LEASE, owner, int(seconds) + 1, return_item=True)
+        item = self.take_claim(self.watermark_key, LEASE, owner, seconds, return_item=True)
         if item is None:
             return None
         window_end = item.get("window_end")
@@ -313,18 +313,70 @@ class ClaimsTable(Table):
 
     # --- a leg's escalation steps (its ledger entry) ---------------------------------------------
 
-    def claim_steps(self, conversation_id: str, leg: str | None, mark: int, owner: str, seconds: float) -> bool:
+    def claim_steps(
+        self, conversation_id: str, leg: str | None, mark: int, owner: str, seconds: float, afters: Iterable[int] = ()
+    ) -> bool:
         """Claim the escalation steps up to `mark` (a step's `after`) on this leg before the PATCH
         that applies them; False when another run claimed or applied them. The mark only rises, so
         two runs never both apply a step; a claim left unconfirmed by a run that died before its
-        PATCH was recorded lapses, and the step is planned again (`applied_steps` in ladder.py)."""
+        PATCH was recorded lapses, and the step is planned again (`applied_steps` in ladder.py).
+        `afters`: every step the PATCH applies; the claim is refused when the ledger says one of
+        them was applied or given up already, so a plan made from an out-of-date copy of the entry
+        (another container's memory) writes nothing."""
         now = self.now()
+        steps = sorted({int(mark), *(int(a) for a in afters)})
+        done = " AND ".join(
+            f"NOT contains(#steps_applied, :after{i}) AND NOT contains(#steps_failed, :after{i})"
+            for i in range(len(steps))
+        )
         taken = self.take_claim(
             self.ledger_key(conversation_id, leg),
             STEP,
             owner,
             seconds,
-            when="attribute_not_exists(#step_mark) OR #step_mark < :step_mark OR {lapsed}",
+            when=f"(attribute_not_exists(#step_mark) OR #step_mark < :step_mark OR {{lapsed}}) AND {done}",
             also={"step_mark": mark, "expires_at": int(now) + self.ttl_seconds},
+            names={"#steps_applied": "steps_applied", "#steps_failed": "steps_failed"},
+            values={f":after{i}": {"N": str(a)} for i, a in enumerate(steps)},
         )
         return taken is not None
+
+    def release_steps(self, conversation_id: str, leg: str | None, owner: str) -> None:
+        """Our PATCH of the claimed steps did not land (throttled, out of time, refused): free the
+        claim and its mark at once, so the next poll plans the steps again instead of waiting for
+        the claim to lapse with this invocation. A claim another run took meanwhile is left alone."""
+        self.update(
+            self.ledger_key(conversation_id, leg),
+            UpdateExpression=f"REMOVE step_mark, {STEP.drop()}",
+            ConditionExpression="#cl_owner = :owner",
+            ExpressionAttributeNames=STEP.names(),
+            ExpressionAttributeValues={":owner": {"S": owner}},
+        )
+
+    def fail_steps(
+        self, conversation_id: str, leg: str | None, afters: list[int], owner: str, max_attempts: int
+    ) -> tuple[int, bool]:
+        """Genesys refused the PATCH of the claimed steps: one more attempt counted on the leg
+        (`step_attempts`), the claim freed; at `max_attempts` the steps are recorded as failed
+        (`steps_failed`: never planned again, so later steps still fire). (attempts, ended)."""
+        done = self.update(
+            self.ledger_key(conversation_id, leg),
+            UpdateExpression=f"ADD step_attempts :one REMOVE step_mark, {STEP.drop()}",
+            ConditionExpression="#cl_owner = :owner",
+            ExpressionAttributeNames=STEP.names(),
+            ExpressionAttributeValues={":owner": {"S": owner}, ":one": {"N": "1"}},
+            ReturnValues="UPDATED_NEW",
+        )
+        if done is None:  # another run holds the steps now: it decides
+            return 0, False
+        attempts = int(done.get("step_attempts") or 0)
+        if attempts < max_attempts:
+            return attempts, False
+        self.update(
+            self.ledger_key(conversation_id, leg),
+            must_land=True,
+            UpdateExpression="SET steps_failed = list_append(if_not_exists(steps_failed, :none), :failed) "
+            "REMOVE step_attempts",
+            ExpressionAttributeValues={":none": {"L": []}, ":failed": {"L": [{"N": str(a)} for a in afters]}},
+        )
+        return attempts, True

@@ -98,7 +98,7 @@ class LedgerTable(Table):
             sets.append("#step_log = list_append(if_not_exists(#step_log, :none), :log)")
             attribute_values[":none"] = {"L": []}
             attribute_values[":log"] = typed(log)
-        expression = "SET " + ", ".join(sets) + f" REMOVE {STEP.drop()}"
+        expression = "SET " + ", ".join(sets) + f" REMOVE step_attempts, {STEP.drop()}"
         if set(owed):
             expression += " ADD emails_owed :owed"
             attribute_values[":owed"] = typed(set(owed))
@@ -124,6 +124,17 @@ class LedgerTable(Table):
             must_land=True,
             UpdateExpression=update,
             ExpressionAttributeValues=values,
+        )
+
+    def recheck_soon(self, conversation_id: str, leg: str) -> None:
+        """A leg waiting for its intent is read by the next poll (its intent arrived, but could
+        not be read then); nothing changes on a leg with any other outcome."""
+        self.update(
+            self.ledger_key(conversation_id, leg),
+            UpdateExpression="SET next_check_at = :now",
+            ConditionExpression="#outcome = :waiting",
+            ExpressionAttributeNames={"#outcome": "outcome"},
+            ExpressionAttributeValues={":now": {"N": str(int(self.now()))}, ":waiting": {"S": "waiting_for_intent"}},
         )
 
     def entry(self, conversation_id: str, leg: str | None = None) -> dict[str, Any] | None:
