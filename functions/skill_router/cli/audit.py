@@ -9,18 +9,23 @@ from datetime import UTC, datetime, timedelta
 from skill_router.cli.errors import EXIT_NO_MATCH, EXIT_OK, EXIT_USAGE, UserError, aws_problem
 from skill_router.durations import parse_duration
 from skill_router.errors import SkillRouterError
+from skill_router.ids import is_genesys_id
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:
     """A duration before now (the one grammar of durations: 90, 30m, 1h, 2d), or an ISO-8601 time."""
     now = now or datetime.now(UTC)
+    shown = repr(text) if len(text) <= 40 else repr(text[:37]) + "..."
     seconds = parse_duration(text)
     if seconds is not None:
-        return now - timedelta(seconds=seconds)
+        try:
+            return now - timedelta(seconds=seconds)
+        except OverflowError:  # before the year 1: a duration no ledger can have
+            raise ValueError(f"--since {shown}: that is before the year 1; give a duration like 30m, 1h, 2d") from None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"--since {text!r}: use a duration like 30m, 1h, 2d or an ISO-8601 time") from None
+        raise ValueError(f"--since {shown}: use a duration like 30m, 1h, 2d or an ISO-8601 time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -32,8 +37,14 @@ def audit(args: argparse.Namespace) -> int:
     table = args.table or os.environ.get("STATE_TABLE")
     if not table:
         raise UserError("give --table (the stack's StateTableName output) or set STATE_TABLE", EXIT_USAGE)
+    if args.conversation is not None and not is_genesys_id(args.conversation.strip()):
+        shown = repr(args.conversation) if len(args.conversation) <= 40 else repr(args.conversation[:37]) + "..."
+        raise UserError(
+            f"--conversation {shown} is not a Genesys conversation id (a UUID, as the function's logs show it)",
+            EXIT_USAGE,
+        )
     moment = None
-    if args.since:
+    if args.since is not None:
         try:
             moment = parse_since(args.since)
         except ValueError as exc:
@@ -41,7 +52,7 @@ def audit(args: argparse.Namespace) -> int:
     try:
         store = StateStore(table, dry_run=args.dry_run, client=aws.client("dynamodb", args.region))
         if moment is None:
-            entry = trail.conversation(store, args.conversation)
+            entry = trail.conversation(store, args.conversation.strip())
             entries = [entry] if entry else []
         else:
             entries = list(trail.since(store, moment))
