@@ -78,7 +78,7 @@ def render(entries: list[dict[str, Any]]) -> str:
             value = entry.get(key)
             if isinstance(value, list):
                 value = ", ".join(str(v) for v in value) or "-"
-            text = "-" if value in (None, "") else str(value)
+            text = "-" if value in (None, "") else _printable(str(value))
             if key in FREE_TEXT and len(text) > FREE_TEXT_WIDTH:  # ids are never cut; prose is, with a mark
                 text = text[: FREE_TEXT_WIDTH - 1] + "…"
             row.append(text)
@@ -87,3 +87,11 @@ def render(entries: list[dict[str, Any]]) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    """No control or format character reaches the terminal (an escape sequence or a newline in an
+    error's text, a right-to-left override): each is written as its escape, `\\x1b`."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

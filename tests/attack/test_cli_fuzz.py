@@ -26,9 +26,8 @@ def run(args: list[str | bytes], env: dict[str, str] | None = None, cwd: Path = 
 
 
 def text(done: subprocess.CompletedProcess[bytes]) -> subprocess.CompletedProcess[str]:
-    return subprocess.CompletedProcess(
-        done.args, done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
-    )
+    out, err = ((stream or b"").decode("utf-8", "replace") for stream in (done.stdout, done.stderr))
+    return subprocess.CompletedProcess(done.args, done.returncode, out, err)
 
 
 def latin1_file(tmp_path: Path, content: bytes) -> bytes:
@@ -68,8 +67,30 @@ def test_explain_and_diff_of_a_latin1_name(tmp_path: Path, command: str):
 
 @pytest.mark.parametrize(
     "since",
-    ["1000000000000000000000000000000d", "99999999999999", "-1d", "nan", "", " ", "9" * 5000, "1h\udcff"],
-    ids=["1e30-days", "huge-seconds", "negative", "nan", "empty", "blank", "5000-digits", "undecodable"],
+    [
+        "1000000000000000000000000000000d",
+        "99999999999999",
+        "-1d",
+        "nan",
+        "",
+        " ",
+        "9" * 5000,
+        "1h\udcff",
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-01:00",
+    ],
+    ids=[
+        "1e30-days",
+        "huge-seconds",
+        "negative",
+        "nan",
+        "empty",
+        "blank",
+        "5000-digits",
+        "undecodable",
+        "before-year-1-in-utc",
+        "after-year-9999-in-utc",
+    ],
 )
 def test_an_absurd_since_is_a_usage_error(since: str):
     done = text(run(["audit", "--table", "t", "--region", "us-east-1", f"--since={since}"], FAKE))
@@ -181,3 +202,37 @@ def test_a_diff_at_the_rule_limit_is_the_quick_rollback_check_the_readme_promise
     )
     assert done.returncode == 4, done.stderr
     assert done.stdout.splitlines()[-1] == "10 of 10000 sample intents change outcome"
+
+
+def test_output_to_a_full_disk_is_one_line():
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            [CLI, "matrix", "validate", SEED], env=BARE, cwd=ROOT, stdout=full, stderr=subprocess.PIPE, timeout=60
+        )
+    one_line(text(done), 1, "cannot write its output", "No space left on device")
+
+
+@pytest.mark.parametrize("closed", ["stdout", "both"])
+def test_a_command_started_without_stdout_still_does_its_work(closed: str):
+    """`skill-router matrix validate f >&-`: Python has no sys.stdout at all; the check still runs
+    and its exit code still says whether the file is valid."""
+    shell = f"{CLI} matrix validate {SEED} >&-" + (" 2>&-" if closed == "both" else "")
+    done = subprocess.run(["/bin/sh", "-c", shell], env=BARE, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def test_audit_never_writes_control_characters_to_the_terminal():
+    """A reason is an error's text, partly Genesys' answer: an escape sequence or a newline in it
+    must not repaint the operator's terminal or split a row."""
+    from skill_router.audit import render
+
+    entry = {
+        "updated_at": "2026-12-05T18:00:00Z",
+        "conversation_id": "3f9a2f3e-0000-4000-8000-000000000001",
+        "outcome": "failed",
+        "reason": "bad\x1b[2J\x1b]0;owned\x07\nrow\u202egnp.exe",
+    }
+    out = render([entry])
+    assert len(out.splitlines()) == 3
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "bad\\x1b[2J" in out

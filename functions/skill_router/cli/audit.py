@@ -26,7 +26,10 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"--since {shown}: use a duration like 30m, 1h, 2d or an ISO-8601 time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:  # the ledger's times are UTC: 0001-01-01T00:00+01:00 is no time there
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        raise ValueError(f"--since {shown}: outside the years 1 to 9999 in UTC; give a time within them") from None
 
 
 def audit(args: argparse.Namespace) -> int:

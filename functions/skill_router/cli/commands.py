@@ -170,21 +170,65 @@ def _short(text: str) -> str:
     return shown if len(shown) <= 40 else shown[:37] + "..."
 
 
+class OutputFailed(Exception):
+    """Writing to stdout failed (a full disk): told apart from every other OSError a command meets."""
+
+
+class _Output:
+    """stdout, whose write failures are raised as OutputFailed (a closed pipe stays BrokenPipeError)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return int(self._guard(self._stream.write, text))
+
+    def flush(self) -> None:
+        self._guard(self._stream.flush)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    @staticmethod
+    def _guard(call: Any, *args: Any) -> Any:
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputFailed(exc.strerror or str(exc)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _readable_streams()
+    stdout = sys.stdout
+    if stdout is None:  # started with stdout closed (`>&-`): the work and its exit code still count
+        return _main(argv)
+    sys.stdout = _Output(stdout)
     try:
         try:
             status = _main(argv)
         except SystemExit:  # argparse's --help and usage errors: their output may meet a closed pipe too
             sys.stdout.flush()
             raise
-        sys.stdout.flush()  # a closed pipe shows here, not as a message at exit
+        sys.stdout.flush()  # a closed pipe or a full disk shows here, not as a message at exit
     except BrokenPipeError:
-        # The reader went away (`| head`): stop quietly, as Unix tools do. Python would complain
-        # again when it flushes stdout at exit, so stdout is pointed at /dev/null first.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        # The reader went away (`| head`): stop quietly, as Unix tools do.
+        _discard(stdout)
         return EXIT_CLOSED_PIPE
+    except OutputFailed as exc:
+        _discard(stdout)
+        if sys.stderr is not None:
+            print(f"skill-router: cannot write its output ({exc})", file=sys.stderr)
+        return EXIT_INVALID
+    finally:
+        sys.stdout = stdout
     return status
+
+
+def _discard(stdout: Any) -> None:
+    """Point stdout at /dev/null: Python flushes it again at exit and would complain a second time."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
 
 
 def _readable_streams() -> None:
@@ -211,8 +255,8 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print("skill-router: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        raise  # main() ends quietly
+    except (BrokenPipeError, OutputFailed):
+        raise  # main() says so once (or, for a closed pipe, ends quietly)
     except Exception as exc:  # the last guard: a bug is still one line, unless debugging
         if os.environ.get("SKILL_ROUTER_DEBUG"):
             raise
