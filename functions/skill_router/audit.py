@@ -214,7 +214,7 @@ def render(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...] = CO
             value = entry.get(key)
             if isinstance(value, list):
                 value = ", ".join(str(v) for v in value) or "-"
-            text = "-" if value in (None, "") else str(value)
+            text = "-" if value in (None, "") else _printable(str(value))
             if key in FREE_TEXT and len(text) > FREE_TEXT_WIDTH:  # ids are never cut; prose is, with a mark
                 text = text[: FREE_TEXT_WIDTH - 1] + "…"
             row.append(text)
@@ -238,3 +238,11 @@ def render_story(conversation_id: str, rows: list[dict[str, Any]]) -> str:
     else:
         lines = [f"conversation {conversation_id}: no queue leg recorded yet"]
     return "\n".join([*lines, "", render(rows, STORY_COLUMNS)])
+
+
+def _printable(text: str) -> str:
+    """No control or format character reaches the terminal (an escape sequence or a newline in an
+    error's text, a right-to-left override): each is written as its escape, `\\x1b`."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

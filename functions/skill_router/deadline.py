@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from skill_router.errors import ConfigurationError
+
 
 class Deadline:
     """Remaining time minus a safety margin, from Lambda's context or a fixed budget."""
@@ -17,6 +19,15 @@ class Deadline:
     def from_context(cls, context: object, margin_seconds: float) -> Deadline:
         getter = getattr(context, "get_remaining_time_in_millis", None)
         if callable(getter):
+            total = getter() / 1000.0
+            if total <= margin_seconds:
+                # Every run would stop before it starts: say so (a failed invocation, its alarm)
+                # rather than report an empty success each minute.
+                raise ConfigurationError(
+                    f"SAFETY_MARGIN_SECONDS={margin_seconds:g} leaves this invocation no time: it has {total:.1f} s "
+                    "(the function's timeout), so no work would ever start; lower SAFETY_MARGIN_SECONDS "
+                    "(default 5) or raise the function's Timeout"
+                )
             return cls(getter, margin_seconds)
         return cls.fixed(900.0, margin_seconds)
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$", re.IGNORECASE)
+# At most 15 digits: far beyond any wait (MAX_WAIT_SECONDS is at most a year), and never an
+# integer too long for Python to convert or a date too far for datetime.
+_DURATION = re.compile(r"^\s*(\d{1,15})\s*(s|m|h|d)?\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 

@@ -68,14 +68,19 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
 
 def matrix_source_for(settings: Settings, genesys: GenesysClient) -> MatrixSource:
     """The matrix as the function loads it: names resolved through Genesys, and the deployment's
-    own bounds (MAX_WAIT_SECONDS, the channel's recipient limit). `skill-router doctor` uses it too."""
+    own bounds (MAX_WAIT_SECONDS, the channel's recipient limit, what DISCOVERY_LOOKBACK_DAYS sees).
+    `skill-router doctor` uses it too."""
     return MatrixSource(
         settings.matrix_bucket,
         settings.matrix_key,
         resolver=lambda matrix: resolve_matrix(
             matrix, genesys.skill_ids_by_name, genesys.user_email, genesys.language_ids_by_name
         ),
-        limits={"max_wait_seconds": settings.max_wait_seconds, "notify_channel": settings.notify_channel},
+        limits={
+            "max_wait_seconds": settings.max_wait_seconds,
+            "notify_channel": settings.notify_channel,
+            "lookback_days": settings.discovery_lookback_days,
+        },
     )
 
 

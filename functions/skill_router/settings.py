@@ -43,6 +43,13 @@ GENESYS_ENVIRONMENTS = (
 NOTIFY_CHANNELS = ("none", "ses", "genesys")
 # DynamoDB's TTL never deletes before `expires_at`; callers are served until the TTL minus this.
 LEDGER_TTL_SLACK_SECONDS = 3600
+# The functions' `Timeout` in template.yaml (a test keeps them in step): what SAFETY_MARGIN_SECONDS
+# is checked against at cold start. The invocation's own remaining time is checked too
+# (deadline.Deadline.from_context), since a function's timeout can be changed outside the template.
+POLL_FUNCTION_TIMEOUT_SECONDS = 58
+EVENT_FUNCTION_TIMEOUT_SECONDS = 30
+# poller.MIN_POLL_SECONDS (a test keeps them in step; the poller imports settings, not the reverse).
+MIN_POLL_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -191,7 +198,7 @@ SETTINGS: tuple[Setting, ...] = (
         "discovery_lookback_days",
         1,
         "whole UTC days before today that discovery covers: a caller waiting since before midnight is found "
-        "(the details query allows 31 days with a filter)",
+        "(the details query allows 31 days with a filter); a matrix step later than this many days is refused",
         0,
         30,
         parameter="DiscoveryLookbackDays",
@@ -219,7 +226,8 @@ SETTINGS: tuple[Setting, ...] = (
         "MAX_PENDING_AGE_SECONDS",
         "max_pending_age_seconds",
         3600,
-        "how long after entering the queue a caller without an intent is still read again (then `no_intent`)",
+        "how long after entering the queue a caller without an intent is still read again (then `no_intent`); "
+        "at least `INTENT_RECHECK_SECONDS`",
         60,
         86400,
         parameter="MaxPendingAgeSeconds",
@@ -246,7 +254,8 @@ SETTINGS: tuple[Setting, ...] = (
         "SAFETY_MARGIN_SECONDS",
         "safety_margin_seconds",
         5.0,
-        "work stops, and no wait or retry starts, unless this much of the invocation would be left",
+        "work stops, and no wait or retry starts, unless this much of the invocation would be left; a margin "
+        "that leaves a function no time, or cancels a poll `POLL_INTERVAL_SECONDS` promises, is refused",
         0,
         60,
         parameter="SafetyMarginSeconds",
@@ -377,6 +386,9 @@ def _read(setting: Setting, env: Mapping[str, str], problems: list[str]) -> Any:
         if default is None:
             problems.append(f"{name} is not set")
             return ""
+        if name in env and isinstance(default, str) and default:
+            # Set, but to nothing (a blank template parameter): not the default silently.
+            problems.append(f"{name} is set but empty; give {setting.meaning.split(',')[0]} (default {default!r})")
         return default
     kind = setting.kind
     if kind == "text":
@@ -402,10 +414,15 @@ def _read(setting: Setting, env: Mapping[str, str], problems: list[str]) -> Any:
         return default
     low = setting.low if setting.low is not None else float("-inf")
     high = setting.high if setting.high is not None else float("inf")
-    if not low <= number <= high:
+    if not low <= number <= high:  # NaN too: it compares false with everything
         problems.append(f"{name}={raw} is outside {setting.low:g}..{setting.high:g}")
         return default
-    return int(number) if kind == "integer" else number
+    if kind == "integer":
+        if not number.is_integer():  # 2.5 attempts, 1.9 days: never truncated into another value
+            problems.append(f"{name}={raw} is not a whole number; give one within {setting.low:g}..{setting.high:g}")
+            return default
+        return int(number)
+    return number
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -443,9 +460,51 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"{settings.max_pending_age_seconds}: the ledger must remember a caller for longer than it "
             "may be served; raise LEDGER_TTL_DAYS or lower MAX_PENDING_AGE_SECONDS"
         )
+    if not problems:
+        _check_meaning(settings, problems)
     if problems:
         raise ConfigurationError("configuration problem(s): " + "; ".join(problems))
     return settings
+
+
+def _check_meaning(settings: Settings, problems: list[str]) -> None:
+    """Values each within its range that together would silently do nothing: a margin that leaves
+    a function no time to work or cancels a poll the interval promises, or a pending age that ends
+    before the first re-read."""
+    margin = settings.safety_margin_seconds
+    shown_margin = f"SAFETY_MARGIN_SECONDS={margin:g}"
+    # A poll starts only while the timeout less the margin leaves it MIN_POLL_SECONDS.
+    works_until = POLL_FUNCTION_TIMEOUT_SECONDS - margin - MIN_POLL_SECONDS
+    if works_until <= 0:
+        problems.append(
+            f"{shown_margin} leaves no poll any time: the poll function's {POLL_FUNCTION_TIMEOUT_SECONDS} s timeout "
+            f"less the margin is under the {MIN_POLL_SECONDS:g} s a poll needs, so every run would do nothing; "
+            f"keep it below {POLL_FUNCTION_TIMEOUT_SECONDS - MIN_POLL_SECONDS:g} (default 5)"
+        )
+    else:
+        # The polls the interval promises (at 0, I, 2I... s of each minute) that only the margin
+        # cancels; those past the timeout's own reach (56 s) are the interval's to explain.
+        interval = settings.poll_interval_seconds
+        reach = POLL_FUNCTION_TIMEOUT_SECONDS - MIN_POLL_SECONDS
+        cancelled = [s for s in range(0, 60, interval) if works_until <= s < reach]
+        if cancelled:
+            problems.append(
+                f"{shown_margin} cancels the poll at {cancelled[0]} s of every minute that POLL_INTERVAL_SECONDS="
+                f"{interval} promises (the {POLL_FUNCTION_TIMEOUT_SECONDS} s timeout less the margin leaves it under "
+                f"{MIN_POLL_SECONDS:g} s), so callers would wait longer than the interval between polls; "
+                f"keep the margin below {POLL_FUNCTION_TIMEOUT_SECONDS - MIN_POLL_SECONDS - cancelled[0]:g}"
+            )
+    if (settings.event_mode or settings.event_source) and margin >= EVENT_FUNCTION_TIMEOUT_SECONDS:
+        problems.append(
+            f"{shown_margin} is as long as the event function's {EVENT_FUNCTION_TIMEOUT_SECONDS} s timeout: every "
+            f"event would be left to the poller; keep it below {EVENT_FUNCTION_TIMEOUT_SECONDS} (default 5)"
+        )
+    if settings.max_pending_age_seconds < settings.intent_recheck_seconds:
+        problems.append(
+            f"MAX_PENDING_AGE_SECONDS={settings.max_pending_age_seconds} ends before the first re-read "
+            f"(INTENT_RECHECK_SECONDS={settings.intent_recheck_seconds}): a caller without an intent would never "
+            "be read again; raise MAX_PENDING_AGE_SECONDS or lower INTENT_RECHECK_SECONDS"
+        )
 
 
 def changed_from_default(env: Mapping[str, str]) -> list[str]:

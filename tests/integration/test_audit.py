@@ -141,7 +141,7 @@ def test_the_audit_of_a_transferred_escalated_caller_tells_each_leg_decision_and
 def test_entries_written_by_the_previous_release_still_read(app: App, capsys: pytest.CaptureFixture[str]):
     """Before 0.3.0 the ledger had no `decided_at`/`*_decided` (a step rewrote `updated_at` and the
     routing after), and an email item neither `sent_to` nor `leg`: such rows still read, nothing invented."""
-    store, caller, quiet = app.store, "c-old", "c-old-no-step"
+    store, caller, quiet = app.store, "0c0c0c0c-0000-4000-8000-00000000001d", "0c0c0c0c-0000-4000-8000-00000000002d"
     legacy = {"rule_id": "billing", "queue_id": "q1", "skills_before": [], "priority_before": 0}
     store.record(caller, "applied", leg="p1", **legacy, skills_after=[BILLING], priority_after=10, language_after="")
     step = {"step": 1, "after": 60, "at": "2026-01-01T10:01:00.000000Z", "language_before": "", "language_after": ""}

@@ -9,7 +9,8 @@
     skill-router audit --conversation ID | --since 1h   the decisions the function recorded
     skill-router doctor --stack NAME                is a deployed stack ready? exit 0 only when it is
 
-Exit codes: 0 ok, 1 invalid file or error, 2 usage, 3 nothing matched or recorded, 4 diff found changes.
+Exit codes: 0 ok, 1 invalid file or error, 2 usage, 3 nothing matched or recorded, 4 diff found changes,
+141 the reader of its output went away (`| head`; nothing is printed, as for other Unix tools).
 A user's mistake is one line on stderr saying what is wrong and what to do, never a traceback
 (SKILL_ROUTER_DEBUG=1 shows the traceback of an unexpected error).
 """
@@ -24,10 +25,14 @@ from typing import Any, NoReturn
 
 from skill_router import __version__
 from skill_router.cli import audit, matrix
-from skill_router.cli.errors import EXIT_INVALID, EXIT_USAGE, UserError
-from skill_router.durations import parse_duration
+from skill_router.cli.errors import EXIT_CLOSED_PIPE, EXIT_INVALID, EXIT_USAGE, UserError
+from skill_router.durations import format_duration, parse_duration
 from skill_router.errors import MatrixError, SkillRouterError
 from skill_router.matrix import DEFAULT_MAX_WAIT_SECONDS, NOTIFY_RECIPIENT_LIMITS
+from skill_router.settings import BY_ENV
+
+MAX_WAIT = BY_ENV["MAX_WAIT_SECONDS"]
+LOOKBACK = BY_ENV["DISCOVERY_LOOKBACK_DAYS"]
 
 
 def doctor(args: argparse.Namespace) -> int:
@@ -64,9 +69,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument(
         "--max-wait",
-        type=_seconds,
+        type=_max_wait,
         default=DEFAULT_MAX_WAIT_SECONDS,
         help="MAX_WAIT_SECONDS of the deployment: no escalation step may be later (default 1 day)",
+    )
+    p.add_argument(
+        "--lookback-days",
+        type=_lookback_days,
+        default=LOOKBACK.default,
+        metavar="DAYS",
+        help="DISCOVERY_LOOKBACK_DAYS of the deployment: no step may be later than discovery is sure to see "
+        f"a caller (default {LOOKBACK.default})",
     )
     p.add_argument(
         "--notify-channel",
@@ -80,7 +93,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--intent", help="the caller's intent attribute value")
     p.add_argument("--attribute", action="append", default=[], metavar="NAME=VALUE", help="other participant data")
     p.add_argument("--queue", help="the queue id the caller waits in")
-    p.add_argument("--intent-attribute", default="intent", help="INTENT_ATTRIBUTE of the deployment")
+    p.add_argument(
+        "--intent-attribute",
+        type=_name("--intent-attribute"),
+        default="intent",
+        help="INTENT_ATTRIBUTE of the deployment",
+    )
     p.add_argument(
         "--waited",
         type=_seconds,
@@ -90,15 +108,15 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=matrix.explain)
     p = actions.add_parser("upload", help="validate, then upload to the matrix bucket")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--bucket", required=True, help="the stack's SkillMatrixBucketName output")
-    p.add_argument("--key", default="skill_matrix.yaml")
+    p.add_argument("--bucket", type=_name("--bucket"), required=True, help="the stack's SkillMatrixBucketName output")
+    p.add_argument("--key", type=_name("--key"), default="skill_matrix.yaml")
     p.add_argument("--region")
     p.set_defaults(run=matrix.upload)
     p = actions.add_parser("diff", help="which sample intents change outcome between two files")
     p.add_argument("old", metavar="OLD")
     p.add_argument("new", metavar="NEW")
     p.add_argument("--samples", help="a file of sample intents, one per line (tried on every attribute)")
-    p.add_argument("--intent-attribute", default="intent")
+    p.add_argument("--intent-attribute", type=_name("--intent-attribute"), default="intent")
     p.set_defaults(run=matrix.diff)
     p = commands.add_parser("audit", help="read back the decisions recorded in the state table")
     p.add_argument("--table", help="the state table (default: $STATE_TABLE)")
@@ -123,11 +141,113 @@ def parser() -> argparse.ArgumentParser:
 def _seconds(text: str) -> int:
     seconds = parse_duration(text)
     if seconds is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration: give seconds, or 90s, 2m, 1h")
+        raise argparse.ArgumentTypeError(f"{_short(text)} is not a duration: give seconds, or 90s, 2m, 1h")
     return seconds
 
 
+def _max_wait(text: str) -> int:
+    """MAX_WAIT_SECONDS as the deployment could have it: within the setting's own range."""
+    seconds = _seconds(text)
+    low, high = int(MAX_WAIT.low or 0), int(MAX_WAIT.high or 0)
+    if not low <= seconds <= high:
+        raise argparse.ArgumentTypeError(
+            f"{_short(text)} is outside MAX_WAIT_SECONDS' range, {format_duration(low)} to {format_duration(high)}"
+        )
+    return seconds
+
+
+def _lookback_days(text: str) -> int:
+    low, high = int(LOOKBACK.low or 0), int(LOOKBACK.high or 0)
+    if not (text.strip().isdecimal() and text.strip().isascii() and low <= int(text) <= high):
+        raise argparse.ArgumentTypeError(f"{_short(text)} is not a whole number of days from {low} to {high}")
+    return int(text)
+
+
+def _name(option: str) -> Any:
+    def name(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError("it is empty; give a name")
+        return text.strip()
+
+    name.__name__ = option.lstrip("-")  # what argparse calls the type in its own messages
+    return name
+
+
+def _short(text: str) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= 40 else shown[:37] + "..."
+
+
+class OutputFailed(Exception):
+    """Writing to stdout failed (a full disk): told apart from every other OSError a command meets."""
+
+
+class _Output:
+    """stdout, whose write failures are raised as OutputFailed (a closed pipe stays BrokenPipeError)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return int(self._guard(self._stream.write, text))
+
+    def flush(self) -> None:
+        self._guard(self._stream.flush)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    @staticmethod
+    def _guard(call: Any, *args: Any) -> Any:
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputFailed(exc.strerror or str(exc)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _readable_streams()
+    stdout = sys.stdout
+    if stdout is None:  # started with stdout closed (`>&-`): the work and its exit code still count
+        return _main(argv)
+    sys.stdout = _Output(stdout)
+    try:
+        try:
+            status = _main(argv)
+        except SystemExit:  # argparse's --help and usage errors: their output may meet a closed pipe too
+            sys.stdout.flush()
+            raise
+        sys.stdout.flush()  # a closed pipe or a full disk shows here, not as a message at exit
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as Unix tools do.
+        _discard(stdout)
+        return EXIT_CLOSED_PIPE
+    except OutputFailed as exc:
+        _discard(stdout)
+        if sys.stderr is not None:
+            print(f"skill-router: cannot write its output ({exc})", file=sys.stderr)
+        return EXIT_INVALID
+    finally:
+        sys.stdout = stdout
+    return status
+
+
+def _discard(stdout: Any) -> None:
+    """Point stdout at /dev/null: Python flushes it again at exit and would complain a second time."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
+
+
+def _readable_streams() -> None:
+    """Text the terminal's encoding cannot show (a Latin-1 file name on a UTF-8 desktop, any
+    non-ASCII keyword under PYTHONIOENCODING=ascii) is written escaped, never an encoding error."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         args = parser().parse_args(argv)
         status: Any = args.run(args)
@@ -143,6 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("skill-router: interrupted", file=sys.stderr)
         return 130
+    except (BrokenPipeError, OutputFailed):
+        raise  # main() says so once (or, for a closed pipe, ends quietly)
     except Exception as exc:  # the last guard: a bug is still one line, unless debugging
         if os.environ.get("SKILL_ROUTER_DEBUG"):
             raise

@@ -3,7 +3,11 @@ and one line for an AWS failure."""
 
 from __future__ import annotations
 
+import os
+
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_NO_MATCH, EXIT_CHANGED = 0, 1, 2, 3, 4
+# The reader of stdout went away (`| head`): what a shell reports for a tool SIGPIPE ended (128 + 13).
+EXIT_CLOSED_PIPE = 141
 REGION_HINT = "give --region or set AWS_DEFAULT_REGION (the stack's region)"
 
 
@@ -15,8 +19,22 @@ class UserError(Exception):
         self.status = status
 
 
+def shown(path: str) -> str:
+    """A file name as the user can read it: one that is not UTF-8 (a Latin-1 `caf\\xe9.yaml`, which
+    Python hands over with surrogates) gets its odd bytes written as \\xNN, never an encoding error."""
+    try:
+        raw = os.fsencode(path)
+    except UnicodeEncodeError:  # a surrogate no file system decoding made
+        raw = path.encode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace")
+
+
 def aws_problem(exc: Exception, what: str) -> str:
     """One line for an AWS failure: what we were doing, what AWS said, what to do."""
+    return " ".join(_aws_problem(exc, what).split())  # botocore's messages can span lines
+
+
+def _aws_problem(exc: Exception, what: str) -> str:
     from botocore.exceptions import (
         ClientError,
         EndpointConnectionError,

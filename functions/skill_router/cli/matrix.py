@@ -22,9 +22,11 @@ from skill_router.cli.errors import (
     EXIT_USAGE,
     UserError,
     aws_problem,
+    shown,
 )
 from skill_router.errors import MatrixError
-from skill_router.matrix import Matrix, Rule, parse_matrix
+from skill_router.matrix import MAX_MATRIX_BYTES, Matrix, Rule, parse_matrix
+from skill_router.matrix.index import FirstMatch, first
 
 STARTER_NAME = "skill_matrix.yaml"
 # Package data beside the modules, so a plain `pip install .` has it too.
@@ -32,28 +34,33 @@ STARTER = Path(__file__).parents[1] / "starter_skill_matrix.yaml"
 
 
 def load(path: str, **limits: Any) -> Matrix:
-    file = Path(path)
+    file, name = Path(path), shown(path)
     if file.is_dir():
-        raise UserError(f"{path}: is a directory; give the matrix file itself (e.g. {file / STARTER_NAME})")
+        raise UserError(f"{name}: is a directory; give the matrix file itself (e.g. {shown(str(file / STARTER_NAME))})")
     if not file.is_file():
-        first = "; `skill-router matrix init` writes a starter one" if file.name == STARTER_NAME else ""
-        raise UserError(f"{path}: no such file{first}")
+        hint = "; `skill-router matrix init` writes a starter one" if file.name == STARTER_NAME else ""
+        raise UserError(f"{name}: no such file{hint}")
     try:
-        body = file.read_bytes()
+        size = file.stat().st_size
+        if size > MAX_MATRIX_BYTES:  # refused before it is read: a stray 8 GB file is not loaded first
+            raise MatrixError(name, [f"{name}: file is {size} bytes; the limit is {MAX_MATRIX_BYTES}"])
+        with file.open("rb") as stream:
+            body = stream.read(MAX_MATRIX_BYTES + 1)
     except OSError as exc:
-        raise UserError(f"{path}: cannot be read ({exc.strerror})") from None
-    return parse_matrix(body, path, **limits)
+        raise UserError(f"{name}: cannot be read ({exc.strerror})") from None
+    return parse_matrix(body, name, **limits)
 
 
 def read_lines(path: str, option: str) -> list[str]:
+    name = shown(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UserError(f"{option} {path}: no such file") from None
+        raise UserError(f"{option} {name}: no such file") from None
     except UnicodeDecodeError:
-        raise UserError(f"{option} {path}: not UTF-8 text; save it as UTF-8, one sample per line") from None
+        raise UserError(f"{option} {name}: not UTF-8 text; save it as UTF-8, one sample per line") from None
     except OSError as exc:
-        raise UserError(f"{option} {path}: cannot be read ({exc.strerror})") from None
+        raise UserError(f"{option} {name}: cannot be read ({exc.strerror})") from None
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
@@ -76,7 +83,11 @@ def init(args: argparse.Namespace) -> int:
 
 def validate(args: argparse.Namespace) -> int:
     status = EXIT_OK
-    limits = {"max_wait_seconds": args.max_wait, "notify_channel": args.notify_channel}
+    limits = {
+        "max_wait_seconds": args.max_wait,
+        "notify_channel": args.notify_channel,
+        "lookback_days": args.lookback_days,
+    }
     for path in args.files:  # every file is checked, a missing one does not stop the others
         try:
             matrix = load(path, **limits)
@@ -90,7 +101,7 @@ def validate(args: argparse.Namespace) -> int:
             continue
         for warning in matrix.warnings:
             print(f"warning: {warning}")
-        print(f"{path}: {len(matrix.rules)} rules OK")
+        print(f"{shown(path)}: {len(matrix.rules)} rules OK")
     return status
 
 
@@ -164,16 +175,21 @@ def upload(args: argparse.Namespace) -> int:
     except Exception as exc:
         raise UserError(aws_problem(exc, f"upload to s3://{args.bucket}/{args.key}")) from None
     version = response.get("VersionId") or str(response.get("ETag", "")).strip('"')
-    print(f"uploaded {args.file} ({len(matrix.rules)} rules) to s3://{args.bucket}/{args.key}, version {version}")
+    print(
+        f"uploaded {shown(args.file)} ({len(matrix.rules)} rules) to s3://{args.bucket}/{args.key}, version {version}"
+    )
     print("the function uses it from its next poll")
     return EXIT_OK
 
 
 def outcome(matrix: Matrix, attribute: str, value: str, intent_attribute: str, queue: str | None) -> str:
     hit = matrix.match({attribute: value}, intent_attribute, queue)
-    if hit is None:
+    return outcome_of(hit[0] if hit else None)
+
+
+def outcome_of(rule: Rule | None) -> str:
+    if rule is None:
         return "no match"
-    rule = hit[0]
     email = "email" if rule.high_priority and (rule.notify or rule.notify_users) else "no email"
     skills = ", ".join([*rule.skill_ids, *rule.skill_names])
     priority = "unchanged" if rule.routing_priority is None else str(rule.routing_priority)
@@ -188,22 +204,34 @@ def diff(args: argparse.Namespace) -> int:
     attributes = list(dict.fromkeys(r.attribute or args.intent_attribute for r in rules))
     samples = [(r.attribute or args.intent_attribute, k) for r in rules if r.match != "regex" for k in r.keywords]
     samples += [(attribute, text) for text in extra for attribute in attributes]
-    queues: list[str | None] = [None, *sorted({q for r in rules for q in r.queues})]
     regex = list(dict.fromkeys(f"'{r.id}'" for r in rules if r.match == "regex"))
     if regex and not extra:
         print(f"note: regex rule(s) {', '.join(regex)} are compared only on --samples; give sample intents")
+    # Linear in the rules: each sample finds its candidate rules through indexes, and only the
+    # queues those rules name can differ from "any other queue" (README, matrix diff).
+    before_index, after_index = FirstMatch(old, args.intent_attribute), FirstMatch(new, args.intent_attribute)
+    said: dict[int, str] = {}  # each rule put into words once
+
+    def words(rule: Rule | None) -> str:
+        key = id(rule)
+        if key not in said:
+            said[key] = outcome_of(rule)
+        return said[key]
+
     changed = 0
-    for attribute, text in dict.fromkeys(samples):
+    unique = list(dict.fromkeys(samples))
+    for attribute, text in unique:
         label = repr(text) if attribute == args.intent_attribute else f"{attribute}={text!r}"
+        was, now = before_index.candidates(attribute, text), after_index.candidates(attribute, text)
+        queues: list[str | None] = [None, *sorted({q for r in (*was, *now) for q in r.queues})]
         lines = []
         for queue in queues:
-            before = outcome(old, attribute, text, args.intent_attribute, queue)
-            after = outcome(new, attribute, text, args.intent_attribute, queue)
+            before, after = words(first(was, queue)), words(first(now, queue))
             if before != after:
                 where = f" in queue {queue}" if queue else ""
                 lines.append(f"  before{where}: {before}\n  after{where}:  {after}")
         if lines:
             changed += 1
             print(f"{label}:\n" + "\n".join(lines))
-    print(f"{changed} of {len(dict.fromkeys(samples))} sample intents change outcome")
+    print(f"{changed} of {len(unique)} sample intents change outcome")
     return EXIT_CHANGED if changed else EXIT_OK

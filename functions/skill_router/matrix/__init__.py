@@ -4,6 +4,7 @@
     load       parse the YAML and validate every rule and step (file:line rule N 'field')
     resolve    skill, language and user names -> ids and emails, through Genesys
     lint       what loads but cannot do what its author meant (warnings)
+    index      which rule a value reaches, without trying every rule (matrix diff)
 
 The matrix in S3 (its ETag, the last good version) is matrix_source.py.
 """

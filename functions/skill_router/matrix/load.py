@@ -37,8 +37,10 @@ from skill_router.matrix.model import (
     PRIORITY_BOUND,
     URGENCIES,
     Matrix,
+    Pattern,
     Rule,
     Step,
+    fold_pattern,
 )
 
 MAX_MATRIX_BYTES = 1_000_000
@@ -82,6 +84,20 @@ _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoade
 class _LineLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     """The safe loader, remembering the line of every mapping and of each of its keys."""
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        # A scalar YAML resolves but Python cannot build (`2001-02-30` read as a date, an integer
+        # of 5,000 digits, `!!int abc`) is a problem in the file, with its line, not a crash.
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+            kind = str(node.tag).rpartition(":")[2]
+            value = str(node.value)
+            shown = repr(value if len(value) <= 30 else value[:27] + "...")
+            reason = str(exc).partition(";")[0]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{shown} cannot be read as {kind} ({reason}); quote it to make it text", node.start_mark
+            ) from None
+
 
 class _Lines(dict[str, Any]):
     line: int = 0
@@ -116,9 +132,11 @@ def parse_matrix(
     *,
     max_wait_seconds: int = DEFAULT_MAX_WAIT_SECONDS,
     notify_channel: str = "ses",
+    lookback_days: int | None = None,
 ) -> Matrix:
     """Parse and validate a matrix; raise MatrixError with every problem (file:line rule N 'field').
-    `max_wait_seconds` bounds escalation steps; `notify_channel` bounds a step's recipients."""
+    `max_wait_seconds` bounds escalation steps; `notify_channel` bounds a step's recipients;
+    `lookback_days` (DISCOVERY_LOOKBACK_DAYS, when known) bounds steps by what discovery sees."""
     if len(text) > MAX_MATRIX_BYTES:
         raise MatrixError(source, [f"{source}: file is {len(text)} bytes; the limit is {MAX_MATRIX_BYTES}"])
     if isinstance(text, bytes) and not text.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -183,7 +201,7 @@ def parse_matrix(
         rule = _parse_rule(raw, position, source, priorities, problems, recipient_limit)
         if isinstance(raw, _Lines) and "escalate" in raw:
             # Parsed even when the rule itself has problems, so every problem is reported at once.
-            limits = _Limits(max_wait_seconds, NOTIFY_RECIPIENT_LIMITS.get(notify_channel))
+            limits = _Limits(max_wait_seconds, NOTIFY_RECIPIENT_LIMITS.get(notify_channel), lookback_days)
             steps = _parse_escalation(raw, position, rule, source, priorities, limits, problems)
             rule = replace(rule, escalate=steps) if rule is not None and steps is not None else None
         if rule is None:
@@ -376,7 +394,7 @@ def _compile_regex(keyword: str) -> Any:
     """The pattern compiled by RE2, or why not: RE2 has no backreferences, lookaround, atomic
     groups or possessive repeats (the features that need backtracking), and refuses huge programs."""
     try:
-        return re2.compile(keyword, _RE2_OPTIONS)
+        return Pattern(keyword, re2.compile(fold_pattern(keyword), _RE2_OPTIONS))
     except re2.error as exc:
         detail = exc.args[0] if exc.args else exc
         reason = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
@@ -405,6 +423,7 @@ def _language(value: Any, where: str, problems: list[str]) -> tuple[str | None, 
 class _Limits:
     max_wait_seconds: int
     max_recipients: int | None
+    lookback_days: int | None = None
 
 
 def _parse_escalation(
@@ -470,6 +489,18 @@ def _parse_escalation(
                 problems.append(
                     f"{where('after')}: {format_duration(after)} is beyond MAX_WAIT_SECONDS "
                     f"({format_duration(limits.max_wait_seconds)}); callers are not followed that long"
+                )
+            elif limits.lookback_days is not None and after > limits.lookback_days * 86400:
+                # Discovery asks for callers who entered a queue from 00:00 UTC lookback_days before
+                # today: just after midnight that is only lookback_days of waiting. A caller waiting
+                # longer is not found, so the step would silently never fire for them.
+                days = limits.lookback_days
+                problems.append(
+                    f"{where('after')}: {format_duration(after)} is later than discovery is sure to see a caller: "
+                    f"DISCOVERY_LOOKBACK_DAYS={days} finds callers who entered the queue since 00:00 UTC "
+                    f"{days} day(s) before today, which just after midnight is only "
+                    f"{format_duration(days * 86400) if days else 'today'}; raise DISCOVERY_LOOKBACK_DAYS "
+                    "(matrix validate --lookback-days) or make the step earlier"
                 )
             elif previous is not None and after <= previous.after:
                 problems.append(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 # Attribute values are caller- or bot-controlled: bound what is ever matched.
 MAX_MATCHED_CHARS = 1_000
@@ -64,8 +64,8 @@ class Rule:
     routing_priority: int | None
     notify: tuple[str, ...]
     queues: tuple[str, ...]
-    # Compiled by RE2 (google-re2): no backtracking, so no caller's value can stall a match.
-    patterns: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+    # Regex keywords, compiled by RE2 (google-re2): no backtracking, so no caller's value can stall a match.
+    patterns: tuple[Pattern, ...] = field(default=(), compare=False, repr=False)
     # Named in the file, resolved through Genesys when the function loads the matrix.
     skill_names: tuple[str, ...] = ()
     notify_users: tuple[str, ...] = ()
@@ -93,14 +93,16 @@ class Rule:
 
     def matching_keyword(self, value: str) -> str | None:
         """The rule's keyword (or pattern) that matches `value`: the matrix's words, not the caller's."""
-        return self._matching_folded(fold(value))
+        return self.matching(prepare(value))
 
-    def _matching_folded(self, text: str) -> str | None:
+    def matching(self, text: Text) -> str | None:
+        """The keyword (a regex as written) that matches a prepared value, or None."""
         if self.match == "regex":
-            return next((p.pattern for p in self.patterns if p.search(text)), None)
+            return next((p.written for p in self.patterns if p.search(text)), None)
+        folded = text.folded
         if self.match == "exact":
-            return text.strip() if text.strip() in self.keywords else None
-        return next((k for k in self.keywords if k in text), None)
+            return folded.strip() if folded.strip() in self.keywords else None
+        return next((k for k in self.keywords if k in folded), None)
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ class Matrix:
         self, attributes: Mapping[str, str], default_attribute: str, queue_id: str | None = None
     ) -> tuple[Rule, str] | None:
         """First rule whose keyword matches; returns the rule and the value it matched."""
-        folded: dict[str, str] = {}  # each value bounded and folded once, not once per rule
+        prepared: dict[str, Text] = {}  # each value bounded and folded once, not once per rule
         for rule in self.rules:
             if rule.queues and (queue_id or "").lower() not in rule.queues:
                 continue
@@ -149,9 +151,9 @@ class Matrix:
             value = attributes.get(name)
             if not isinstance(value, str) or not value:
                 continue
-            if name not in folded:
-                folded[name] = fold(value)
-            if rule._matching_folded(folded[name]) is not None:
+            if name not in prepared:
+                prepared[name] = prepare(value)
+            if rule.matching(prepared[name]) is not None:
                 return rule, value
         return None
 
@@ -161,3 +163,80 @@ def fold(value: str) -> str:
     lone surrogate, which JSON can carry, becomes U+FFFD: RE2 matches UTF-8 and would raise)."""
     text = value[:MAX_MATCHED_CHARS].casefold()
     return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
+
+
+class Text(NamedTuple):
+    """A value as rules match it: bounded and case-folded (every keyword), and, when it is not
+    ASCII, bounded as written too (a regex is also tried on that: `stra.e` matches `Straße`,
+    whose folded form `strasse` has one letter more)."""
+
+    folded: str
+    written: str | None = None
+
+
+def prepare(value: str) -> Text:
+    folded = fold(value)
+    if value[:MAX_MATCHED_CHARS].isascii():
+        return Text(folded)  # RE2's case-insensitive match on ASCII is the same on either form
+    return Text(folded, _SURROGATE.sub("\ufffd", value[:MAX_MATCHED_CHARS]))
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A regex keyword as written (what `explain` shows) and compiled by RE2, case-insensitive,
+    from its folded form (fold_pattern), so it matches what a contains keyword would."""
+
+    written: str
+    compiled: Any
+
+    def search(self, text: Text) -> bool:
+        if self.compiled.search(text.folded):
+            return True
+        return text.written is not None and self.compiled.search(text.written) is not None
+
+
+def fold_pattern(pattern: str) -> str:
+    """The pattern folded the way values are: a literal character whose case folding is longer
+    than one character (ß -> ss, ẞ, ligatures like ﬁ) becomes `(?:ß|ss)`, so `straße` matches
+    the folded `strasse` as a contains keyword `straße` does. RE2's case-insensitive mode already
+    covers one-to-one folds (the Kelvin sign, the long s, final sigma). Escapes are kept as
+    written, and a character class is left alone: one class character cannot match two."""
+    out: list[str] = []
+    i, in_class, quoted = 0, False, False
+    while i < len(pattern):
+        c = pattern[i]
+        folded = c.casefold()
+        if quoted:  # \Q...\E: literal text
+            if pattern.startswith("\\E", i):
+                quoted = False
+                out.append("\\E")
+                i += 2
+                continue
+            out.append(f"\\E{_either(c, folded)}\\Q" if len(folded) > 1 else c)
+        elif c == "\\":
+            quoted = pattern.startswith("\\Q", i) and not in_class
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        elif in_class:
+            if pattern.startswith("[:", i) and (end := pattern.find(":]", i + 2)) != -1:
+                out.append(pattern[i : end + 2])  # [:alpha:]
+                i = end + 2
+                continue
+            in_class = c != "]"
+            out.append(c)
+        elif c == "[":
+            in_class = True
+            start = i + 1 + (pattern.startswith("^", i + 1))
+            start += pattern.startswith("]", start)  # a ] first in a class is literal
+            out.append(pattern[i:start])
+            i = start
+            continue
+        else:
+            out.append(_either(c, folded) if len(folded) > 1 else c)
+        i += 1
+    return "".join(out)
+
+
+def _either(written: str, folded: str) -> str:
+    return f"(?:{written}|{re.escape(folded)})"
