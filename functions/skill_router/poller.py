@@ -3,15 +3,17 @@ while there is time, record the watermark.
 
 Each poll asks the analytics details query for every live conversation with an open interact
 segment of an ACD participant that started on a UTC day from DISCOVERY_LOOKBACK_DAYS ago to
-today (the interval is matched by day, so that is the whole of those days), and pages until a
-short page: `totalHits` is approximate and never trusted. The watermark in DynamoDB records the
-time of the last complete poll, for the lag metric and operators; finding a caller never
-depends on it (docs/design.md, "Discovery"). A caller who slipped between shifting pages is
-still waiting, so the next poll finds them.
+today (the interval is matched by day, so that is the whole of those days), within discovery's
+share of the rate budget: the newest page first while the sweep over the whole list spans polls,
+then the sweep where the last poll left it, until an empty page (`totalHits` is approximate and
+a page may come back short: neither ends the list). The watermark in DynamoDB records when the
+last complete sweep began, for the lag metric and operators; finding a caller never depends on
+it (docs/design.md, "Discovery", "Bounded discovery").
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
@@ -23,12 +25,13 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from skill_router.deadline import Deadline
-from skill_router.discovery import DiscoveryBudget
+from skill_router.discovery import DiscoveryBudget, PageRequest, PollPages
 from skill_router.errors import OutOfTime
 from skill_router.first_sight import process_conversation
 from skill_router.genesys.client import Discovered, GenesysClient
 from skill_router.genesys.errors import GenesysError
 from skill_router.leg import Adapters, Outcome
+from skill_router.matrix import Matrix
 from skill_router.matrix_source import MatrixSource
 from skill_router.observability import logger, metrics
 from skill_router.settings import Settings
@@ -38,6 +41,10 @@ from skill_router.store import FINAL_OUTCOMES, SKEW_MARGIN_SECONDS, StateStore, 
 # a watermark write; a busy one stops at the deadline and leaves the rest to the next poll.
 MIN_POLL_SECONDS = 2.0
 FINISHED_CACHE_SIZE = 50_000  # queue legs; a few MB at most
+# Callers looked up by id in one query when their steps fall due: one conversationId predicate
+# each. Genesys documents no limit on a filter's predicates that we found; 50 keeps the body small.
+DUE_PER_QUERY = 50
+LADDER_OUTCOMES = ("applied", "unchanged", "done")  # a rule was applied on the leg: its ladder runs
 # What a finished leg's ladder needs (ladder.py): the rule, the steps applied, the routing we left.
 _REMEMBERED = (
     "outcome",
@@ -119,6 +126,9 @@ class Poller:
         default_factory=OrderedDict, init=False, repr=False
     )
     _discovery: DiscoveryBudget | None = field(default=None, init=False, repr=False)
+    _sweep_recorded: str | None = field(default=None, init=False, repr=False)
+    # Legs whose rule has a step still to come, and when it falls due (epoch seconds).
+    _due: dict[tuple[str, str | None], float] = field(default_factory=dict, init=False, repr=False)
 
     def run_invocation(self, deadline: Deadline, owner: str) -> dict[str, Any]:
         """All polls of one invocation under one lease; the lease is released however it ends."""
@@ -129,6 +139,9 @@ class Poller:
             logger.warning("another invocation holds the lease; this one does nothing")
             return {"status": "lease_held", "polls": []}
         reports: list[PollReport] = []
+        # The sweep continues where the last poll left it, whichever container ran that poll.
+        self.discovery().resume(_sweep_item(lease.sweep))
+        self._sweep_recorded = lease.sweep
         watermark = lease.window_end
         interval = self.settings.poll_interval_seconds
         slot = self.clock()
@@ -186,17 +199,18 @@ class Poller:
             rules_failed=len(matrix.broken_rules),
         )
         calls_before = self.genesys.stats["calls"]
-        sweep = self.discovery().plan()
-        page = 1
-        unfinished: int | None = None  # the page being read or handled (the next poll starts there)
+        pages = self.discovery().plan()
+        self._serve_due(pages, start, end, matrix, now, deadline, report)
+        unfinished: PageRequest | None = None  # the page being read or handled (read again next poll)
         while not deadline.expired:
-            next_page = sweep.page(deadline, self.sleep)
-            if next_page is None:
-                report.share_spent = True  # not a problem: the next poll continues from here
+            request = pages.page(deadline, self.sleep)
+            if request is None:
+                report.share_spent = pages.share_spent  # not a problem: the next poll continues
                 break
-            page = unfinished = next_page
+            unfinished = request
+            page = request.number
             try:
-                result = self.genesys.query_waiting(start, end, page)
+                result = self.genesys.query_waiting(start, end, page, newest_first=request.newest_first)
             except OutOfTime:
                 report.problem = "time ran out; the rest is polled next time"
                 break
@@ -204,43 +218,9 @@ class Poller:
                 report.problem = f"discovery query failed on page {page}: {exc}"
                 logger.error("discovery query failed; the rest is polled next time", extra={"error": str(exc)})
                 break
-            sweep.read(page, result)
+            pages.read(request, result)
             report.pages += 1
-            ledger = self._ledger([(c.conversation_id, c.leg) for c in result.conversations])
-
-            def handle(
-                found: Discovered, ledger: dict[tuple[str, str | None], dict[str, Any]] = ledger
-            ) -> Outcome | None:
-                if deadline.expired:
-                    return None
-                prior = ledger.get((found.conversation_id, found.leg))
-                try:
-                    return process_conversation(found, prior, matrix, self.adapters, now, run_ladder=True)
-                except (ClientError, BotoCoreError) as exc:
-                    # One caller's AWS call (its claim or outcome in DynamoDB, a secret) failed after
-                    # botocore's retries: that caller waits for the next poll; the page's others are served.
-                    logger.warning(
-                        "AWS call failed; the caller is tried again on the next poll",
-                        extra={"conversation_id": found.conversation_id, "reason": type(exc).__name__},
-                    )
-                    return Outcome(
-                        found.conversation_id, "pending", final=False, reason=type(exc).__name__, retry_page=True
-                    )
-
-            # A page's conversations are independent: a few threads clear a backlog at the rate
-            # budget's pace instead of one round trip at a time.
-            outcomes = list(self._executor().map(handle, result.conversations))
-            for found, outcome in zip(result.conversations, outcomes, strict=True):
-                report.seen += 1
-                if outcome is None:
-                    report.outcomes["pending"] += 1
-                    continue
-                report.outcomes[outcome.outcome] += 1
-                report.notified += int(outcome.notified)
-                report.escalation_steps += outcome.steps
-                self._settle(
-                    (found.conversation_id, found.leg), ledger.get((found.conversation_id, found.leg)), outcome
-                )
+            outcomes = self._serve(result.conversations, matrix, now, deadline, report)
             # A page is left only when every caller on it was handled; else the next poll reads it again.
             if deadline.expired or any(o is None or o.out_of_time for o in outcomes):
                 report.problem = "time ran out; the rest is polled next time"
@@ -248,16 +228,17 @@ class Poller:
             if any(o.retry_page for o in outcomes if o is not None):
                 report.problem = f"a caller on page {page} is left for the next poll; the rest is polled then"
                 break
-            # Only a short page ends the list: totalHits is approximate (Genesys developer blog,
-            # "Analytics conversations API behavior", 2022-04-21).
-            sweep.finished(page, result)
+            # Only an empty page ends the list: totalHits is approximate (Genesys developer blog,
+            # "Analytics conversations API behavior", 2022-04-21) and a page may come back short.
+            pages.finished(request, result)
             unfinished = None
-            if sweep.complete:
+            if pages.complete:
                 report.complete = True
                 break
         if unfinished is not None:
-            sweep.stopped_at(unfinished)
+            pages.stopped_at(unfinished)
         report.next_page = self.discovery().next_page
+        self._record_sweep(owner)
         # A sweep over the whole list may span polls: the watermark says when the last complete
         # one began (every caller waiting since then was read), never ahead of this run's now.
         swept_from = _sweep_start(self.discovery(), now)
@@ -274,14 +255,113 @@ class Poller:
         logger.info("poll finished", extra={"report": report.as_dict()})
         return report
 
+    def _serve(
+        self, conversations: list[Discovered], matrix: Matrix, now: datetime, deadline: Deadline, report: PollReport
+    ) -> list[Outcome | None]:
+        """Serve a page's callers (None: not reached before the deadline), and note in the report."""
+        ledger = self._ledger([(c.conversation_id, c.leg) for c in conversations])
+
+        def handle(found: Discovered) -> Outcome | None:
+            if deadline.expired:
+                return None
+            prior = ledger.get((found.conversation_id, found.leg))
+            try:
+                return process_conversation(found, prior, matrix, self.adapters, now, run_ladder=True)
+            except (ClientError, BotoCoreError) as exc:
+                # One caller's AWS call (its claim or outcome in DynamoDB, a secret) failed after
+                # botocore's retries: that caller waits for the next poll; the page's others are served.
+                logger.warning(
+                    "AWS call failed; the caller is tried again on the next poll",
+                    extra={"conversation_id": found.conversation_id, "reason": type(exc).__name__},
+                )
+                return Outcome(
+                    found.conversation_id, "pending", final=False, reason=type(exc).__name__, retry_page=True
+                )
+
+        # A page's conversations are independent: a few threads clear a backlog at the rate
+        # budget's pace instead of one round trip at a time.
+        outcomes = list(self._executor().map(handle, conversations))
+        for found, outcome in zip(conversations, outcomes, strict=True):
+            report.seen += 1
+            if outcome is None:
+                report.outcomes["pending"] += 1
+                continue
+            report.outcomes[outcome.outcome] += 1
+            report.notified += int(outcome.notified)
+            report.escalation_steps += outcome.steps
+            key = (found.conversation_id, found.leg)
+            self._settle(key, ledger.get(key), outcome)
+            self._schedule(found, ledger.get(key), outcome, matrix)
+        return outcomes
+
+    def _schedule(self, found: Discovered, prior: dict[str, Any] | None, outcome: Outcome, matrix: Matrix) -> None:
+        """Note when the leg's next escalation step falls due, so that poll looks the caller up by
+        id (`_serve_due`) instead of waiting for the sweep to come round to them."""
+        key = (found.conversation_id, found.leg)
+        entry = outcome.entry or prior or {}
+        rule_id = outcome.rule_id or entry.get("rule_id")
+        rule = matrix.rule(rule_id) if rule_id and outcome.outcome in LADDER_OUTCOMES else None
+        applied = max((int(a) for a in entry.get("steps_applied") or []), default=-1)
+        after = min((step.after for step in rule.escalate if step.after > applied), default=None) if rule else None
+        if after is None or not found.in_queue or found.left_queue:
+            self._due.pop(key, None)
+            return
+        self._due[key] = found.waiting_since.timestamp() + after
+        while len(self._due) > FINISHED_CACHE_SIZE:
+            self._due.pop(next(iter(self._due)))
+
+    def _serve_due(
+        self,
+        pages: PollPages,
+        start: datetime,
+        end: datetime,
+        matrix: Matrix,
+        now: datetime,
+        deadline: Deadline,
+        report: PollReport,
+    ) -> None:
+        """The callers whose next step is due (as this container last saw their legs): one query
+        page asks which of them still wait, and those are served now, wherever the sweep is.
+        A new container knows none: their steps wait for the sweep (README, "Escalation")."""
+        moment = now.timestamp()
+        due = sorted((at, key) for key, at in self._due.items() if at <= moment)[:DUE_PER_QUERY]
+        if not due or deadline.expired or not pages.due_page(deadline, self.sleep):
+            return
+        ids = list(dict.fromkeys(key[0] for _, key in due))
+        try:
+            result = self.genesys.query_waiting(start, end, 1, conversation_ids=ids)
+        except (OutOfTime, GenesysError) as exc:
+            logger.warning("the due-step query failed; the sweep reaches those callers", extra={"error": str(exc)})
+            return
+        pages.read(PageRequest(1, by_id=True), result)
+        report.pages += 1
+        waiting = {(c.conversation_id, c.leg) for c in result.conversations}
+        for _, key in due:
+            if key not in waiting:  # left the queue (or this leg of it): nothing more is due
+                self._due.pop(key, None)
+        self._serve(result.conversations, matrix, now, deadline, report)
+
     def discovery(self) -> DiscoveryBudget:
         """The discovery share of this container's poller (its place in the sweep included)."""
         if self._discovery is None:
             s = self.settings
             self._discovery = DiscoveryBudget.of(
-                s.requests_per_minute, s.rate_headroom, s.discovery_budget_share, self.clock
+                s.requests_per_minute, s.rate_headroom, s.discovery_budget_share, self.clock, s.poll_interval_seconds
             )
         return self._discovery
+
+    def _record_sweep(self, owner: str) -> None:
+        """Keep the sweep's place on the watermark item (under the lease), so the next poll
+        continues it even in a new container; written only when it moved."""
+        place = json.dumps(self.discovery().place.as_item(), sort_keys=True)
+        if place == self._sweep_recorded:
+            return
+        try:
+            if self.store.record_sweep(owner, place):
+                self._sweep_recorded = place
+        except (ClientError, BotoCoreError) as exc:
+            # This container still knows the place; another would start the sweep again.
+            logger.warning("the sweep's place was not recorded", extra={"reason": type(exc).__name__})
 
     def _ledger(self, keys: list[tuple[str, str | None]]) -> dict[tuple[str, str | None], dict[str, Any]]:
         known = {k: self._finished[k] for k in keys if k in self._finished}
@@ -337,6 +417,16 @@ def lease_seconds(deadline: Deadline) -> float:
     DynamoDB's whole seconds. The next scheduled run starts a minute after this one, later than the
     timeout (58 s), so it always finds a crashed run's lease lapsed (README "When things fail")."""
     return max(1.0, min(deadline.remaining(), deadline.until_timeout() - SKEW_MARGIN_SECONDS - 1))
+
+
+def _sweep_item(recorded: str | None) -> dict[str, Any] | None:
+    if not recorded:
+        return None
+    try:
+        item = json.loads(recorded)
+    except ValueError:
+        return None
+    return item if isinstance(item, dict) else None
 
 
 def _sweep_start(discovery: DiscoveryBudget, now: datetime) -> datetime:

@@ -9,6 +9,7 @@ a misconfigured deployment is fixed in one go.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -443,6 +444,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         problems.append(f"NOTIFY_FROM is not set, but NOTIFY_CHANNEL={values['notify_channel']} needs a sender")
     settings = Settings(**values)
     _check_event_source(settings, problems)
+    _check_discovery_share(settings, problems)
     for retired, instead in RETIRED.items():
         if env.get(retired, "").strip():
             problems.append(f"{retired} is no longer read; {instead}")
@@ -544,6 +546,23 @@ def markdown_table() -> str:
         default = default if default in ("required", "empty") else f"`{default}`"
         rows.append(f"| `{s.env}` | {who} | {default} | {bounds} | {s.meaning} |")
     return "\n".join(rows) + "\n"
+
+
+def discovery_pages_per_minute(requests_per_minute: int, headroom: float, share: float) -> int:
+    """The analytics query pages discovery may read in any 60 s (docs/design.md, "Bounded discovery")."""
+    return math.floor(math.floor(requests_per_minute * (1.0 - headroom)) * share)
+
+
+def _check_discovery_share(settings: Settings, problems: list[str]) -> None:
+    """The sweep's bound (README, "Discovery and the watermark") needs at least one query page a
+    minute: a share that rounds to none could only be met by spending more than it allows."""
+    rpm, headroom, share = settings.requests_per_minute, settings.rate_headroom, settings.discovery_budget_share
+    if discovery_pages_per_minute(rpm, headroom, share) < 1:
+        problems.append(
+            f"DISCOVERY_BUDGET_SHARE={share:g} of GENESYS_REQUESTS_PER_MINUTE={rpm} (GENESYS_RATE_HEADROOM="
+            f"{headroom:g}) leaves discovery no query page a minute, so waiting callers could never all be "
+            f"reached; raise the share to at least {math.ceil(100 / math.floor(rpm * (1.0 - headroom))) / 100:g}"
+        )
 
 
 def _check_event_source(settings: Settings, problems: list[str]) -> None:

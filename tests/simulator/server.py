@@ -23,7 +23,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -150,6 +150,11 @@ class GenesysSimulator:
         # totalHits is approximate (Genesys developer blog, "Analytics conversations API
         # behavior", 2022-04-21): the count reported is the true one times (1 + this error).
         self.total_hits_error = 0.0
+        # Genesys does not promise that only the last page is short: its detail-query docs say a
+        # page can come back with fewer results when duplicates are removed (docs/design.md,
+        # "Discovery"). Every n-th conversation (in list order) is then two rows for paging and
+        # one on the page it lands on, so the pages before the last come back short; 0: none.
+        self.duplicate_rows_every = 0
         # The PATCH's answer for a conversation no longer in queue is undocumented
         # (developer.genesys.cloud, PATCH /api/v2/routing/conversations/{id} lists 400, 404, 408,
         # 409 and more without saying which): tests set 400 or 409 to see the product cope.
@@ -573,6 +578,14 @@ class GenesysSimulator:
         - totalHits is approximate and pages are computed afresh on each request, so a set that
           shrinks while a client pages shifts under it (blog "Analytics conversations API
           behavior", 2022-04-21). See total_hits_error; end callers between pages with hook().
+        - order asc/desc by conversationStart (SDK ConversationQuery.order: "Sort the result set in
+          ascending/descending order. Default is ascending"; orderBy default conversationStart).
+        - Pages may come back short before the last: see duplicate_rows_every.
+        - Analytics is not real time: the same blog advises keeping an interval's end about a
+          minute behind now for complete data, and Genesys publishes no figure for how soon a
+          change shows. The answer is the conversations as they were analytics_lag_seconds ago:
+          a caller who queued since is not on it yet (not even one who dialled long before, in
+          the IVR), and one who left since still shows as waiting.
         """
         if not isinstance(body, dict) or not isinstance(body.get("interval"), str):
             raise SimError(400, "bad.request", "interval is required")
@@ -594,18 +607,23 @@ class GenesysSimulator:
             raise SimError(400, "bad.request", f"the interval may span at most {limit_days} days")
         first_day, last_day = _day(start), _day(end - 0.001)
         with self.lock:
-            visible_before = self.clock() - self.analytics_lag_seconds
+            as_of = self.clock() - self.analytics_lag_seconds
             found = []
-            for c in self.conversations.values():
-                if not first_day <= _day(c.start) <= last_day or c.start > visible_before:
+            for current in self.conversations.values():
+                if not first_day <= _day(current.start) <= last_day or current.start > as_of:
                     continue
+                c = _as_of(current, as_of) if self.analytics_lag_seconds > 0 else current
                 view = self._analytics_view(c, light=True)
                 if all(_holds(f, _conversation_fields(view)) for f in conversation_filters) and all(
                     any(_holds(f, seg) for seg in _segment_rows(view)) for f in segment_filters
                 ):
                     found.append((view["conversationStart"], c.id, c))
             found.sort(key=lambda item: (item[0], item[1]), reverse=body.get("order") == "desc")
-            page = found[(number - 1) * size : number * size]
+            every = self.duplicate_rows_every
+            if every > 0:
+                found = [row for i, item in enumerate(found) for row in [item] * (2 if i % every == every - 1 else 1)]
+            rows = found[(number - 1) * size : number * size]
+            page = [item for i, item in enumerate(rows) if i == 0 or item[1] != rows[i - 1][1]]
             answer: JSON = {"totalHits": max(0, round(len(found) * (1 + self.total_hits_error)))}
             if page:  # Genesys leaves the list out of an empty page
                 answer["conversations"] = [self._analytics_view(c) for _, _, c in page]
@@ -1063,6 +1081,16 @@ def _predicate(predicate: Any, row: Mapping[str, Any]) -> bool:
     if operator != "matches":
         raise SimError(400, "bad.request", f"unknown operator {operator!r}")
     return value is not None and str(value).lower() == str(predicate.get("value", "")).lower()
+
+
+def _as_of(c: SimConversation, moment: float) -> SimConversation:
+    """The conversation as it was at `moment`: legs not yet begun left out, later ends undone."""
+    legs = [
+        replace(leg, end=leg.end if leg.end is not None and leg.end <= moment else None)
+        for leg in c.legs
+        if leg.start <= moment
+    ]
+    return replace(c, legs=legs, end=c.end if c.end is not None and c.end <= moment else None)
 
 
 def _day(moment: float) -> int:

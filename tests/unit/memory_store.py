@@ -166,7 +166,21 @@ class MemoryStore:
         if item is None:
             return None
         window_end = item.get("window_end")
-        return Lease(owner, int(item["lease_expires"]), parse_time(window_end) if window_end else None)
+        sweep = item.get("sweep")
+        return Lease(
+            owner,
+            int(item["lease_expires"]),
+            parse_time(window_end) if window_end else None,
+            sweep if isinstance(sweep, str) else None,
+        )
+
+    def record_sweep(self, owner: str, sweep: str) -> bool:
+        with self._lock:
+            item = self._item("UpdateItem", self._watermark)
+            if item.get("lease_owner") != owner:
+                return False
+            item["sweep"] = sweep
+            return True
 
     def advance_watermark(self, owner: str, window_end: datetime, release: bool = False) -> bool:
         with self._lock:

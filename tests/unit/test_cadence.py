@@ -40,6 +40,7 @@ class Clock:
 @dataclass
 class Lease:
     window_end: datetime | None = None
+    sweep: str | None = None
 
 
 @dataclass

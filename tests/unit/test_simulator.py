@@ -287,3 +287,50 @@ def test_a_corrupt_conversation_start_is_reported_as_given(sim: GenesysSimulator
     sim.add_conversation(queue_id=queue, reported_start=datetime(2999, 1, 1, tzinfo=UTC))
     (view,) = ask(sim, headers, now - timedelta(hours=1), now + timedelta(minutes=1)).json()["conversations"]
     assert view["conversationStart"].startswith("2999-01-01")
+
+
+def order(answer: Any) -> list[str]:
+    return [c["conversationId"] for c in answer.json().get("conversations", [])]
+
+
+def test_pages_come_newest_first_on_order_desc_and_by_conversation_id(sim: GenesysSimulator):
+    headers = token(sim)
+    queue = sim.add_queue("Q")
+    now = datetime.now(UTC)
+    callers = [sim.add_conversation(queue_id=queue, start=now - timedelta(seconds=300 - i)) for i in range(5)]
+    newest = ask(sim, headers, now - timedelta(hours=1), now, size=2, order="desc", **WAITING_FILTERS)
+    assert order(newest) == [callers[4], callers[3]]
+    wanted = {"type": "or", "predicates": [{"dimension": "conversationId", "value": c} for c in callers[1:3]]}
+    filters = {**WAITING_FILTERS, "conversationFilters": [*WAITING_FILTERS["conversationFilters"], wanted]}
+    assert ids(ask(sim, headers, now - timedelta(hours=1), now, **filters)) == set(callers[1:3])
+
+
+def test_pages_before_the_last_can_come_back_short(sim: GenesysSimulator):
+    """duplicate_rows_every: a page counts a duplicate row and sends it once, so it is short."""
+    headers = token(sim)
+    queue = sim.add_queue("Q")
+    now = datetime.now(UTC)
+    callers = [sim.add_conversation(queue_id=queue, start=now - timedelta(seconds=300 - i)) for i in range(10)]
+    sim.duplicate_rows_every = 3
+    pages = [
+        order(ask(sim, headers, now - timedelta(hours=1), now, size=4, page=n, **WAITING_FILTERS))
+        for n in (1, 2, 3, 4, 5)
+    ]
+    assert [len(p) for p in pages] == [3, 3, 3, 1, 0]  # short before the last: nobody lost, nobody twice
+    assert [c for p in pages for c in p] == callers
+
+
+def test_analytics_shows_the_conversations_as_they_were_lag_seconds_ago(sim: GenesysSimulator):
+    headers = token(sim)
+    queue = sim.add_queue("Q")
+    now = datetime.now(UTC)
+    sim.analytics_lag_seconds = 30.0
+    settled = sim.add_conversation(queue_id=queue, start=now - timedelta(minutes=10))
+    just_queued = sim.add_conversation(
+        queue_id=queue, start=now - timedelta(minutes=10), queued_at=now - timedelta(seconds=5)
+    )
+    just_left = sim.add_conversation(queue_id=queue, start=now - timedelta(minutes=10))
+    sim.answer(just_left)
+    assert ids(ask(sim, headers, now - timedelta(hours=1), now, **WAITING_FILTERS)) == {settled, just_left}
+    sim.analytics_lag_seconds = 0.0
+    assert ids(ask(sim, headers, now - timedelta(hours=1), now, **WAITING_FILTERS)) == {settled, just_queued}

@@ -215,3 +215,13 @@ def test_an_email_to_one_recipient_is_claimed_and_marked_apart_from_the_others(s
     store.release_email("c1", "r1", "run-a", recipient="b@example.com")  # b's send failed
     assert not store.claim_email("c1", "r1", "run-b", 300, recipient="a@example.com"), "a is out"
     assert store.claim_email("c1", "r1", "run-b", 300, recipient="b@example.com"), "b is tried again at once"
+
+
+def test_the_sweeps_place_is_written_under_the_lease_and_read_back_with_it(store):
+    """Discovery's place in its sweep (issue 19): the next lease holder, in any container, gets it."""
+    store.acquire_lease("run-a", 60)
+    assert store.record_sweep("run-a", '{"next_page": 7}')
+    assert not store.record_sweep("run-b", '{"next_page": 1}'), "only the lease holder writes it"
+    store.release_lease("run-a")
+    lease = store.acquire_lease("run-b", 60)
+    assert lease is not None and lease.sweep == '{"next_page": 7}'

@@ -154,16 +154,36 @@ class GenesysClient:
 
     # --- the calls ---------------------------------------------------------------------------
 
-    def query_waiting(self, start: datetime, end: datetime, page_number: int) -> QueryPage:
+    def query_waiting(
+        self,
+        start: datetime,
+        end: datetime,
+        page_number: int,
+        newest_first: bool = False,
+        conversation_ids: Sequence[str] = (),
+    ) -> QueryPage:
         """One page of the conversations waiting in a queue now that started on a UTC day the
         interval touches (the interval is matched by day: developer.genesys.cloud, Analytics >
         Detail queries). The filters, not the interval, decide what comes back: a live
         conversation with an open interact segment of an ACD participant. IVR-only, outbound,
-        internal and answered conversations cost no page (docs/design.md, "Discovery")."""
+        internal and answered conversations cost no page (docs/design.md, "Discovery").
+        `newest_first`: conversationStart descending (SDK ConversationQuery.order: "Sort the result
+        set in ascending/descending order. Default is ascending"; orderBy conversationStart).
+        `conversation_ids`: only these (a conversationId dimension predicate each, or'ed; the
+        dimension is in the SDK's ConversationDetailQueryPredicate enumeration)."""
+        only = [
+            _model(
+                "ConversationDetailQueryFilter",
+                type="or",
+                predicates=[
+                    _predicate("ConversationDetailQueryPredicate", "conversationId", c) for c in conversation_ids
+                ],
+            )
+        ]
         query = _model(
             "ConversationQuery",
             interval=f"{_iso(start)}/{_iso(end)}",
-            order="asc",
+            order="desc" if newest_first else "asc",
             order_by="conversationStart",
             paging=_model("PagingSpec", page_size=PAGE_SIZE, page_number=page_number),
             conversation_filters=[
@@ -171,7 +191,8 @@ class GenesysClient:
                     "ConversationDetailQueryFilter",
                     type="and",
                     predicates=[_predicate("ConversationDetailQueryPredicate", "conversationEnd", None)],
-                )
+                ),
+                *(only if conversation_ids else []),
             ],
             segment_filters=[
                 _model(

@@ -135,6 +135,7 @@ class Lease:
     owner: str
     expires: int
     window_end: datetime | None
+    sweep: str | None = None  # where discovery's sweep stands (JSON, discovery.SweepPlace)
 
 
 class ClaimsTable(Table):
@@ -199,7 +200,24 @@ class ClaimsTable(Table):
         if item is None:
             return None
         window_end = item.get("window_end")
-        return Lease(owner, int(item["lease_expires"]), parse_time(window_end) if window_end else None)
+        sweep = item.get("sweep")
+        return Lease(
+            owner,
+            int(item["lease_expires"]),
+            parse_time(window_end) if window_end else None,
+            sweep if isinstance(sweep, str) else None,
+        )
+
+    def record_sweep(self, owner: str, sweep: str) -> bool:
+        """Record where discovery's sweep stands, only while we hold the lease; False if we lost it."""
+        done = self.update(
+            self.watermark_key,
+            UpdateExpression="SET #sweep = :sweep",
+            ConditionExpression="#cl_owner = :owner",
+            ExpressionAttributeNames={"#cl_owner": LEASE.owner_attribute, "#sweep": "sweep"},
+            ExpressionAttributeValues={":owner": {"S": owner}, ":sweep": {"S": sweep}},
+        )
+        return done is not None
 
     def advance_watermark(self, owner: str, window_end: datetime, release: bool = False) -> bool:
         """Record the watermark, only while we hold the lease; False if we lost it.
