@@ -290,7 +290,7 @@ class Poller:
             report.notified += int(outcome.notified)
             report.escalation_steps += outcome.steps
             key = (found.conversation_id, found.leg)
-            self._settle(key, ledger.get(key), outcome)
+            self._remember_finished(key, ledger.get(key), outcome)
             self._schedule(found, ledger.get(key), outcome, matrix)
         return outcomes
 
@@ -368,7 +368,7 @@ class Poller:
         missing = [k for k in keys if k not in known]
         return {**known, **(self.store.ledger(missing) if missing else {})}
 
-    def _settle(self, key: tuple[str, str | None], prior: dict[str, Any] | None, outcome: Outcome) -> None:
+    def _remember_finished(self, key: tuple[str, str | None], prior: dict[str, Any] | None, outcome: Outcome) -> None:
         """Remember a finished leg that owes no email, with what its escalation ladder needs (the
         steps applied and the routing we left), so later polls cost no ledger read; forget it when
         another run moved its ladder on (our copy is stale)."""
