@@ -671,14 +671,14 @@ def ladders(
     end: float,
     since: int = 0,
 ) -> Ladders:
-    requests: dict[str, list[Any]] = {}
+    by_caller: dict[str, list[Any]] = {}
     for r in d.api(since):
         cid = r.path.rsplit("/", 1)[-1]
         if cid in arrivals and r.method in ("GET", "PATCH"):
-            requests.setdefault(cid, []).append(r)
+            by_caller.setdefault(cid, []).append(r)
     result = Ladders([], [], 0, 0, 0, 0)
     for cid, at in arrivals.items():
-        patches = [r for r in requests.get(cid, []) if r.method == "PATCH" and r.status == 200]
+        patches = [r for r in by_caller.get(cid, []) if r.method == "PATCH" and r.status == 200]
         if not patches:
             result.unserved += 1
             result.waits.append(end - at)
@@ -694,7 +694,7 @@ def ladders(
                 result.steps += 1
                 result.lateness.append(applied - (at + after))
         if patches:
-            result.step_calls += sum(1 for r in requests[cid] if r.at > patches[0].at)
+            result.step_calls += sum(1 for r in by_caller[cid] if r.at > patches[0].at)
     return result
 
 
