@@ -150,10 +150,13 @@ class GenesysSimulator:
         # totalHits is approximate (Genesys developer blog, "Analytics conversations API
         # behavior", 2022-04-21): the count reported is the true one times (1 + this error).
         self.total_hits_error = 0.0
-        # Genesys does not promise that only the last page is short: its detail-query docs say a
-        # page can come back with fewer results when duplicates are removed (docs/design.md,
-        # "Discovery"). Every n-th conversation (in list order) is then two rows for paging and
-        # one on the page it lands on, so the pages before the last come back short; 0: none.
+        # Nothing Genesys publishes promises that only the last page is short: pages are computed
+        # afresh on every request and the set shifts while a client pages (Genesys developer blog,
+        # "Analytics conversations API behavior", 2022-04-21), and a page may come back with fewer
+        # rows when duplicates are removed (reported of the detail-query docs in issue 19; not in
+        # the docs this project has stored, so it is a switch, off by default). Every n-th
+        # conversation (in list order) is then two rows for paging and one on the page it lands
+        # on, so the pages before the last come back short; 0: none.
         self.duplicate_rows_every = 0
         # The PATCH's answer for a conversation no longer in queue is undocumented
         # (developer.genesys.cloud, PATCH /api/v2/routing/conversations/{id} lists 400, 404, 408,

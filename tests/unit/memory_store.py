@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from skill_router.store import FINAL_OUTCOMES, Lease, format_time, parse_time
+from skill_router.store import FINAL_OUTCOMES, Lease, format_time
 from skill_router.store.claims import CALLER, LEASE, LONGEST_HOLD_SECONDS, STEP, Claim, email_claim, sent_mark, times
 
 
@@ -163,16 +163,7 @@ class MemoryStore:
 
     def acquire_lease(self, owner: str, seconds: float) -> Lease | None:
         item = self._take(self._watermark, LEASE, owner, seconds)
-        if item is None:
-            return None
-        window_end = item.get("window_end")
-        sweep = item.get("sweep")
-        return Lease(
-            owner,
-            int(item["lease_expires"]),
-            parse_time(window_end) if window_end else None,
-            sweep if isinstance(sweep, str) else None,
-        )
+        return None if item is None else Lease.of(owner, item)
 
     def record_sweep(self, owner: str, sweep: str) -> bool:
         with self._lock:

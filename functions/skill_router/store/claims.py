@@ -137,6 +137,17 @@ class Lease:
     window_end: datetime | None
     sweep: str | None = None  # where discovery's sweep stands (JSON, discovery.SweepPlace)
 
+    @classmethod
+    def of(cls, owner: str, item: dict[str, Any]) -> Lease:
+        """The lease as the watermark item holds it once `owner` took it."""
+        window_end, sweep = item.get("window_end"), item.get("sweep")
+        return cls(
+            owner,
+            int(item["lease_expires"]),
+            parse_time(window_end) if window_end else None,
+            sweep if isinstance(sweep, str) else None,
+        )
+
 
 class ClaimsTable(Table):
     """The claims kept in the table, all through `take_claim` and `release_claim`."""
@@ -197,16 +208,7 @@ class ClaimsTable(Table):
     def acquire_lease(self, owner: str, seconds: float) -> Lease | None:
         """Take the lease if it is free, lapsed or already ours; None when another run holds it."""
         item = self.take_claim(self.watermark_key, LEASE, owner, seconds, return_item=True)
-        if item is None:
-            return None
-        window_end = item.get("window_end")
-        sweep = item.get("sweep")
-        return Lease(
-            owner,
-            int(item["lease_expires"]),
-            parse_time(window_end) if window_end else None,
-            sweep if isinstance(sweep, str) else None,
-        )
+        return None if item is None else Lease.of(owner, item)
 
     def record_sweep(self, owner: str, sweep: str) -> bool:
         """Record where discovery's sweep stands, only while we hold the lease; False if we lost it."""
