@@ -29,7 +29,7 @@ from skill_router.leg import Adapters, Leg, Outcome, carry_out, failed, record
 from skill_router.matrix import Matrix, Rule
 from skill_router.observability import logger
 from skill_router.settings import LEDGER_TTL_SLACK_SECONDS, Settings
-from skill_router.store import FINAL_OUTCOMES, emails_owed
+from skill_router.store import FINAL_OUTCOMES, emails_owed, format_time
 
 BUSY = "another handler is working on this caller"
 WAITING_FOR_INTENT = "waiting_for_intent"  # a leg queued without an intent yet: read again on a backoff
@@ -190,7 +190,8 @@ def _serve_claimed(
                 # (or, with no budget left, to have the next poll read: events.py).
                 adapters.store.record(cid, WAITING, queue_id=found.queue_id, waiting_leg=leg.leg)
             return Outcome(cid, "pending", final=False, reason="waiting for intent")
-        return record(adapters, leg, decision.outcome, **decision.fields)
+        # When the function decided, on its clock (the report measures the baseline from it).
+        return record(adapters, leg, decision.outcome, decided_at=format_time(now), **decision.fields)
     except GenesysError as exc:
         if exc.status == 429:
             # The token's budget (shared by every container), not this caller: like OutOfTime, it

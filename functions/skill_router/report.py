@@ -150,8 +150,8 @@ def build(
     """The report's rows: per rule (decided in [since, until)), its steps, its legs whose parts the
     staffing guard withheld or relaxed, then the baseline in the rule's queues; last, the baseline
     over every queue. `outcomes` by (conversation id, leg); a missing one is "no details"."""
-    legs = [e for e in entries if _key(e) is not None and since <= (_decided(e) or since) < until]
-    legs = [e for e in legs if _decided(e) is not None]
+    legs = [e for e in entries if leg_key(e) is not None and since <= (decided_at(e) or since) < until]
+    legs = [e for e in legs if decided_at(e) is not None]
     ruled: dict[str, list[Mapping[str, Any]]] = {}
     baseline: list[Mapping[str, Any]] = []
     for entry in legs:
@@ -165,21 +165,21 @@ def build(
             continue
         mine = ruled[rule_id]
         queues = tuple(sorted({str(e.get("queue_id")) for e in mine if e.get("queue_id")}))
-        rows.append(_row("rule", rule_id, f"rule {rule_id}", [(e, _decided(e)) for e in mine], queues, outcomes))
+        rows.append(_row("rule", rule_id, f"rule {rule_id}", [(e, decided_at(e)) for e in mine], queues, outcomes))
         rows += _steps(rule_id, mine, queues, outcomes)
         withheld = [e for e in mine if e.get("skills_withheld") or e.get("language_withheld")]
         if withheld:
-            touches = [(e, _decided(e)) for e in withheld]
+            touches = [(e, decided_at(e)) for e in withheld]
             rows.append(_row("withheld", rule_id, "  withheld: nobody staffed", touches, queues, outcomes))
         relaxed = [e for e in mine if e.get("relaxed")]
         if relaxed:
-            touches = [(e, _time(e.get("relaxed_at")) or _decided(e)) for e in relaxed]
+            touches = [(e, _time(e.get("relaxed_at")) or decided_at(e)) for e in relaxed]
             rows.append(_row("relaxed", rule_id, "  relaxed: nobody staffed", touches, queues, outcomes))
-        same = [(e, _decided(e)) for e in baseline if str(e.get("queue_id")) in queues]
+        same = [(e, decided_at(e)) for e in baseline if str(e.get("queue_id")) in queues]
         rows.append(_row("baseline", rule_id, "  baseline: no rule, same queues", same, queues, outcomes))
     if rule is None:
         every = tuple(sorted({str(e.get("queue_id")) for e in baseline if e.get("queue_id")}))
-        touches = [(e, _decided(e)) for e in baseline]
+        touches = [(e, decided_at(e)) for e in baseline]
         rows.append(_row("baseline", "", "baseline: no rule, every queue", touches, every, outcomes))
     return rows
 
@@ -200,7 +200,7 @@ def _steps(
     for (number, after), touches in sorted(fired.items()):
         row = _row("step", rule_id, f"  step {number} after {after}s", touches, queues, outcomes)
         row.step, row.after = number, after
-        gaps = [(at - d).total_seconds() for e, at in touches if at and (d := _decided(e))]
+        gaps = [(at - d).total_seconds() for e, at in touches if at and (d := decided_at(e))]
         row.fired_after = percentile(gaps, 50)
         row.abandoned_before = sum(1 for e in entries if _hung_up_before(e, after, outcomes))
         rows.append(row)
@@ -209,9 +209,9 @@ def _steps(
 
 def _hung_up_before(entry: Mapping[str, Any], after: int, outcomes: Mapping[tuple[str, str], LegOutcome]) -> bool:
     """The caller abandoned before waiting `after` seconds in the queue: a step that late never reached them."""
-    key = _key(entry)
+    key = leg_key(entry)
     outcome = outcomes.get(key) if key else None
-    entered = _time(entry.get("queue_entered")) or _decided(entry)
+    entered = _time(entry.get("queue_entered")) or decided_at(entry)
     if outcome is None or outcome.outcome != "abandoned" or outcome.at is None or entered is None:
         return False
     return (outcome.at - entered).total_seconds() < after
@@ -228,7 +228,7 @@ def _row(
     row = Row(kind, rule_id, label, queues=queues)
     seen: set[tuple[str, str]] = set()
     for entry, at in touches:
-        key = _key(entry)
+        key = leg_key(entry)
         if key is None or at is None or key in seen:
             continue
         seen.add(key)
@@ -243,17 +243,18 @@ def _row(
 
 def legs_to_read(entries: Iterable[Mapping[str, Any]]) -> list[str]:
     """The conversation ids whose details the report needs, each once, valid Genesys ids only."""
-    return list(dict.fromkeys(k[0] for e in entries if (k := _key(e)) is not None))
+    return list(dict.fromkeys(k[0] for e in entries if (k := leg_key(e)) is not None))
 
 
-def _key(entry: Mapping[str, Any]) -> tuple[str, str] | None:
+def leg_key(entry: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(conversation id, leg) of a ledger leg entry, lower case; None for anything else."""
     cid, leg = entry.get("conversation_id"), entry.get("leg")
     if not is_genesys_id(cid) or not isinstance(leg, str) or not leg:
         return None  # event mode's note on a conversation, or an id no query may carry
     return str(cid).lower(), leg.lower()
 
 
-def _decided(entry: Mapping[str, Any]) -> datetime | None:
+def decided_at(entry: Mapping[str, Any]) -> datetime | None:
     """When the function decided on the leg: `decided_at` (a rule's outcome), else the time the
     final outcome was written (`no_match` and `no_intent` entries are written once, then)."""
     return _time(entry.get("decided_at")) or _time(entry.get("updated_at"))

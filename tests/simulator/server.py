@@ -67,6 +67,9 @@ class AcdLeg:
     initial_skills: tuple[str, ...]  # what analytics reports: the segment's skills when it began
     end: float | None = None
     language_id: str | None = None
+    # How the leg left its queue, for analytics' metrics on the ACD session: "answered",
+    # "abandoned" or "flowout" (see _leg_metrics); None while it waits.
+    outcome: str | None = None
 
 
 @dataclass
@@ -158,6 +161,10 @@ class GenesysSimulator:
         # conversation (in list order) is then two rows for paging and one on the page it lands
         # on, so the pages before the last come back short; 0: none.
         self.duplicate_rows_every = 0
+        # Genesys publishes no limit on the conversationId predicates of one details query (the
+        # SDK documents only pageSize, at most 100). A switch, off by default: a query naming more
+        # ids than this is refused with 400, to see the report cope with a lower limit.
+        self.details_max_conversation_ids: int | None = None
         # The PATCH's answer for a conversation no longer in queue is undocumented
         # (developer.genesys.cloud, PATCH /api/v2/routing/conversations/{id} lists 400, 404, 408,
         # 409 and more without saying which): tests set 400 or 409 to see the product cope.
@@ -310,20 +317,36 @@ class GenesysSimulator:
         with self.lock:
             self._conversation(conversation_id).attributes.update(attributes)
 
-    def answer(self, conversation_id: str) -> None:
-        """An agent answers: the caller leaves the queue."""
-        with self.lock:
-            leg = self._conversation(conversation_id).open_leg()
-            if leg is not None:
-                leg.end = self.clock()
+    def answer(self, conversation_id: str, after: float | None = None) -> None:
+        """An agent answers: the caller leaves the queue (`after` seconds after entering it, for a
+        test that sets a wait up; default now)."""
+        self._leave(conversation_id, "answered", after)
+
+    def abandon(self, conversation_id: str, after: float | None = None) -> None:
+        """The caller hangs up while waiting in the queue: the conversation ends."""
+        self._leave(conversation_id, "abandoned", after)
+        self.end_conversation(conversation_id)
+
+    def flow_out(self, conversation_id: str, after: float | None = None) -> None:
+        """The queue's flow sends the caller out unanswered (voicemail, a callback, back to the IVR)."""
+        self._leave(conversation_id, "flowout", after)
 
     def end_conversation(self, conversation_id: str) -> None:
+        """The conversation ends; a caller still in a queue hung up there (abandoned)."""
         with self.lock:
             conversation = self._conversation(conversation_id)
             now = self.clock()
             for leg in conversation.legs:
-                leg.end = leg.end or now
-            conversation.end = now
+                if leg.end is None:
+                    leg.end, leg.outcome = now, "abandoned"
+            conversation.end = conversation.end or max([now, *(leg.end or now for leg in conversation.legs)])
+
+    def _leave(self, conversation_id: str, outcome: str, after: float | None) -> None:
+        with self.lock:
+            leg = self._conversation(conversation_id).open_leg()
+            if leg is not None:
+                leg.end = self.clock() if after is None else leg.start + after
+                leg.outcome = outcome
 
     def vanish(self, conversation_id: str) -> None:
         """Genesys no longer knows the conversation: 404 everywhere."""
@@ -434,7 +457,8 @@ class GenesysSimulator:
         if queue_id not in self.queues:
             raise KeyError(f"the simulator has no queue {queue_id}; add_queue() first")
         for leg in conversation.legs:
-            leg.end = leg.end or at
+            if leg.end is None:  # moved on unanswered: a flow-out of that queue (see _leg_metrics)
+                leg.end, leg.outcome = at, "flowout"
         requested = list(dict.fromkeys(skills))
         conversation.legs.append(
             AcdLeg(str(uuid.uuid4()), queue_id, at, requested, priority, initial_skills=tuple(requested))
@@ -609,10 +633,19 @@ class GenesysSimulator:
         if end - start > limit_days * 86400:
             raise SimError(400, "bad.request", f"the interval may span at most {limit_days} days")
         first_day, last_day = _day(start), _day(end - 0.001)
+        named = _named_ids(conversation_filters)
+        limit = self.details_max_conversation_ids
+        if named is not None and limit is not None and len(named) > limit:
+            raise SimError(400, "bad.request", f"at most {limit} conversationId predicates")
         with self.lock:
             as_of = self.clock() - self.analytics_lag_seconds
             found = []
-            for current in self.conversations.values():
+            candidates = (
+                self.conversations.values()
+                if named is None
+                else [self.conversations[i] for i in dict.fromkeys(named) if i in self.conversations]
+            )
+            for current in candidates:
                 if not first_day <= _day(current.start) <= last_day or current.start > as_of:
                     continue
                 c = _as_of(current, as_of) if self.analytics_lag_seconds > 0 else current
@@ -680,6 +713,8 @@ class GenesysSimulator:
                 segment["segmentEnd"] = ts(leg.end)
             acd = _participant(leg.participant_id, "acd", c.media_type, direction, segment, light)
             acd["participantName"] = self.queues.get(leg.queue_id, "")
+            if not light and leg.end is not None:
+                acd["sessions"][0]["metrics"] = _leg_metrics(leg)
             participants.append(acd)
         view: JSON = {
             "conversationId": c.id,
@@ -1037,6 +1072,50 @@ def _participant(
             }
         ],
     }
+
+
+def _leg_metrics(leg: AcdLeg) -> list[JSON]:
+    """The metrics analytics reports on an ended queue leg's ACD session (SDK model
+    AnalyticsSession.metrics: AnalyticsSessionMetric {name, value, emitDate}).
+
+    - An interaction offered to a queue is answered, abandoned or flowed out: "Offered interactions
+      are either answered, abandoned, or flow-out interactions. Flow-outs are interactions that
+      enter and leave a queue without getting answered by an agent or disconnected. They can
+      include transfers to voicemail, callbacks, and any system-driven events such as in-queue
+      flows that transfer to another queue" (help.mypurecloud.com, FAQ "Why does the Offered
+      metric not always equal the Answered plus Abandoned metrics?"). So one of `tAnswered`,
+      `tAbandon`, `tFlowOut` (metric names as the SDK's ConversationAggregationQuery metrics
+      enumeration spells them), emitted when it happened, plus `tAcd`, the time in the queue.
+    - Values are milliseconds from the queue entry; `emitDate` is when the metric was emitted
+      ("Metric emission date"), which is what skill-router reads for the moment.
+    - A leg moved to another queue unanswered (`transfer`) is a flow-out of its queue, as above.
+    - A leg with no recorded outcome (a test ended it by hand) gets `tAcd` alone.
+    """
+    if leg.end is None:
+        return []
+    waited = max(0, round((leg.end - leg.start) * 1000))
+    emitted = _iso(leg.end)
+    metrics = [{"name": "tAcd", "value": waited, "emitDate": emitted}]
+    name = {"answered": "tAnswered", "abandoned": "tAbandon", "flowout": "tFlowOut"}.get(leg.outcome or "")
+    if name:
+        metrics.append({"name": name, "value": waited, "emitDate": emitted})
+    return metrics
+
+
+def _named_ids(conversation_filters: Any) -> list[str] | None:
+    """The ids of a conversation filter that names conversations only (`or` over conversationId
+    predicates): the simulator then looks at those alone. None when there is none."""
+    for query_filter in conversation_filters if isinstance(conversation_filters, list) else []:
+        predicates = query_filter.get("predicates") if isinstance(query_filter, dict) else None
+        if (
+            isinstance(predicates, list)
+            and predicates
+            and query_filter.get("type") == "or"
+            and not query_filter.get("clauses")
+            and all(isinstance(p, dict) and p.get("dimension") == "conversationId" for p in predicates)
+        ):
+            return [str(p.get("value", "")) for p in predicates]
+    return None
 
 
 def _conversation_fields(view: JSON) -> JSON:

@@ -7,6 +7,8 @@
     skill-router matrix upload FILE --bucket B      validate, then put it in S3 (refuses a broken file)
     skill-router matrix diff OLD NEW                which sample intents change outcome; exit 4 if any
     skill-router audit --conversation ID | --since 1h   the decisions the function recorded
+    skill-router report --since 24h [--until T] [--rule ID] [--format table|json|csv|html]
+                                                    outcomes per rule and step beside the baseline
     skill-router doctor --stack NAME                is a deployed stack ready? exit 0 only when it is
 
 Exit codes: 0 ok, 1 invalid file or error, 2 usage, 3 nothing matched or recorded, 4 diff found changes,
@@ -24,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from skill_router import __version__
-from skill_router.cli import audit, matrix
+from skill_router.cli import audit, matrix, report
 from skill_router.cli.errors import EXIT_CLOSED_PIPE, EXIT_INVALID, EXIT_USAGE, UserError
 from skill_router.durations import format_duration, parse_duration
 from skill_router.errors import MatrixError, SkillRouterError
@@ -126,6 +128,7 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--since", metavar="WHEN", help="30m, 1h, 2d or an ISO-8601 time")
     p.add_argument("--dry-run", action="store_true", help="read the dry run's decisions instead")
     p.set_defaults(run=audit.audit)
+    report.add_parser(commands)
     p = commands.add_parser("doctor", help="check a deployed stack is ready: secret, login, permissions, matrix")
     p.add_argument("--stack", help="the CloudFormation stack name (reads its outputs and parameters)")
     p.add_argument("--region", help="the stack's region (default: AWS_DEFAULT_REGION)")
