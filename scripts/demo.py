@@ -188,6 +188,7 @@ def run(endpoint: str, sim: GenesysSimulator) -> int:
     audit(env, "--since", "1h")
     audit(env, "--since", "1h", "--dry-run")
     print()
+    outcomes(env, sim, callers, escalated)
     # Polls 1 and 2 as their reports count them (the warm idle poll after poll 2 is shown on its own).
     calls = (poll_first["genesys_calls"], poll_second["genesys_calls"])
     applied = (poll_first["applied"], poll_second["applied"])
@@ -266,6 +267,40 @@ def escalation(env: dict[str, str], sim: GenesysSimulator, queue: str) -> str:
             print("  " + "  ".join("-" * w for w in widths))
     print("  each step: one PATCH and no GET (the ledger holds the routing the last write left)\n")
     return cid
+
+
+REPORT_FILE = ROOT / ".venv" / "demo-report.json"
+
+
+def outcomes(env: dict[str, str], sim: GenesysSimulator, callers: list[Caller], escalated: str) -> None:
+    """What happened next, as `skill-router report` reads it from Genesys' analytics: agents
+    answer some callers, some hang up, one still waits; the outcome per rule beside the callers
+    no rule matched, as a table and as the small JSON file the demo writes."""
+    print("Did the rules help? `skill-router report --since 1h` (outcomes from Genesys analytics)")
+    by_label = {c.label.split(",")[0]: c.conversation_id for c in callers}
+    for label in ("disputes a bill", "router fault", "already skilled", "still in the IVR"):
+        sim.answer(by_label[label])
+    sim.answer(escalated)
+    sim.abandon(by_label["bot still talking"])  # hangs up before an agent answers
+    sim.answer(by_label["wants to buy"])  # no rule matched: the baseline
+    # The 3-hour callback waits on: "waiting" at the end of the period.
+    report(env, "--since", "1h")
+    report(env, "--since", "1h", "--format", "json", "--output", str(REPORT_FILE))
+    print(f"  the same per rule as JSON, {REPORT_FILE.relative_to(ROOT)}:")
+    document = json.loads(REPORT_FILE.read_text())
+    for row in document["rows"]:
+        if row["kind"] in ("rule", "baseline"):
+            figures = {k: row[k] for k in ("touched", "answered", "abandoned", "waiting", "answer_median_seconds")}
+            print(f"  {json.dumps({'rule': row['rule'], 'row': row['kind'], **figures})}")
+    print()
+
+
+def report(env: dict[str, str], *args: str) -> None:
+    command = [str(Path(sys.executable).parent / "skill-router"), "report", "--env", *args]
+    shown = (a.replace(str(ROOT) + "/", "") for a in args)
+    print(f"$ skill-router report {' '.join(shown)}")
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    print("\n".join("  " + line for line in (done.stdout + done.stderr).rstrip().splitlines()))
 
 
 def sim_waited(sim: GenesysSimulator, conversation_id: str) -> float:

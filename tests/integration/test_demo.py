@@ -51,3 +51,21 @@ def test_the_figures_add_up_to_the_polls_own_counts(demo: str):
     seen = re.search(r"Poll 1: .*, (\d+) seen\]", demo)
     handled = re.search(r"first invocation \(cold, (\d+) callers handled\)", demo)
     assert seen and handled and seen.group(1) == handled.group(1)
+
+
+def test_the_report_shows_what_the_demo_set_up(demo: str):
+    """Issue 22: the outcome per rule beside the baseline, as the demo's callers met them."""
+    import json
+
+    lines = demo[demo.index("the same per rule as JSON") :].splitlines()[1:]
+    rows = [json.loads(line) for line in lines if line.startswith("  {")]
+    by = {(r["row"], r["rule"]): r for r in rows}
+    billing = next(r for (kind, rule), r in by.items() if kind == "rule" and rule.startswith("billing"))
+    # both legs of the transferred caller (the first transferred, the second answered); the bot's
+    # caller hung up
+    assert (billing["touched"], billing["answered"], billing["abandoned"]) == (3, 1, 1)
+    technical = next(r for (kind, rule), r in by.items() if kind == "rule" and rule.startswith("technical"))
+    assert (technical["touched"], technical["answered"], technical["waiting"]) == (4, 2, 2)
+    baseline = by[("baseline", "")]  # the caller who wants to buy: no rule matched
+    assert (baseline["touched"], baseline["answered"]) == (1, 1)
+    assert "baseline: no rule, same queues" in demo and "step 1 after 60s" in demo

@@ -27,7 +27,7 @@ from skill_router.cli.audit import parse_since
 from skill_router.cli.errors import EXIT_NO_MATCH, EXIT_OK, EXIT_USAGE, UserError, aws_problem, shown
 from skill_router.cli.report_format import FORMATS, Header, render
 from skill_router.errors import ConfigurationError, OutOfTime, SkillRouterError
-from skill_router.report import build, decided_at, leg_key, leg_outcome, legs_to_read
+from skill_router.report import ASSIGNED, BASELINE, build, decided_at, leg_key, leg_outcome, legs_to_read
 
 BATCH = 100  # the details query's page size maximum (genesys/client.py PAGE_SIZE): one page per batch
 LONGEST_INTERVAL_DAYS = 31  # "If you do provide a filter, the limit increases to 31 days" (Detail queries)
@@ -69,7 +69,8 @@ def _run(args: argparse.Namespace) -> int:
         os.environ["AWS_DEFAULT_REGION"] = args.region
     settings = _settings(args)
     entries = _entries(settings.state_table, since)
-    wanted = [e for e in entries if _in_period(e, since, until)]
+    # The legs a row counts: a rule's (applied, unchanged) and the baseline's (no_match, no_intent).
+    wanted = [e for e in entries if e.get("outcome") in (*ASSIGNED, *BASELINE) and _in_period(e, since, until)]
     if not any(e.get("leg") for e in wanted):
         print(f"no decision recorded from {_iso(since)} to {_iso(until)}", file=sys.stderr)
         return EXIT_NO_MATCH

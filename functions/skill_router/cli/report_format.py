@@ -95,7 +95,8 @@ def table(header: Header, rows: Sequence[Row]) -> str:
     lines = [
         f"skill-router report: decisions from {header.since} to {header.until} (UTC)",
         f"outcomes: Genesys analytics conversation details as of {header.generated_at}, "
-        f"{header.conversations} conversations in {header.genesys_calls} Genesys calls "
+        f"{header.conversations} conversations in {header.genesys_calls} Genesys "
+        f"call{'' if header.genesys_calls == 1 else 's'} "
         f"({header.without_details} without details yet)",
         "",
     ]
