@@ -167,11 +167,11 @@ def build(
         queues = tuple(sorted({str(e.get("queue_id")) for e in mine if e.get("queue_id")}))
         rows.append(_row("rule", rule_id, f"rule {rule_id}", [(e, decided_at(e)) for e in mine], queues, outcomes))
         rows += _steps(rule_id, mine, queues, outcomes)
-        withheld = [e for e in mine if e.get("skills_withheld") or e.get("language_withheld")]
+        withheld = [e for e in mine if _withheld(e)]
         if withheld:
             touches = [(e, decided_at(e)) for e in withheld]
             rows.append(_row("withheld", rule_id, "  withheld: nobody staffed", touches, queues, outcomes))
-        relaxed = [e for e in mine if e.get("relaxed")]
+        relaxed = [e for e in mine if e.get("relaxed") or e.get("relaxed_at")]
         if relaxed:
             touches = [(e, _time(e.get("relaxed_at")) or decided_at(e)) for e in relaxed]
             rows.append(_row("relaxed", rule_id, "  relaxed: nobody staffed", touches, queues, outcomes))
@@ -182,6 +182,17 @@ def build(
         touches = [(e, decided_at(e)) for e in baseline]
         rows.append(_row("baseline", "", "baseline: no rule, every queue", touches, every, outcomes))
     return rows
+
+
+def _withheld(entry: Mapping[str, Any]) -> bool:
+    """The staffing guard withheld parts of the rule at first sight (issue 20's ledger fields);
+    parts applied later (`withheld_applied_at`) leave the lists, not the fact."""
+    return bool(
+        entry.get("guard") == "withheld"
+        or entry.get("skills_withheld")
+        or entry.get("language_withheld")
+        or entry.get("withheld_applied_at")
+    )
 
 
 def _steps(

@@ -17,7 +17,7 @@ import pytest
 from skill_router.cli import main
 from skill_router.store import format_time
 from skill_router.store.codec import typed
-from tests.integration.conftest import App, later, minutes_ago
+from tests.integration.conftest import CLIENT_SECRET, App, later, minutes_ago
 
 pytestmark = pytest.mark.integration
 DETAILS = "/api/v2/analytics/conversations/details/query"
@@ -79,6 +79,7 @@ def test_a_rule_answered_faster_than_the_baseline_in_its_queue(
     status, table, err = report(capsys, "--since", "1h")
     assert status == 0 and f"rule {rule['rule']}" in table and "baseline: no rule, same queues" in table
     assert CANARY not in table + out + err and "pony" not in table + out + err
+    assert CLIENT_SECRET not in table + out + err and not any(token in table + out for token in app.sim.tokens)
     assert not any(cid in table + out for cid in billing + other)
 
 
@@ -122,7 +123,7 @@ def test_a_step_that_fires_after_most_callers_hung_up_and_callers_still_waiting(
     assert "http://" not in page and "https://" not in page and "<script" not in page
 
 
-def ledger_entries(app: App, count: int, queue: str, rule: str = "bulk") -> list[str]:
+def ledger_entries(app: App, count: int, queue: str, rule: str = "bulk", **fields: Any) -> list[str]:
     """`count` rule decisions written straight into the ledger (as the function writes them), each
     with a caller in the simulator that was answered 30 s after its decision."""
     store, now = app.store, time.time()
@@ -137,6 +138,7 @@ def ledger_entries(app: App, count: int, queue: str, rule: str = "bulk") -> list
             "queue_id": typed(queue),
             "decided_at": typed(format_time(_utc(now - 40))),
             "updated_at": typed(format_time(_utc(now - 40))),
+            **{name: typed(value) for name, value in fields.items()},
         }
         requests.append({"PutRequest": {"Item": item}})
         ids.append(cid)
@@ -235,3 +237,23 @@ def test_an_id_that_is_not_a_genesys_id_is_never_sent(app: App, queue: str, caps
     status, _, err = report(capsys, "--since", "1h", "--format", "json")
     assert status == 0, err
     assert all("not-a-uuid" not in json.dumps(r.body) for r in app.sim.requests)
+
+
+def test_skills_the_staffing_guard_withheld_or_relaxed_are_rows_of_their_own(
+    app: App, queue: str, capsys: pytest.CaptureFixture[str]
+):
+    """Issue 20's ledger fields, written as the guard writes them (spec-20.md)."""
+    skill = str(uuid.uuid4())
+    ledger_entries(app, 3, queue, rule="vip", guard="staffed")
+    ledger_entries(app, 2, queue, rule="vip", guard="withheld", skills_withheld=[skill], language_withheld="")
+    relaxed_at = format_time(_utc(time.time() - 20))
+    ledger_entries(app, 1, queue, rule="vip", guard="staffed", relaxed=[skill], relaxed_at=relaxed_at)
+    status, out, err = report(capsys, "--since", "1h", "--format", "json")
+    assert status == 0, err
+    found = rows(out)
+    assert found[("rule", "vip")]["touched"] == 6
+    assert (found[("withheld", "vip")]["touched"], found[("withheld", "vip")]["answered"]) == (2, 2)
+    relaxed = found[("relaxed", "vip")]
+    assert relaxed["touched"] == 1 and 9 <= relaxed["answer_median_seconds"] <= 11  # from relaxed_at
+    status, table, _ = report(capsys, "--since", "1h")
+    assert "withheld: nobody staffed" in table and "relaxed: nobody staffed" in table

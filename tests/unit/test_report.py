@@ -161,10 +161,13 @@ def test_withheld_and_relaxed_legs_are_rows_of_their_own_measured_from_their_cha
         "applied", "vip", Q1, start, relaxed=[f"language:{uuid.uuid4()}"], relaxed_at=iso(start + timedelta(seconds=60))
     )
     plain = entry("applied", "vip", Q1, start, guard="staffed")
-    outcomes = {key(e): LegOutcome("answered", start + timedelta(seconds=100)) for e in (withheld, relaxed, plain)}
-    rows = {r.kind: r.figures() for r in build([withheld, relaxed, plain], outcomes, T0, UNTIL, rule="vip")}
-    assert rows["rule"]["touched"] == 3
-    assert rows["withheld"]["touched"] == 1 and rows["withheld"]["answer_median_seconds"] == 100.0
+    # withheld, then applied when staff came on queue: the lists are empty, the fact stays
+    later = entry("applied", "vip", Q1, start, guard="withheld", skills_withheld=[], withheld_applied_at=iso(start))
+    legs = (withheld, relaxed, plain, later)
+    outcomes = {key(e): LegOutcome("answered", start + timedelta(seconds=100)) for e in legs}
+    rows = {r.kind: r.figures() for r in build(list(legs), outcomes, T0, UNTIL, rule="vip")}
+    assert rows["rule"]["touched"] == 4
+    assert rows["withheld"]["touched"] == 2 and rows["withheld"]["answer_median_seconds"] == 100.0
     assert rows["relaxed"]["touched"] == 1 and rows["relaxed"]["answer_median_seconds"] == 40.0
 
 
