@@ -3,6 +3,7 @@ step, withheld and relaxed rows, and the baseline in the same queues (issue 22).
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -187,3 +188,20 @@ def test_figures_carry_no_leg_or_conversation_ids():
     e = entry("applied", "billing", Q1, T0 + timedelta(minutes=5))
     text = repr([r.figures() for r in build([e], {}, T0, UNTIL)])
     assert e["conversation_id"] not in text and e["leg"] not in text
+
+
+def test_every_format_escapes_a_rule_id_for_its_medium():
+    from skill_router.cli.report_format import Header, render
+
+    start = T0 + timedelta(minutes=1)
+    hostile = '=HYPERLINK("x")<script>\x1b[31m'
+    e = entry("applied", hostile, Q1, start)
+    e["step_log"] = [{"step": 1, "after": 60, "at": iso(start + timedelta(seconds=61))}]
+    rows = build([e], {key(e): LegOutcome("answered", start + timedelta(seconds=90))}, T0, UNTIL)
+    header = Header("a", "b", "c", 1, 0, 1, 0.1)
+    page = render("html", header, rows)
+    assert "<script>" not in page and "&lt;script&gt;" in page and "<svg" in page and "step 1" in page
+    assert "\x1b" not in render("table", header, rows)
+    table = render("csv", header, rows)
+    assert "'=HYPERLINK" in table and ',"=HYPERLINK' not in table and ",=HYPERLINK" not in table
+    assert json.loads(render("json", header, rows))["rows"][0]["rule"] == hostile
