@@ -257,3 +257,23 @@ def test_skills_the_staffing_guard_withheld_or_relaxed_are_rows_of_their_own(
     assert relaxed["touched"] == 1 and 9 <= relaxed["answer_median_seconds"] <= 11  # from relaxed_at
     status, table, _ = report(capsys, "--since", "1h")
     assert "withheld: nobody staffed" in table and "relaxed: nobody staffed" in table
+
+
+def test_what_analytics_has_not_caught_up_with_is_waiting_or_no_details(
+    app: App, queue: str, capsys: pytest.CaptureFixture[str]
+):
+    """Analytics lags (the simulator's analytics_lag_seconds): a leg that ended within the lag
+    still shows as waiting, a conversation that started within it has no details yet."""
+    ledger_entries(app, 2, queue)  # answered 10 s ago
+    app.sim.analytics_lag_seconds = 30
+    fresh = app.sim.add_conversation(queue_id=queue, attributes={"intent": "x"})
+    item = app.store.ledger_key(fresh, app.sim.acd_participant(fresh)) | {
+        "outcome": typed("applied"),
+        "rule_id": typed("bulk"),
+        "decided_at": typed(format_time(_utc(time.time() - 1))),
+    }
+    app.client("dynamodb").put_item(TableName=app.env["STATE_TABLE"], Item=item | {"updated_at": item["decided_at"]})
+    status, out, err = report(capsys, "--since", "1h", "--format", "json")
+    assert status == 0, err
+    bulk = rows(out)[("rule", "bulk")]
+    assert (bulk["touched"], bulk["answered"], bulk["waiting"], bulk["no_details"]) == (3, 0, 2, 1)
