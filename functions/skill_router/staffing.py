@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 ON_QUEUE = frozenset({"IDLE", "INTERACTING", "COMMUNICATING", "NOT_RESPONDING"})
 
@@ -63,3 +64,11 @@ class Staffing:
         if language_id:
             counts[f"language:{language_id}"] = sum(1 for m in on_queue if language_id.lower() not in m.languages)
         return counts
+
+
+class StaffingSource(Protocol):
+    """Where the guard reads a queue's staffing (`StaffingCache`): None when it is not known
+    (permission missing, budget or time out, a Genesys error): the guard is then off for the
+    caller and the rule applies as before, never a failure."""
+
+    def get(self, queue_id: str) -> Staffing | None: ...
