@@ -204,6 +204,18 @@ def watched(entry: dict[str, Any] | None) -> bool:
     return routing is not None and not entry.get("relaxed_at") and bool(ours(entry, routing))
 
 
+def next_look(entry: dict[str, Any] | None, now: float, hysteresis: float) -> float | None:
+    """When the poller must look at this leg again for the guard (epoch seconds; None: the
+    sweep's pace will do): every poll while parts are withheld (staff may come on queue), and when
+    an unstaffed requirement's hysteresis runs out (`unstaffed_since` + UNSTAFFED_RELAX_SECONDS)."""
+    if not watched(entry) or entry is None:
+        return None
+    if withheld_of(entry):
+        return now
+    since = float(entry.get("unstaffed_since") or 0)
+    return since + hysteresis if since else None
+
+
 def withheld_due(entry: dict[str, Any], staffing: Staffing | None, min_staffed: int, now: datetime) -> Repair | None:
     """The withheld parts someone on queue can now serve, with what the leg has: a PATCH adding
     them (None: none is, staffing is unknown, or nothing is withheld)."""
@@ -258,7 +270,7 @@ def relax_due(entry: dict[str, Any], staffing: Staffing | None, now: datetime, h
         blocking = added_parts(Routing(), theirs)
         if entry.get("relax_blocked_by") == blocking:
             return None
-        return Repair("note", current, current, {"relax_blocked_by": blocking})
+        return Repair("note", current, current, {"relax_blocked_by": blocking, "relax_blocked_at": format_time(now)})
     kept: list[str] = []
     for part in mine:
         if _serving(staffing, with_parts(theirs, [*kept, part])) > 0:

@@ -385,3 +385,40 @@ def test_nobody_on_queue_at_all_relaxes_nothing():
     roster.members = []
     w.poll(5)
     assert w.poll(70).relaxed == 0 and len(w.genesys.patches) == 1
+
+
+# --- the audit trail -------------------------------------------------------------------------------
+
+
+def test_every_guard_decision_is_a_row_of_the_callers_story():
+    from skill_router import audit
+
+    roster = Roster(agent("a", ARCHITECT))
+    w = guarded(roster, matrix(), UNSTAFFED_RELAX_SECONDS="60")
+    w.caller("billing", skills=[ARCHITECT])
+    w.poll()
+    roster.members.append(agent("b", ARCHITECT, BILLING))
+    w.poll(10)
+    roster.members = [agent("c", ARCHITECT)]
+    w.poll(10)
+    w.poll(61)
+    rows = [row for entry in audit.legs(w.store, CALLER) for row in audit.entry_rows(entry, 1)]
+    events = [(r["event"], r["outcome"]) for r in rows]
+    assert ("staffing guard", WITHHELD) in events
+    assert ("withheld applied", "staffing guard") in events and ("relaxed", "staffing guard") in events
+    text = audit.render(rows, audit.STORY_COLUMNS)
+    assert "withheld what nobody on queue has" in text and "can serve it now" in text and "removed" in text
+
+
+def test_matrix_explain_says_what_the_guard_would_do(tmp_path, capsys):
+    from skill_router.cli.commands import main
+
+    path = tmp_path / "m.yaml"
+    path.write_text(matrix(when="next_step", min_staffed=2, steps=LADDER))
+    assert main(["matrix", "explain", str(path), "--intent", "billing"]) == 0
+    out = capsys.readouterr().out
+    assert "staffing guard: before adding a skill or setting a language, at least 2 members on queue" in out
+    assert "when_unstaffed: next_step" in out and "jumps to the first escalation step" in out
+    path.write_text(matrix(min_staffed=0))
+    main(["matrix", "explain", str(path), "--intent", "billing"])
+    assert "staffing guard: off for this rule (min_staffed: 0)" in capsys.readouterr().out
