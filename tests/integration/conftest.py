@@ -270,3 +270,29 @@ def later(seconds: float) -> None:
 
 def patches(app: App, conversation_id: str | None = None) -> int:
     return app.sim.count("PATCH", PATCH + (conversation_id or ""))
+
+
+MEMBERS = "/api/v2/routing/queues/"  # + {queueId}/members: the staffing guard's reads
+
+
+def staff(
+    app: App,
+    queue: str,
+    count: int = 1,
+    skills: tuple[str, ...] | dict[str, float] = (),
+    languages: tuple[str, ...] | dict[str, float] = (),
+    status: str = "IDLE",
+    joined: bool = True,
+) -> list[str]:
+    """`count` members of `queue` with these skills and languages (ids, or id -> proficiency), in
+    routing status `status` (IDLE, INTERACTING, COMMUNICATING, NOT_RESPONDING are on queue;
+    OFF_QUEUE is not). Change them while a caller waits with app.sim.set_member()."""
+    return [
+        app.sim.add_member(queue, skills=skills, languages=languages, status=status, joined=joined)
+        for _ in range(count)
+    ]
+
+
+def member_pages(app: App, queue: str | None = None) -> int:
+    """Members pages read from Genesys (one call each in the simulator's request log)."""
+    return app.sim.member_requests(queue)
