@@ -25,6 +25,7 @@ from skill_router.matrix import Matrix, Rule
 from skill_router.notify import Notifier
 from skill_router.observability import logger
 from skill_router.settings import Settings
+from skill_router.staffing import StaffingCache
 from skill_router.store import StateStore, format_time
 
 CLAIM_GRACE_SECONDS = 1
@@ -41,6 +42,9 @@ class Adapters:
     notifier: Notifier
     settings: Settings
     always_claim: bool = False
+    # Who can serve a queue now (staffing.py): None when STAFFING_GUARD is off; its get() answers
+    # None when staffing cannot be known, and the guard is then off for that caller.
+    staffing: StaffingCache | None = None
 
     @property
     def claims(self) -> bool:
