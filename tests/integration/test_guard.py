@@ -39,7 +39,7 @@ def later(seconds: float) -> None:
     current.poller.clock = clock
     staffing = current.poller.adapters.staffing
     assert staffing is not None, "STAFFING_GUARD is on by default: the runtime has a staffing cache"
-    staffing.clock = clock  # type: ignore[union-attr]
+    staffing.clock = clock
 
 
 def waiting(app: App, queue: str, skills: tuple[str, ...] = ()) -> str:
@@ -99,9 +99,7 @@ def test_next_step_jumps_to_the_first_staffed_step_and_the_step_jumped_to_never_
     assert app.sim.routing(conversation) == ([TECH], 30)
 
 
-def test_a_requirement_skill_router_added_is_relaxed_after_the_hysteresis_and_the_flows_is_kept(
-    rule: App, queue: str
-):
+def test_a_requirement_skill_router_added_is_relaxed_after_the_hysteresis_and_the_flows_is_kept(rule: App, queue: str):
     app = rule
     (agent,) = staff(app, queue, skills=(BILLING, TECH))
     staff(app, queue, skills=(TECH,))
