@@ -66,6 +66,16 @@ def test_every_page_past_100_members_is_read_and_only_members_on_queue_count(wor
     assert member.skills == {spanish.lower(): 2.0} and member.languages == {french.lower(): 5.0}
 
 
+def test_an_inactive_skill_is_not_one_the_member_has(world):
+    sim, client, clock = world
+    queue = sim.add_queue("Sales")
+    spanish, billing = sim.add_skill("Spanish"), sim.add_skill("Billing")
+    sim.add_member(queue, skills={spanish: 4, billing: 2}, inactive=[billing])
+    staffing = StaffingCache(client, seconds=60, clock=clock).get(queue)
+    assert staffing is not None
+    assert staffing.serving([spanish], None) == 1 and staffing.serving([billing], None) == 0
+
+
 def test_a_bad_queue_id_is_never_sent_and_an_empty_queue_is_no_members(world):
     sim, client, _ = world
     queue = sim.add_queue("Sales")
