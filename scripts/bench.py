@@ -41,6 +41,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -289,6 +290,11 @@ class VirtualClock:
     def sleep_until(self, moment: float) -> None:
         self.sleep(moment - self())
 
+    def advance(self, seconds: float) -> None:
+        """Virtual time jumps `seconds` on (no wall time passes)."""
+        with self._lock:
+            self._epoch += seconds
+
 
 class VirtualContext(LambdaContext):
     def __init__(self, clock: VirtualClock, timeout: float) -> None:
@@ -312,6 +318,8 @@ def on_virtual_clock(rt: Any, clock: VirtualClock) -> Any:
     rt.genesys._sleep = clock.sleep
     rt.poller.clock = clock
     rt.poller.sleep = clock.sleep
+    if rt.poller.adapters.staffing is not None:  # the staffing cache's period runs on the same clock
+        rt.poller.adapters.staffing.clock = clock
     return rt
 
 
@@ -378,7 +386,7 @@ def deploy(endpoint: str, speed: float, per_minute: int | None, **settings: str)
     sim.add_client("bench", "bench-secret")
     for name, skill_id in (("Billing", BILLING), ("Technical", TECH)):
         sim.add_skill(name, skill_id=skill_id)
-    queue = sim.add_queue("Support")
+    queue = staffed_queue(sim, "Support")
     resources = create_resources(endpoint, prefix=f"b{uuid.uuid4().hex[:8]}")
     put_credentials(endpoint, "us-east-1", resources.credentials_secret_id, "bench", "bench-secret")
     client("s3", endpoint).put_object(Bucket=resources.bucket_name, Key="skill_matrix.yaml", Body=MATRIX)
@@ -394,6 +402,19 @@ def deploy(endpoint: str, speed: float, per_minute: int | None, **settings: str)
     os.environ.update(env)
     runtime = on_virtual_clock(build_runtime(), clock)
     return Deployment(sim, clock, queue, env, runtime)
+
+
+# Members on queue in every bench queue, with every skill the bench's rules add: the staffing
+# guard (STAFFING_GUARD, on by default) reads them once per STAFFING_CACHE_SECONDS and lets every
+# rule through, so the figures are the default deployment's, guard read included.
+STAFF_PER_QUEUE = 5
+
+
+def staffed_queue(sim: GenesysSimulator, name: str) -> str:
+    queue: str = sim.add_queue(name)
+    for _ in range(STAFF_PER_QUEUE):
+        sim.add_member(queue, skills={BILLING: 3, TECH: 3}, status="IDLE")
+    return queue
 
 
 def put_matrix(d: Deployment, endpoint: str, text: str) -> None:
@@ -465,6 +486,107 @@ def arrivals_thread(
 # --- Scenarios: each returns its figures, counted from the simulator's request log ---------------
 
 
+MEMBERS_PER_QUEUE = 40  # one members page each (pages hold 100)
+DISCOVERY_QUERY = r"^/api/v2/analytics/conversations/details/query$"
+
+
+class StaffingDriver:
+    """Asks the container's staffing cache for every waiting caller's queue once per poll, as the
+    staffing guard does before its PATCHes: the hook issue 20's guard branch replaces by the
+    poller's own reads. It runs just before each poll's discovery query (a simulator hook, on the
+    invocation's deadline), at most once per half cadence (a poll of several pages asks once)."""
+
+    def __init__(self, d: Deployment, waiting: dict[str, str], cadence: float) -> None:
+        self.d = d
+        self.waiting = waiting  # conversation id -> queue id
+        self.cadence = cadence
+        self.gets = 0
+        self.unknown = 0
+        self._last = float("-inf")
+
+    def install(self) -> None:
+        self.d.sim.hook("POST", DISCOVERY_QUERY, self.poll, stage="before", count=None)
+
+    def poll(self) -> None:
+        now = self.d.clock()
+        if now - self._last < self.cadence / 2:
+            return
+        self._last = now
+        cache = self.d.runtime.poller.adapters.staffing
+        for queue in self.waiting.values():
+            self.gets += 1
+            if cache.get(queue) is None:
+                self.unknown += 1
+
+
+def staffing_calls(
+    endpoint: str,
+    speed: float = 30.0,
+    queues: int = 20,
+    callers: int = 1000,
+    minutes: int = 4,
+    cadence: int = MIN_INTERVAL,
+) -> dict[str, Any]:
+    """Members pages read while `callers` wait across `queues` queues (MEMBERS_PER_QUEUE members
+    each), polled every `cadence` s at the rate limit, for `minutes` scheduled invocations after a
+    first (cold) one. If the poller reads staffing itself (the guard is wired), its reads are
+    counted; otherwise StaffingDriver asks the cache as the guard would. Counted from the
+    simulator's request log."""
+    d = deploy(endpoint, speed, RATE_LIMIT, POLL_INTERVAL_SECONDS=str(cadence))
+    queue_ids = [d.queue] + [d.sim.add_queue(f"Queue {i:02d}") for i in range(1, queues)]
+    for queue in queue_ids:
+        for j in range(MEMBERS_PER_QUEUE):
+            status = ("IDLE", "INTERACTING", "OFF_QUEUE")[j % 3]
+            d.sim.add_member(queue, skills=[TECH] if j % 2 else [BILLING], status=status)
+    start = d.clock()
+    waiting = {
+        d.sim.add_conversation(
+            queue_id=queue_ids[i % queues], attributes={"intent": "technical"}, start=start - 120
+        ): queue_ids[i % queues]
+        for i in range(callers)
+    }
+    driver = StaffingDriver(d, waiting, cadence)
+    d.scheduled()  # cold: token, matrix, the first polls
+    guard_reads = d.sim.member_requests() > 0
+    if not guard_reads:
+        driver.install()
+    since, began = len(d.sim.requests), d.clock()
+    for _ in range(minutes):
+        d.scheduled()
+    ended = d.clock()
+    api = d.api(since)
+    pages = [r for r in api if r.method == "GET" and r.path.endswith("/members")]
+    by_queue: dict[str, list[float]] = {}
+    for r in pages:
+        by_queue.setdefault(r.path.split("/")[5], []).append(r.at)
+    span = max((ended - began) / 60.0, 1e-9)
+    cache = d.runtime.poller.adapters.staffing
+    figures = {
+        "guard_reads": guard_reads,
+        "gets": driver.gets,
+        "unknown": driver.unknown,
+        "pages": len(pages),
+        "minutes": span,
+        "pages_per_minute": len(pages) / span,
+        # Per queue, the rate between its first and last read (a window's edges would count one
+        # read too many), and the shortest gap between two of its reads.
+        "pages_per_queue_minute": statistics.mean(
+            (len(t) - 1) * 60.0 / (max(t) - min(t)) if len(t) > 1 else 0.0 for t in by_queue.values()
+        )
+        if by_queue
+        else 0.0,
+        "min_gap": min((b - a for t in map(sorted, by_queue.values()) for a, b in pairwise(t)), default=span * 60),
+        "busiest_queue_minute": max((busiest_minute(times) for times in by_queue.values()), default=0),
+        "queues_read": len(by_queue),
+        "share_of_calls": len(pages) / max(len(api), 1),
+        "patches": sum(1 for r in api if r.method == "PATCH" and r.path.startswith(PATCH) and r.status == 200),
+        "cache_seconds": cache.seconds if cache is not None else float("nan"),
+        "calls_per_minute": len(api) / span,
+    }
+    d.stop()
+    return figures
+
+
 def calls_per_assignment(endpoint: str) -> dict[str, Any]:
     """Calls per caller of one poll (a 60 s interval: one poll an invocation, in real time)."""
     d = deploy(endpoint, 1.0, None, GENESYS_REQUESTS_PER_MINUTE="100000", POLL_INTERVAL_SECONDS="60")
@@ -479,7 +601,7 @@ def calls_per_assignment(endpoint: str) -> dict[str, Any]:
     # A realistic mix: most callers match, some do not, some already carry the skill, some are
     # in a queue no rule covers, and every one is seen again by the next overlapping poll.
     d2 = deploy(endpoint, 1.0, None, GENESYS_REQUESTS_PER_MINUTE="100000", POLL_INTERVAL_SECONDS="60")
-    other = d2.sim.add_queue("Sales")
+    other = staffed_queue(d2.sim, "Sales")
     put_matrix(d2, endpoint, MATRIX.replace("priority: medium", f"priority: medium\n    queues: [{d2.queue}]"))
     now = d2.clock()
     for i in range(200):
@@ -700,7 +822,7 @@ def ladders(
 
 def waiting_deployment(endpoint: str, speed: float, size: int) -> Deployment:
     d = deploy(endpoint, speed, RATE_LIMIT)
-    held = d.sim.add_queue("Held")
+    held = staffed_queue(d.sim, "Held")
     put_matrix(d, endpoint, WAITING_MATRIX.format(queue=d.queue, tech=TECH, billing=BILLING))
     now = d.clock()
     for i in range(size):
@@ -929,6 +1051,7 @@ def event_mode(endpoint: str, cold_runs: int = 3, warm_runs: int = 40) -> dict[s
     runtime.use(d.runtime)
     warm: list[float] = []
     calls: dict[bool, list[int]] = {False: [], True: []}
+    members = 0
     for i in range(warm_runs):
         cid, envelope = caller()
         intent_first = bool(i % 2)
@@ -939,13 +1062,19 @@ def event_mode(endpoint: str, cold_runs: int = 3, warm_runs: int = 40) -> dict[s
         began = time.time()
         conversation_event.handler(envelope, LambdaContext(EVENT_TIMEOUT, 256))
         warm.append(patch_time(cid) - began)
-        calls[intent_first].append(len(d.api(since)))
+        # The staffing guard's members reads are the queue's, not the caller's: once per
+        # STAFFING_CACHE_SECONDS per container, counted on their own.
+        api = d.api(since)
+        members += sum(1 for r in api if r.path.endswith("/members"))
+        calls[intent_first].append(sum(1 for r in api if not r.path.endswith("/members")))
     d.stop()
     return {
         "cold_p95": percentile(cold, 0.95),
         "warm_p95": percentile(warm, 0.95),
         "calls_acd_start": statistics.mean(calls[False]),
         "calls_intent_first": statistics.mean(calls[True]),
+        "members_pages": members,
+        "warm_runs": warm_runs,
     }
 
 
@@ -1429,6 +1558,83 @@ def report_calls(endpoint: str) -> None:
     )
 
 
+GUARD_MATRIX = f"""
+skill_matrix:
+  - id: billing
+    intent_keyword: billing
+    skills: [{BILLING}]
+    routing_priority: 5
+"""
+
+
+def guard_calls(endpoint: str) -> dict[str, Any]:
+    """The staffing guard on (the default): calls per caller assigned in one poll of 200 callers in
+    a staffed queue, and for 200 callers whose rule's skill nobody on queue has (withheld, the
+    priority raised) until someone with it comes on queue (applied by a later poll)."""
+    d = deploy(endpoint, 1.0, None, GENESYS_REQUESTS_PER_MINUTE="100000", POLL_INTERVAL_SECONDS="60")
+    put_matrix(d, endpoint, GUARD_MATRIX)
+    now = d.clock()
+    for i in range(200):
+        d.sim.add_conversation(queue_id=d.queue, attributes={"intent": "billing"}, start=now - 300 + i)
+    d.sim.clear_log()
+    d.invoke(timeout=POLL_TIMEOUT)
+    assigned = len({r.path for r in d.sim.requests if r.method == "PATCH" and r.status == 200})
+    staffed = {"calls": len(d.api()), "assigned": assigned, "members": _member_pages(d)}
+    night = d.sim.add_queue("Night")
+    (agent,) = [d.sim.add_member(night, skills={TECH: 3}, status="IDLE")]
+    for i in range(200):
+        d.sim.add_conversation(queue_id=night, attributes={"intent": "billing"}, start=d.clock() - 30 + i * 0.1)
+    d.sim.clear_log()
+    first = d.invoke(timeout=POLL_TIMEOUT)["polls"]
+    d.sim.set_member(night, agent, skills={TECH: 3, BILLING: 2})  # someone with Billing is on queue now
+    d.clock.advance(61)  # one cache period on
+    second = d.invoke(timeout=POLL_TIMEOUT)["polls"]
+    stranded = {
+        "calls": len(d.api()),
+        "withheld": sum(p["skills_withheld"] for p in first),
+        "applied_later": sum(p["withheld_applied"] for p in second),
+        "members": _member_pages(d),
+    }
+    d.stop()
+    return {"staffed": staffed, "stranded": stranded}
+
+
+def _member_pages(d: Deployment) -> int:
+    return sum(1 for r in d.sim.requests if r.method == "GET" and r.path.endswith("/members"))
+
+
+def report_guard(endpoint: str, speed: float) -> None:
+    g = guard_calls(endpoint)
+    lat = latency(endpoint, speed, {"POLL_INTERVAL_SECONDS": str(MIN_INTERVAL), "STAFFING_GUARD": "on"})
+    section("Staffing guard on (STAFFING_GUARD=on, the default; staffed queues, no rate limit)")
+    staffed, stranded = g["staffed"], g["stranded"]
+    per = staffed["calls"] / max(staffed["assigned"], 1)
+    row(
+        f"calls per caller assigned, one poll of 200 ({staffed['members']} members page(s) read)",
+        f"{per:.3f}",
+        "<= 2.10",
+        per <= 2.10,
+    )
+    row(
+        f"200 callers nobody could serve: withheld / applied by the next poll once staffed "
+        f"({stranded['members']} members page(s) in both polls)",
+        f"{stranded['withheld']} / {stranded['applied_later']}",
+        "200 / 200",
+        stranded["withheld"] == 200 and stranded["applied_later"] == 200,
+    )
+    row(
+        "calls per stranded caller, both polls (the priority now, the skill later)",
+        f"{stranded['calls'] / 200:.3f}",
+    )
+    row(
+        f"queue entry to the rule's PATCH at PollIntervalSeconds={MIN_INTERVAL}: p50 / p95 "
+        f"({lat['assigned']:.0f} of {lat['callers']:.0f} callers, clock x{speed:g})",
+        f"{lat['p50']:.1f} / {lat['p95']:.1f} s",
+        "p95 <= 15 s",
+        lat["p95"] <= 15,
+    )
+
+
 def report_idle(endpoint: str) -> None:
     mix = idle_with_live_mix(endpoint)
     inv = idle_invocation(endpoint)
@@ -1465,6 +1671,56 @@ def report_idle(endpoint: str) -> None:
         "<= 6 per caller",
         wait["gets"] <= 6,
     )
+
+
+def report_staffing(endpoint: str, speed: float, queues: int = 20, callers: int = 1000) -> None:
+    figures = staffing_calls(endpoint, speed=speed, queues=queues, callers=callers)
+    period = figures["cache_seconds"]
+    section(
+        f"Staffing reads: {queues} queues, {callers:,} waiting callers, a poll every {MIN_INTERVAL} s, "
+        f"STAFFING_CACHE_SECONDS={period:g}, {figures['minutes']:.1f} min"
+    )
+    row(
+        "members pages per queue per minute",
+        f"{figures['pages_per_queue_minute']:.2f}",
+        f"<= {60 / period:g} (one page per queue per cache period)",
+        figures["pages_per_queue_minute"] <= 60 / period + 0.01,
+    )
+    row(
+        "shortest time between two reads of one queue",
+        f"{figures['min_gap']:.0f} s",
+        f">= {period:g} s",
+        figures["min_gap"] >= period,
+    )
+    row(
+        "most members pages of one queue in any 60 s",
+        f"{figures['busiest_queue_minute']}",
+        f"<= {math.ceil(60 / period)}",
+        figures["busiest_queue_minute"] <= math.ceil(60 / period),
+    )
+    row(
+        f"members pages per minute, all queues ({figures['queues_read']} queues read)",
+        f"{figures['pages_per_minute']:.1f}",
+        f"<= {queues * 60 / period:g}",
+        figures["pages_per_minute"] <= queues * 60 / period + 0.01,
+    )
+    row(
+        "share of all Genesys calls (the rest: discovery, reads, PATCHes)",
+        f"{figures['share_of_calls']:.1%}",
+        "<= 20% (the cache's budget share)",
+        figures["share_of_calls"] <= 0.20,
+    )
+    row(
+        f"PATCHes meanwhile ({figures['calls_per_minute']:.0f} Genesys calls a minute)",
+        f"{figures['patches']}",
+    )
+    how = (
+        "read by the poller's staffing guard"
+        if figures["guard_reads"]
+        else f"the cache asked as the guard would: {figures['gets']:,} gets, one per waiting caller a poll "
+        f"(scripts/bench.py StaffingDriver; {figures['unknown']:,} answered unknown)"
+    )
+    note(f"({how})")
 
 
 def report_backlog(endpoint: str, speed: float, size: int, max_invocations: int, title: str) -> None:
@@ -1641,6 +1897,11 @@ def report_events(endpoint: str, full: bool) -> None:
         ev["cold_p95"] <= 2.0,
     )
     row("event to PATCH p95, warm", f"{ev['warm_p95'] * 1000:.0f} ms", "<= 300 ms", ev["warm_p95"] <= 0.3)
+    row(
+        f"staffing guard: members pages read by the warm container ({ev['warm_runs']} callers, one queue)",
+        f"{ev['members_pages']}",
+        "1 per STAFFING_CACHE_SECONDS",
+    )
     row(
         "Genesys calls per caller assigned: acd.start alone",
         f"{ev['calls_acd_start']:.2f}",
@@ -1880,6 +2141,7 @@ def main(argv: list[str] | None = None) -> int:
 
 SECTIONS: dict[str, Callable[[str, argparse.Namespace], None]] = {
     "calls": lambda endpoint, args: report_calls(endpoint),
+    "guard": lambda endpoint, args: report_guard(endpoint, args.speed),
     "idle": lambda endpoint, args: report_idle(endpoint),
     "backlog": lambda endpoint, args: report_backlogs(endpoint, args),
     "waiting": lambda endpoint, args: report_waiting(
@@ -1888,6 +2150,7 @@ SECTIONS: dict[str, Callable[[str, argparse.Namespace], None]] = {
     "latency": lambda endpoint, args: report_latency(endpoint, args.speed, args.full),
     "cadence": lambda endpoint, args: report_escalation(endpoint, args.speed, args.full),
     "events": lambda endpoint, args: report_events(endpoint, args.full),
+    "staffing": lambda endpoint, args: report_staffing(endpoint, args.speed),
     "matrix": lambda endpoint, args: report_matrix_and_memory(endpoint),
     "lambda": lambda endpoint, args: report_lambda_build(endpoint, args.full),
 }

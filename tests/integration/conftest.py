@@ -152,6 +152,10 @@ def app(moto_endpoint: str, sim: GenesysSimulator, monkeypatch: pytest.MonkeyPat
         # One poll per invocation (the template's default, 30, would sleep 30 s of wall clock
         # between two); tests of the cadence set their own.
         "POLL_INTERVAL_SECONDS": "60",
+        # The staffing guard reads a queue's members and withholds what nobody on queue can serve:
+        # these tests' queues have no members unless a test staffs them, so it is off here and on
+        # where it is tested (test_guard.py, test_staffing.py: `app.set(STAFFING_GUARD="on")`).
+        "STAFFING_GUARD": "off",
     }
     application = App(sim=sim, env=env, endpoint=moto_endpoint, monkeypatch=monkeypatch)
     application.set(**env)
@@ -270,3 +274,29 @@ def later(seconds: float) -> None:
 
 def patches(app: App, conversation_id: str | None = None) -> int:
     return app.sim.count("PATCH", PATCH + (conversation_id or ""))
+
+
+MEMBERS = "/api/v2/routing/queues/"  # + {queueId}/members: the staffing guard's reads
+
+
+def staff(
+    app: App,
+    queue: str,
+    count: int = 1,
+    skills: tuple[str, ...] | dict[str, float] = (),
+    languages: tuple[str, ...] | dict[str, float] = (),
+    status: str = "IDLE",
+    joined: bool = True,
+) -> list[str]:
+    """`count` members of `queue` with these skills and languages (ids, or id -> proficiency), in
+    routing status `status` (IDLE, INTERACTING, COMMUNICATING, NOT_RESPONDING are on queue;
+    OFF_QUEUE is not). Change them while a caller waits with app.sim.set_member()."""
+    return [
+        app.sim.add_member(queue, skills=skills, languages=languages, status=status, joined=joined)
+        for _ in range(count)
+    ]
+
+
+def member_pages(app: App, queue: str | None = None) -> int:
+    """Members pages read from Genesys (one call each in the simulator's request log)."""
+    return app.sim.member_requests(queue)

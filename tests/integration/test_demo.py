@@ -69,3 +69,10 @@ def test_the_report_shows_what_the_demo_set_up(demo: str):
     baseline = by[("baseline", "")]  # the caller who wants to buy: no rule matched
     assert (baseline["touched"], baseline["answered"]) == (1, 1)
     assert "baseline: no rule, same queues" in demo and "step 1 after 60s" in demo
+
+
+def test_the_demo_shows_the_stranded_caller_the_readme_describes(demo: str):
+    said = re.search(r"withheld (\d+), applied later (\d+)", (ROOT / "README.md").read_text())
+    shown = re.search(r"stranded callers avoided: withheld (\d+), applied later (\d+)", demo)
+    assert said and shown, "the README and the demo both state the staffing guard's counts"
+    assert said.groups() == shown.groups() and int(shown.group(1)) >= 1

@@ -70,6 +70,45 @@ class AcdLeg:
     # How the leg left its queue, for analytics' metrics on the ACD session: "answered",
     # "abandoned" or "flowout" (see _leg_metrics); None while it waits.
     outcome: str | None = None
+    # conversationRoutingData.skillExpression / skillExpressionId on the ACD participant (SDK
+    # model ConversationRoutingData, PureCloudPlatformClientV2 269.0.0): set by an Architect flow's
+    # "Set Skill Expression Filters", a person, or a PATCH that sends `skillExpression`.
+    skill_expression: str | None = None
+    skill_expression_id: str | None = None
+
+
+@dataclass
+class SimMember:
+    """One member of a queue (SDK model QueueMember) and the user behind it (SDK model User):
+    `skills`/`languages` are id -> proficiency (UserRoutingSkill/UserRoutingLanguage.proficiency,
+    0-5), `status` is RoutingStatus.status (OFF_QUEUE, IDLE, INTERACTING, NOT_RESPONDING,
+    COMMUNICATING), `joined` is QueueMember.joined (a member who has not joined takes no calls)."""
+
+    user_id: str
+    name: str
+    status: str = "IDLE"
+    joined: bool = True
+    skills: dict[str, float] = field(default_factory=dict)
+    languages: dict[str, float] = field(default_factory=dict)
+    status_since: float = 0.0
+    # Skills listed with state "inactive" (UserRoutingSkill.state: "Activate or deactivate this
+    # routing skill"): still on the user, not used for routing.
+    inactive: set[str] = field(default_factory=set)
+
+
+# RoutingStatus.status values (SDK model RoutingStatus, PureCloudPlatformClientV2 269.0.0).
+ROUTING_STATUSES = ("OFF_QUEUE", "IDLE", "INTERACTING", "NOT_RESPONDING", "COMMUNICATING")
+# RoutingApi.md, get_routing_queue_members: "Requires ANY permissions: routing:queue:view,
+# routing:queue:edit, routing:queue:readonly, routing:queueMember:manage"; page_size "Max value is 100"
+# (default 25); "results are sorted by name".
+QUEUE_MEMBERS_PERMISSIONS = (
+    "routing:queue:view",
+    "routing:queue:edit",
+    "routing:queue:readonly",
+    "routing:queueMember:manage",
+)
+QUEUE_MEMBERS_PATH = r"^/api/v2/routing/queues/[^/]+/members$"
+MEMBERS_MAX_PAGE_SIZE = 100
 
 
 @dataclass
@@ -180,6 +219,7 @@ class GenesysSimulator:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.languages: dict[str, JSON] = {}  # id -> Language (see "routing languages" below)
+        self.members: dict[str, dict[str, SimMember]] = {}  # queue id -> user id -> member (see "queue members")
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -767,6 +807,12 @@ class GenesysSimulator:
                             if leg.language_id
                             else {}
                         ),
+                        # ConversationRoutingData.skill_expression / skill_expression_id (SDK 269.0.0)
+                        **(
+                            {"skillExpression": leg.skill_expression, "skillExpressionId": leg.skill_expression_id}
+                            if leg.skill_expression
+                            else {}
+                        ),
                     },
                     media_list: [{"id": str(uuid.uuid4()), "state": "disconnected" if leg.end else "connected"}],
                 }
@@ -800,6 +846,16 @@ class GenesysSimulator:
             # RoutingConversationAttributesRequest (SDK model docs): skillIds "replaces" the requested
             # skills and an empty list removes them all; a field left out is left as it is;
             # languageId "" clears the requested language.
+            # skillExpression (RoutingConversationAttributesRequest.skill_expression, SDK 269.0.0): a
+            # field left out keeps the expression as it is; "" removes it (DESIGN.md, "Genesys
+            # endpoints"); any other value replaces it. Genesys normalises the raw form and gives it an
+            # id (ConversationRoutingData.skill_expression_id); here the text is kept as sent.
+            if "skillExpression" in body:
+                expression = body["skillExpression"]
+                if not isinstance(expression, str) or len(expression) > 4096:
+                    raise SimError(400, "bad.request", "skillExpression must be a string of at most 4,096 characters")
+                leg.skill_expression = expression or None
+                leg.skill_expression_id = str(uuid.uuid4()) if expression else None
             if "languageId" in body:
                 language = body["languageId"]
                 if not isinstance(language, str) or (language and language not in self.languages):
@@ -818,12 +874,34 @@ class GenesysSimulator:
                 if not isinstance(priority, int) or not -PRIORITY_BOUND <= priority <= PRIORITY_BOUND:
                     raise SimError(400, "bad.request", f"priority must be an integer within ±{PRIORITY_BOUND}")
                 leg.priority = priority
+            # RoutingConversationAttributesResponse (SDK 269.0.0): priority, skills, language, ...,
+            # skillExpression, skillExpressionId.
             return {
                 "priority": leg.priority,
                 "skills": [
                     {"id": s, "name": self.skills[s], "selfUri": f"/api/v2/routing/skills/{s}"} for s in leg.skills
                 ],
+                **(
+                    {"skillExpression": leg.skill_expression, "skillExpressionId": leg.skill_expression_id}
+                    if leg.skill_expression
+                    else {}
+                ),
             }
+
+    def set_skill_expression(self, conversation_id: str, expression: str | None) -> None:
+        """Someone else (an Architect flow's "Set Skill Expression Filters", a person) sets or clears
+        the skill expression of the caller's current queue leg (ConversationRoutingData.skill_expression)."""
+        with self.lock:
+            leg = self._conversation(conversation_id).open_leg()
+            if leg is None:
+                raise KeyError(f"conversation {conversation_id} is not waiting in a queue")
+            leg.skill_expression = expression or None
+            leg.skill_expression_id = str(uuid.uuid4()) if expression else None
+
+    def skill_expression(self, conversation_id: str) -> str | None:
+        with self.lock:
+            leg = self._conversation(conversation_id).open_leg()
+            return leg.skill_expression if leg else None
 
     def list_skills(self, query: Mapping[str, list[str]]) -> JSON:
         size = int(query.get("pageSize", ["25"])[0])
@@ -917,6 +995,217 @@ class GenesysSimulator:
             "senderType": body["senderType"],
             "subject": body.get("subject"),
             "dateCreated": _iso(self.clock()),
+        }
+
+    # --- queue members (the staffing guard: who can serve a queue now) --------------------------
+    # GET /api/v2/routing/queues/{queueId}/members: SDK RoutingApi.get_routing_queue_members(queue_id,
+    # page_number, page_size, sort_order, expand, name, profile_skills, skills, languages,
+    # routing_status, presence, member_by, joined) answers QueueMemberEntityListing {entities:
+    # [QueueMember], pageSize, pageNumber, firstUri, selfUri, nextUri, previousUri} with no total
+    # or pageCount (PureCloudPlatformClientV2 269.0.0). A QueueMember is {id, name, user (User),
+    # ringNumber, joined, memberBy, routingStatus, selfUri}; the user's `skills` (UserRoutingSkill
+    # {id, name, proficiency, state, skillUri, selfUri}), `languages` (UserRoutingLanguage, the same
+    # shape with languageUri) and `routingStatus` (RoutingStatus {userId, status, startTime}) are
+    # "fields to expand" (RoutingApi.md: expand values include routingStatus, skills, languages): left
+    # out unless asked for. pageSize "Max value is 100" (default 25), pageNumber default 1, results
+    # "sorted by name" (sortOrder asc|desc), `joined` and `routingStatus` filter. Permission: any one of
+    # QUEUE_MEMBERS_PERMISSIONS; deny_queue_members() answers 403 as Genesys does without it.
+
+    def add_member(
+        self,
+        queue_id: str,
+        skills: Mapping[str, float] | Iterable[str] = (),
+        languages: Mapping[str, float] | Iterable[str] = (),
+        status: str = "IDLE",
+        joined: bool = True,
+        name: str | None = None,
+        user_id: str | None = None,
+        inactive: Iterable[str] = (),
+    ) -> str:
+        """A member of `queue_id` with skills and languages (ids, or id -> proficiency; 5 when not
+        given) in routing status `status`. Returns the user id."""
+        if queue_id not in self.queues:
+            raise KeyError(f"the simulator has no queue {queue_id}; add_queue() first")
+        if status not in ROUTING_STATUSES:
+            raise ValueError(f"status is one of {', '.join(ROUTING_STATUSES)}")
+        user_id = user_id or str(uuid.uuid4())
+        with self.lock:
+            user = self.users.get(user_id)
+            if user is None:
+                name = name or f"Agent {len(self.users) + 1:05d}"
+                user = self.users[user_id] = {
+                    "id": user_id,
+                    "name": name,
+                    "email": f"agent{len(self.users) + 1}@example.com",
+                    "state": "active",
+                }
+            self.members.setdefault(queue_id, {})[user_id] = SimMember(
+                user_id=user_id,
+                name=name or str(user["name"]),
+                status=status,
+                joined=joined,
+                skills=_proficiencies(skills),
+                languages=_proficiencies(languages),
+                status_since=self.clock(),
+                inactive=set(inactive),
+            )
+        return user_id
+
+    def set_member(
+        self,
+        queue_id: str,
+        user_id: str,
+        status: str | None = None,
+        joined: bool | None = None,
+        skills: Mapping[str, float] | Iterable[str] | None = None,
+        languages: Mapping[str, float] | Iterable[str] | None = None,
+    ) -> None:
+        """Change a member while callers wait: go on or off queue, join or leave, gain or lose
+        skills. The next members request sees it (Genesys caches nothing for the caller)."""
+        if status is not None and status not in ROUTING_STATUSES:
+            raise ValueError(f"status is one of {', '.join(ROUTING_STATUSES)}")
+        with self.lock:
+            member = self.members.get(queue_id, {}).get(user_id)
+            if member is None:
+                raise KeyError(f"user {user_id} is not a member of queue {queue_id}")
+            if status is not None and status != member.status:
+                member.status, member.status_since = status, self.clock()
+            if joined is not None:
+                member.joined = joined
+            if skills is not None:
+                member.skills = _proficiencies(skills)
+            if languages is not None:
+                member.languages = _proficiencies(languages)
+
+    def set_all_members(self, queue_id: str, status: str) -> None:
+        """Every member of a queue goes to `status` (everyone logs off at 03:00: OFF_QUEUE)."""
+        with self.lock:
+            for user_id in list(self.members.get(queue_id, {})):
+                self.set_member(queue_id, user_id, status=status)
+
+    def remove_member(self, queue_id: str, user_id: str) -> None:
+        with self.lock:
+            self.members.get(queue_id, {}).pop(user_id, None)
+
+    def deny_queue_members(self) -> None:
+        """The OAuth client's role lacks every permission of QUEUE_MEMBERS_PERMISSIONS: 403 on every
+        members request (RoutingApi.md: "Requires ANY permissions"). The body's code
+        `missing.any.permissions` and message are what public Genesys clients match on; the SDK
+        docs do not give the body, and skill-router reads only the status. Undo with
+        allow_queue_members()."""
+        self.fail(
+            "GET",
+            QUEUE_MEMBERS_PATH,
+            403,
+            count=None,
+            body={
+                "message": "Unable to perform the requested action. You must have at least one of the following "
+                f"permissions assigned: [{', '.join(QUEUE_MEMBERS_PERMISSIONS)}]",
+                "code": "missing.any.permissions",
+                "status": 403,
+                "messageParams": {},
+                "contextId": str(uuid.uuid4()),
+                "details": [],
+                "errors": [],
+            },
+        )
+
+    def allow_queue_members(self) -> None:
+        with self.lock:
+            self.faults = [f for f in self.faults if not (f.status == 403 and f.pattern.pattern == QUEUE_MEMBERS_PATH)]
+
+    def member_requests(self, queue_id: str | None = None) -> int:
+        """Members pages requested (each one is one Genesys call in the request log)."""
+        with self.lock:
+            return sum(
+                1
+                for r in self.requests
+                if r.method == "GET"
+                and re.fullmatch(r"/api/v2/routing/queues/([^/]+)/members", r.path)
+                and (queue_id is None or r.path.split("/")[5] == queue_id)
+            )
+
+    def queue_members(self, queue_id: str, query: Mapping[str, list[str]]) -> JSON:
+        try:
+            size = int(query.get("pageSize", ["25"])[0])
+            number = int(query.get("pageNumber", ["1"])[0])
+        except ValueError:
+            raise SimError(400, "bad.request", "pageSize and pageNumber are integers") from None
+        if not 1 <= size <= MEMBERS_MAX_PAGE_SIZE or number < 1:
+            raise SimError(400, "bad.request", f"pageSize is 1 to {MEMBERS_MAX_PAGE_SIZE}; pageNumber from 1")
+        expand = {e for value in query.get("expand", []) for e in value.split(",") if e}
+        joined = query.get("joined", [""])[0].lower()
+        statuses = {s.upper() for value in query.get("routingStatus", []) for s in value.split(",") if s}
+        descending = query.get("sortOrder", ["asc"])[0].lower() == "desc"
+        with self.lock:
+            if queue_id not in self.queues:
+                raise SimError(404, "not.found", f"Queue {queue_id} not found")
+            chosen = sorted(
+                (
+                    m
+                    for m in self.members.get(queue_id, {}).values()
+                    if (joined not in ("true", "false") or m.joined == (joined == "true"))
+                    and (not statuses or m.status in statuses)
+                ),
+                key=lambda m: (m.name.lower(), m.user_id),
+                reverse=descending,
+            )
+            page = chosen[(number - 1) * size : number * size]
+            entities = [self._queue_member(queue_id, m, expand) for m in page]
+        base = f"/api/v2/routing/queues/{queue_id}/members?pageSize={size}"
+        listing: JSON = {
+            "entities": entities,
+            "pageSize": size,
+            "pageNumber": number,
+            "firstUri": f"{base}&pageNumber=1",
+            "selfUri": f"{base}&pageNumber={number}",
+        }
+        if number * size < len(chosen):
+            listing["nextUri"] = f"{base}&pageNumber={number + 1}"
+        if number > 1:
+            listing["previousUri"] = f"{base}&pageNumber={number - 1}"
+        return listing
+
+    def _queue_member(self, queue_id: str, member: SimMember, expand: set[str]) -> JSON:
+        user: JSON = {"id": member.user_id, "name": member.name, "selfUri": f"/api/v2/users/{member.user_id}"}
+        if "skills" in expand:
+            user["skills"] = [
+                {
+                    "id": skill_id,
+                    "name": self.skills.get(skill_id, ""),
+                    "proficiency": proficiency,
+                    "state": "inactive" if skill_id in member.inactive else "active",
+                    "skillUri": f"/api/v2/routing/skills/{skill_id}",
+                    "selfUri": f"/api/v2/users/{member.user_id}/routingskills/{skill_id}",
+                }
+                for skill_id, proficiency in member.skills.items()
+            ]
+        if "languages" in expand:
+            user["languages"] = [
+                {
+                    "id": language_id,
+                    "name": str(self.languages.get(language_id, {}).get("name", "")),
+                    "proficiency": proficiency,
+                    "state": "active",
+                    "languageUri": f"/api/v2/routing/languages/{language_id}",
+                    "selfUri": f"/api/v2/users/{member.user_id}/routinglanguages/{language_id}",
+                }
+                for language_id, proficiency in member.languages.items()
+            ]
+        if "routingStatus" in expand:
+            user["routingStatus"] = {
+                "userId": member.user_id,
+                "status": member.status,
+                "startTime": _iso(member.status_since),
+            }
+        return {
+            "id": member.user_id,
+            "name": member.name,
+            "user": user,
+            "ringNumber": 1,
+            "joined": member.joined,
+            "memberBy": "user",
+            "selfUri": f"/api/v2/routing/queues/{queue_id}/members/{member.user_id}",
         }
 
     # --- notification topics (skill-router doctor's event-mode check) ---------------------------
@@ -1017,6 +1306,8 @@ class _Handler(BaseHTTPRequestHandler):
             return sim.available_topics(query)
         if method == "GET" and path == "/api/v2/routing/languages":
             return sim.list_languages(query)
+        if method == "GET" and (m := re.fullmatch(r"/api/v2/routing/queues/([^/]+)/members", path)):
+            return sim.queue_members(m.group(1), query)
         raise SimError(404, "not.found", f"the simulator does not implement {method} {path}")
 
     def _send(self, status: int, answer: Any, headers: Mapping[str, str]) -> None:
@@ -1037,6 +1328,13 @@ def _fault_error(fault: Fault) -> SimError:
     if fault.body is not None:
         error.body = lambda: dict(fault.body or {})  # type: ignore[method-assign]
     return error
+
+
+def _proficiencies(values: Mapping[str, float] | Iterable[str]) -> dict[str, float]:
+    """Ids, or id -> proficiency (UserRoutingSkill.proficiency is 0-5); a bare id is proficiency 5."""
+    if isinstance(values, Mapping):
+        return {str(k): float(v) for k, v in values.items()}
+    return {str(v): 5.0 for v in values}
 
 
 def _code_for(status: int) -> str:
