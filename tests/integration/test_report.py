@@ -17,7 +17,7 @@ import pytest
 from skill_router.cli import main
 from skill_router.store import format_time
 from skill_router.store.codec import typed
-from tests.integration.conftest import CLIENT_SECRET, App, later, minutes_ago
+from tests.integration.conftest import CLIENT_SECRET, TECH, App, later, minutes_ago, staff
 
 pytestmark = pytest.mark.integration
 DETAILS = "/api/v2/analytics/conversations/details/query"
@@ -277,3 +277,23 @@ def test_what_analytics_has_not_caught_up_with_is_waiting_or_no_details(
     assert status == 0, err
     bulk = rows(out)[("rule", "bulk")]
     assert (bulk["touched"], bulk["answered"], bulk["waiting"], bulk["no_details"]) == (3, 0, 2, 1)
+
+
+def test_callers_the_staffing_guard_did_not_strand_are_counted_from_what_the_guard_recorded(
+    app: App, queue: str, decided_in_the_past: None, capsys: pytest.CaptureFixture[str]
+):
+    """The real guard (issue 20) withholds the billing skill nobody on queue has; the report's
+    withheld row counts those legs from the ledger fields the guard wrote."""
+    app.set(STAFFING_GUARD="on")
+    later(-BACK)
+    staff(app, queue, skills=(TECH,))  # on queue, but without Billing
+    stranded = callers(app, queue, "billing", 2, waited=30)
+    assert app.invoke()["polls"][0]["skills_withheld"] == 2  # the rule stands, its skill withheld
+    assert all((app.ledger(cid) or {}).get("skills_withheld") for cid in stranded)
+    for cid in stranded:
+        app.sim.answer(cid, after=45)
+    status, out, err = report(capsys, "--since", "1h", "--format", "json")
+    assert status == 0, err
+    withheld = next(r for (kind, _), r in rows(out).items() if kind == "withheld")
+    assert (withheld["touched"], withheld["answered"]) == (2, 2)
+    assert 13 <= withheld["answer_median_seconds"] <= 17
