@@ -89,3 +89,14 @@ def test_the_function_package_imports_from_read_only_bytecode(tmp_path):
     assert cached == {"cpython-313"}
     header = next(out.rglob("*.pyc")).read_bytes()[4:8]
     assert int.from_bytes(header, "little") == 0b01, "unchecked-hash pycs (flags 0b01): never compared with mtimes"
+
+
+def test_the_layer_compiles_the_models_of_the_members_read_and_the_skill_expression():
+    """GenesysClient.queue_members deserialises QueueMemberEntityListing -> QueueMember -> User
+    (skills, languages, routingStatus): models the layer must ship compiled, like the others."""
+    spec = importlib.util.find_spec("PureCloudPlatformClientV2")
+    assert spec and spec.submodule_search_locations
+    sdk = Path(next(iter(spec.submodule_search_locations)))
+    chosen = {p.stem for p in _compile_layer().sdk_modules(sdk, ["ConversationsApi", "RoutingApi", "UsersApi"])}
+    wanted = {"queue_member_entity_listing", "queue_member", "user", "user_routing_skill", "user_routing_language"}
+    assert wanted | {"routing_status", "conversation_routing_data"} <= chosen

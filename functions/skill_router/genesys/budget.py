@@ -122,6 +122,15 @@ class RateBudget:
             self.waited_seconds += wait
             self._sleep(wait)
 
+    def room(self) -> int:
+        """Requests this container may still send in the current 60 s (its budget less what it
+        sent): what a caller that must leave the rest to others (staffing reads) asks first."""
+        with self._lock:
+            now = self._clock()
+            while self._sent and self._sent[0] <= now - WINDOW_SECONDS:
+                self._sent.popleft()
+            return max(self.per_minute - len(self._sent), 0)
+
     def throttled(self, retry_after: float | None) -> None:
         """Genesys answered 429: nobody sends until Retry-After (at most a minute)."""
         pause = retry_after if retry_after is not None and retry_after > 0 else 1.0

@@ -27,6 +27,7 @@ from skill_router.genesys.sdk import ApiException, sdk
 from skill_router.genesys.token import TokenProvider
 from skill_router.ids import InvalidId, is_genesys_id, require_id
 from skill_router.observability import logger
+from skill_router.staffing import Member
 
 T = TypeVar("T")
 # Import the SDK classes the product uses now, in Lambda's init phase, not in the first poll.
@@ -34,6 +35,14 @@ _API_CLASSES = (sdk.ApiClient, sdk.ConversationsApi, sdk.RoutingApi, sdk.UsersAp
 PAGE_SIZE = 100  # the analytics details query's maximum
 MAX_BACKOFF_SECONDS = 20.0
 AGENTLESS_OPERATION = "POST /api/v2/conversations/emails/agentless"
+# GET /api/v2/routing/queues/{queueId}/members (RoutingApi.get_routing_queue_members): its name in
+# the rate budget, the stats and errors. Permission: any one of routing:queue:view,
+# routing:queue:edit, routing:queue:readonly, routing:queueMember:manage (RoutingApi.md).
+QUEUE_MEMBERS_OPERATION = "queue_members"
+MEMBER_EXPAND = ("skills", "languages", "routingStatus")  # RoutingApi.md: "Which fields, if any, to expand"
+# A queue of more members than this is not read whole (10,000 users; Genesys publishes no queue
+# size limit that the product relies on): its staffing is unknown rather than undercounted.
+MAX_MEMBER_PAGES = 100
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,10 @@ class LiveConversation:
     language_id: str | None = None  # conversationRoutingData.language: the requested language
     started: datetime | None = None  # the conversation's startTime
     queue_entered: datetime | None = None  # the open ACD participant's startTime: when this leg began
+    # conversationRoutingData.skillExpression of the open ACD participant (SDK ConversationRoutingData,
+    # 269.0.0): set by Architect's "Set Skill Expression Filters" or a person; skill-router never sends
+    # one. The event models say an expression "takes priority over skills" (README, "Skill expressions").
+    skill_expression: str | None = None
 
     @property
     def in_queue(self) -> bool:
@@ -293,6 +306,37 @@ class GenesysClient:
                 return True
             raise
         return True
+
+    def queue_members(self, queue_id: str) -> list[Member]:
+        """The queue's joined members with their routing status, skills and languages: every
+        page of `GET /api/v2/routing/queues/{queueId}/members` (pageSize 100, "Max value is 100";
+        joined=true; expand skills, languages, routingStatus: RoutingApi.md). The listing
+        (QueueMemberEntityListing) has `nextUri` and no total: pages are read until one comes back
+        without a nextUri or short. Each page is one call of the shared rate budget."""
+        _path_id(queue_id, "queue id", QUEUE_MEMBERS_OPERATION)
+        members: list[Member] = []
+        page = 1
+        while True:
+            listing = self._call(
+                QUEUE_MEMBERS_OPERATION,
+                functools.partial(
+                    self.routing_api.get_routing_queue_members,
+                    queue_id,
+                    page_number=page,
+                    page_size=PAGE_SIZE,
+                    joined=True,
+                    expand=list(MEMBER_EXPAND),
+                ),
+            )
+            entities = listing.entities or []
+            members += [m for m in (_member(e) for e in entities) if m is not None]
+            if not listing.next_uri or len(entities) < PAGE_SIZE:
+                return members
+            if page >= MAX_MEMBER_PAGES:
+                raise GenesysError(
+                    QUEUE_MEMBERS_OPERATION, 200, f"more than {MAX_MEMBER_PAGES * PAGE_SIZE} members: not read whole"
+                )
+            page += 1
 
     def probe_agentless_email(self, sender: str) -> None:
         """`skill-router doctor`: the agentless email call with no recipient, which cannot be
@@ -555,6 +599,37 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _member(entity: Any) -> Member | None:
+    """A QueueMember of the listing. Its routing status is read from the member or, expanded, its
+    user (SDK QueueMember.routing_status, User.routing_status); skills and languages from the
+    expanded user (User.skills: UserRoutingSkill {id, proficiency 0-5, state}; User.languages:
+    UserRoutingLanguage). A skill whose state is "inactive" or "deleted" is not one the member
+    has (UserRoutingSkill.state: "Activate or deactivate this routing skill")."""
+    user = getattr(entity, "user", None)
+    user_id = getattr(user, "id", None) or getattr(entity, "id", None)
+    if not is_genesys_id(user_id):
+        return None
+    status = getattr(entity, "routing_status", None) or getattr(user, "routing_status", None)
+    return Member(
+        user_id=str(user_id).lower(),
+        routing_status=str(getattr(status, "status", None) or "").upper(),
+        joined=getattr(entity, "joined", None) is not False,
+        skills=_proficiencies(getattr(user, "skills", None)),
+        languages=_proficiencies(getattr(user, "languages", None)),
+    )
+
+
+def _proficiencies(entries: Any) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for entry in entries or []:
+        entry_id = getattr(entry, "id", None)
+        if not entry_id or str(getattr(entry, "state", None) or "").lower() in ("inactive", "deleted"):
+            continue
+        proficiency = getattr(entry, "proficiency", None)
+        found[str(entry_id).lower()] = float(proficiency) if isinstance(proficiency, int | float) else 0.0
+    return found
+
+
 def _live(conversation_id: str, conversation: Any) -> LiveConversation:
     attributes: dict[str, str] = {}
     customer: dict[str, str] = {}
@@ -565,6 +640,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
     participant_id: str | None = None
     language_id: str | None = None
     queue_entered: datetime | None = None
+    skill_expression: str | None = None
     for participant in conversation.participants or []:
         values = {str(k): str(v) for k, v in (participant.attributes or {}).items() if v is not None}
         # The caller's participant data is authoritative; others may carry stale copies.
@@ -580,6 +656,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
             priority = routing.priority if routing else None
             language = routing.language if routing else None
             language_id = language.id if language is not None and language.id else None
+            skill_expression = (getattr(routing, "skill_expression", None) or None) if routing else None
             participant_id = participant.id
             queue_entered = _aware(getattr(participant, "start_time", None))
     attributes.update(customer)
@@ -594,6 +671,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
         language_id=language_id,
         started=_aware(getattr(conversation, "start_time", None)),
         queue_entered=queue_entered,
+        skill_expression=skill_expression,
     )
 
 
