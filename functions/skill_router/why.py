@@ -23,8 +23,8 @@ from skill_router.escalation import due_steps, next_step_after
 from skill_router.matrix import Rule
 from skill_router.staffing import Staffing
 
-SOMEONE_ELSE = "someone else (the flow, a person, Bullseye or another integration)"
-BEFORE_US = "already there when skill-router first saw the caller: " + SOMEONE_ELSE
+SOMEONE_ELSE = "someone else (the flow, a person, Bullseye)"
+BEFORE_US = "someone else, before skill-router saw the caller (the flow, a person)"
 ASSIGNED = ("applied", "unchanged")  # outcomes of a rule applied on the leg
 GUARD_WORDS = {
     "staffed": "someone on queue could serve the whole requirement when the rule applied",

@@ -174,6 +174,7 @@ class GenesysClient:
         page_number: int,
         newest_first: bool = False,
         conversation_ids: Sequence[str] = (),
+        queue_id: str | None = None,
     ) -> QueryPage:
         """One page of the conversations waiting in a queue now that started on a UTC day the
         interval touches (the interval is matched by day: developer.genesys.cloud, Analytics >
@@ -183,7 +184,13 @@ class GenesysClient:
         `newest_first`: conversationStart descending (SDK ConversationQuery.order: "Sort the result
         set in ascending/descending order. Default is ascending"; orderBy conversationStart).
         `conversation_ids`: only these (a conversationId dimension predicate each, or'ed; the
-        dimension is in the SDK's ConversationDetailQueryPredicate enumeration)."""
+        dimension is in the SDK's ConversationDetailQueryPredicate enumeration).
+        `queue_id`: only callers waiting in that queue (`skill-router why --queue`): the open
+        interact segment's `queueId`, a SegmentDetailQueryPredicate dimension."""
+        in_queue = []
+        if queue_id is not None:
+            _path_id(queue_id, "queue id", "POST /api/v2/analytics/conversations/details/query")
+            in_queue = [_predicate("SegmentDetailQueryPredicate", "queueId", queue_id)]
         only = [
             _model(
                 "ConversationDetailQueryFilter",
@@ -215,6 +222,7 @@ class GenesysClient:
                         _predicate("SegmentDetailQueryPredicate", "purpose", "acd"),
                         _predicate("SegmentDetailQueryPredicate", "segmentType", "interact"),
                         _predicate("SegmentDetailQueryPredicate", "segmentEnd", None),
+                        *in_queue,
                     ],
                 )
             ],
