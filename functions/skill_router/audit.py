@@ -8,7 +8,8 @@ outcome, never by a step); each escalation step applied on the leg is an item of
 (which step, when, the skills, priority and language before and after). Each email's own item
 (`email#<id>#rule#<key>`) says when it went out, to whom (`sent_to`) and which leg sent it (`leg`).
 
-Every decision and every step is a row with its own time:
+Every decision and every step is a row with its own time, and so is every decision of the staffing guard
+(`guard`, the withheld parts, `guard_log`, `unstaffed_since`, `relax_blocked_by`: guard.py):
 - `--conversation`: the caller's story, every leg in the order the caller met them, each leg's
   decision then its steps;
 - `--since`: the rows of every conversation whose own time is in the window, oldest first.
@@ -22,7 +23,7 @@ without `leg` is shown on the first row that owes its key (the rule's email: on 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from skill_router.emails import step_key
@@ -103,6 +104,7 @@ def entry_rows(entry: dict[str, Any], number: int | None = None) -> list[dict[st
         "rule_id": entry.get("rule_id"),
         "owed": emails_owed(entry),
         "entry": entry,
+        "email_key": None,
     }
     assigned = entry.get("outcome") in ASSIGNED
     rows = [
@@ -121,6 +123,8 @@ def entry_rows(entry: dict[str, Any], number: int | None = None) -> list[dict[st
             "reason": entry.get("reason"),
         }
     ]
+    if entry.get("guard"):
+        rows.append({**common, **_guard_row(entry, at or entry.get("updated_at"))})
     for step in steps:
         rows.append(
             {
@@ -128,7 +132,8 @@ def entry_rows(entry: dict[str, Any], number: int | None = None) -> list[dict[st
                 "at": step.get("at"),
                 "sort_at": step.get("at") or "",
                 "event": f"step {step.get('step')} after {step.get('after')}s",
-                "outcome": "escalated",
+                "outcome": "skipped (next_step)" if step.get("skipped") else "escalated",
+                "reason": GUARD_WORDS.get(str(step.get("guard"))) if step.get("guard") else None,
                 "skills_before": step.get("skills_before"),
                 "skills_after": step.get("skills_after"),
                 "priority": _change(step.get("priority_before"), step.get("priority_after")),
@@ -136,6 +141,83 @@ def entry_rows(entry: dict[str, Any], number: int | None = None) -> list[dict[st
                 "email_key": step_key(str(entry.get("rule_id")), int(step["after"]))
                 if entry.get("rule_id") and step.get("after") is not None
                 else None,
+            }
+        )
+    rows.extend({**common, **row} for row in guard_rows(entry))
+    return rows
+
+
+# What each decision of the staffing guard means, in the audit trail's words (guard.py).
+GUARD_WORDS = {
+    "staffed": "someone on queue can serve it",
+    "withheld": "withheld what nobody on queue has",
+    "next_step": "jumped to the first step someone can serve",
+    "applied_unstaffed": "applied though nobody on queue can serve it",
+    "unknown": "staffing not known: applied as before",
+}
+
+
+def _guard_row(entry: dict[str, Any], at: Any) -> dict[str, Any]:
+    """The staffing guard's decision on the leg's first sight."""
+    decision = str(entry.get("guard"))
+    withheld = [*(entry.get("skills_withheld") or [])]
+    if entry.get("language_withheld"):
+        withheld.append(f"language:{entry['language_withheld']}")
+    reason = GUARD_WORDS.get(decision) or decision
+    if decision == "withheld" and (withheld or entry.get("withheld_applied_at")):
+        reason += f": {', '.join(withheld) or 'applied since'}"
+    if entry.get("steps_skipped"):
+        reason += f"; steps after {', '.join(str(a) for a in entry['steps_skipped'])}s skipped"
+    return {"at": at, "sort_at": at or "", "event": "staffing guard", "outcome": decision, "reason": reason}
+
+
+def guard_rows(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """The staffing guard's later decisions on the leg: withheld parts applied, the requirement
+    unstaffed (the hysteresis clock), relaxed, or blocked by a requirement someone else set."""
+    rows = []
+    for record_ in entry.get("guard_log") or []:
+        if not isinstance(record_, dict):
+            continue
+        event = str(record_.get("event"))
+        parts = ", ".join(str(p) for p in record_.get("parts") or [])
+        rows.append(
+            {
+                "at": record_.get("at"),
+                "sort_at": record_.get("at") or "",
+                "event": "withheld applied" if event == "withheld_applied" else "relaxed",
+                "outcome": "staffing guard",
+                "skills_before": record_.get("skills_before"),
+                "skills_after": record_.get("skills_after"),
+                "language": _change(record_.get("language_before"), record_.get("language_after")),
+                "reason": (
+                    f"someone on queue can serve it now: {parts}"
+                    if event == "withheld_applied"
+                    else f"removed, unserved for UNSTAFFED_RELAX_SECONDS: {parts}"
+                ),
+            }
+        )
+    since = entry.get("unstaffed_since")
+    if since and not entry.get("relaxed_at"):
+        at = format_time(datetime.fromtimestamp(float(since), UTC))
+        rows.append(
+            {
+                "at": at,
+                "sort_at": at,
+                "event": "unstaffed",
+                "outcome": "staffing guard",
+                "reason": "nobody on queue can serve it since",
+            }
+        )
+    if entry.get("relax_blocked_by"):
+        blocked_at = entry.get("relax_blocked_at")
+        blocking = ", ".join(str(p) for p in entry["relax_blocked_by"])
+        rows.append(
+            {
+                "at": blocked_at,
+                "sort_at": blocked_at or "",
+                "event": "not relaxed",
+                "outcome": "staffing guard",
+                "reason": f"kept, what someone else set blocks: {blocking}",
             }
         )
     return rows

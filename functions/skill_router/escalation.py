@@ -106,37 +106,42 @@ def plan(
     """
     applied = tuple(applied_after)
     due = due_steps(rule, waited, applied)
-    after = _after_rule(current, rule) if include_rule else current
+    after = after_rule(current, rule) if include_rule else current
     notifications: list[Notification] = []
     if include_rule and rule.high_priority and rule.notify:
         notifications.append(Notification(None, rule.notify))
     for step in due:
-        after = _after_step(after, step)
+        after = after_step(after, step)
         if step.notify:
             notifications.append(Notification(step, step.notify))
+    return Plan(
+        rule_included=include_rule,
+        due=due,
+        before=current,
+        after=after,
+        change=change_between(current, after),
+        notifications=tuple(notifications),
+        next_after=next_step_after(rule, waited, [*applied, *(s.after for s in due)]),
+    )
+
+
+def change_between(current: Routing, after: Routing) -> RoutingChange | None:
+    """The one PATCH that takes a caller from `current` to `after`: only what changes; None: nothing."""
     priority, language = after.priority, after.language_id
     change = RoutingChange(
         skill_ids=after.skill_ids if _folded(after.skill_ids) != _folded(current.skill_ids) else None,
         priority=priority if priority is not None and priority != current.priority else None,
         language_id=language if (language or "") != (current.language_id or "") else None,
     )
-    return Plan(
-        rule_included=include_rule,
-        due=due,
-        before=current,
-        after=after,
-        change=None if change.empty else change,
-        notifications=tuple(notifications),
-        next_after=next_step_after(rule, waited, [*applied, *(s.after for s in due)]),
-    )
+    return None if change.empty else change
 
 
 def step_log(rule: Rule, chosen: Plan, at: str) -> list[dict[str, Any]]:
     """One audit record per due step of a plan: which step, when (`at`), the routing before and after it."""
     log = []
-    routing = _after_rule(chosen.before, rule) if chosen.rule_included else chosen.before
+    routing = after_rule(chosen.before, rule) if chosen.rule_included else chosen.before
     for step in chosen.due:
-        after = _after_step(routing, step)
+        after = after_step(routing, step)
         log.append(
             {
                 "step": step.position,
@@ -154,7 +159,8 @@ def step_log(rule: Rule, chosen: Plan, at: str) -> list[dict[str, Any]]:
     return log
 
 
-def _after_rule(routing: Routing, rule: Rule) -> Routing:
+def after_rule(routing: Routing, rule: Rule) -> Routing:
+    """The routing once the rule itself is applied (skills merged, priority raised, its language)."""
     return Routing(
         tuple(_merge(list(routing.skill_ids), rule.skill_ids)),
         _raise(routing.priority, rule.routing_priority),
@@ -162,7 +168,8 @@ def _after_rule(routing: Routing, rule: Rule) -> Routing:
     )
 
 
-def _after_step(routing: Routing, step: Step) -> Routing:
+def after_step(routing: Routing, step: Step) -> Routing:
+    """The routing once one escalation step is applied."""
     return Routing(
         tuple(_remove(_merge(list(routing.skill_ids), step.add_skill_ids), step.remove_skill_ids)),
         _raise(routing.priority, step.routing_priority),

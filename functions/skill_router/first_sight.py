@@ -180,6 +180,7 @@ def _serve_claimed(
                 now,
                 keyword=decision.keyword,
                 queue_id=decision.queue_id,
+                guarded=adapters.guard(decision.rule, decision.plan, decision.queue_id),
             )
         if decision.outcome == WAITING_FOR_INTENT:
             adapters.store.record(

@@ -13,7 +13,8 @@ from typing import Any
 
 from skill_router.escalation import Routing, due_steps, plan, waited_seconds
 from skill_router.genesys.client import Discovered
-from skill_router.leg import Adapters, Leg, Outcome, carry_out
+from skill_router.guard import Repair, relax_due, watched, withheld_due
+from skill_router.leg import Adapters, Leg, Outcome, carry_out, mend
 from skill_router.matrix import Matrix
 from skill_router.store.claims import STEP
 
@@ -48,21 +49,22 @@ def applied_steps(entry: dict[str, Any] | None, now: float) -> list[int]:
 def escalate(
     found: Discovered, prior: dict[str, Any], matrix: Matrix, adapters: Adapters, now: datetime
 ) -> Outcome | None:
-    """The leg's rule was applied earlier: apply the steps now due, if any. None when this leg has
-    no ladder to run (the caller's outcome is settled as before)."""
+    """The leg's rule was applied earlier: apply the steps now due, if any, each through the
+    staffing guard; with none due, the guard's repairs (`guard_repairs`). None when this leg has
+    neither (the caller's outcome is settled as before)."""
     if prior.get("outcome") not in ASSIGNED:
         return None
-    rule = matrix.rule(prior.get("rule_id"))
-    if rule is None or not rule.escalate or rule.broken:
-        return None
-    cid = found.conversation_id
     # Discovery says the caller still waits in this queue leg; a step never fires after.
     if not found.in_queue or found.left_queue:
         return None
+    rule = matrix.rule(prior.get("rule_id"))
+    if rule is None or not rule.escalate or rule.broken:
+        return guard_repairs(found, prior, matrix, adapters, now)
+    cid = found.conversation_id
     waited = waited_seconds(found.waiting_since, now)
     applied = applied_steps(prior, adapters.store.now())
     if not due_steps(rule, waited, applied):
-        return Outcome(cid, "done", final=True, rule_id=rule.id)
+        return guard_repairs(found, prior, matrix, adapters, now) or Outcome(cid, "done", final=True, rule_id=rule.id)
     current = ledger_routing(prior)
     if current is None:
         live = adapters.genesys.get_conversation(cid)
@@ -70,4 +72,30 @@ def escalate(
             return Outcome(cid, "done", final=True, rule_id=rule.id, reason="left the queue")
         current = Routing(live.skill_ids, live.priority, live.language_id)
     chosen = plan(rule, waited=waited, current=current, applied_after=applied)
-    return carry_out(adapters, Leg(cid, found.leg, found.queue_entered), rule, chosen, matrix, now, prior=prior)
+    guarded = adapters.guard(rule, chosen, found.queue_id or prior.get("queue_id"), tuple(applied))
+    leg = Leg(cid, found.leg, found.queue_entered)
+    return carry_out(adapters, leg, rule, chosen, matrix, now, prior=prior, guarded=guarded)
+
+
+def guard_repairs(
+    found: Discovered, prior: dict[str, Any], matrix: Matrix, adapters: Adapters, now: datetime
+) -> Outcome | None:
+    """The staffing guard on a decided leg, every poll while it waits (poller.py schedules it):
+    withheld parts applied once someone on queue has them, else a requirement skill-router added
+    relaxed once nobody could serve it for UNSTAFFED_RELAX_SECONDS (guard.py). The queue's
+    staffing comes from the cache: no Genesys call unless it is older than STAFFING_CACHE_SECONDS."""
+    if not adapters.guard_on or not watched(prior):
+        return None
+    staffing = adapters.staffing_of(found.queue_id or prior.get("queue_id"))
+    if staffing is None:  # not known: nothing is applied or relaxed on a guess
+        return None
+    rule = matrix.rule(prior.get("rule_id"))
+    min_staffed = rule.min_staffed if rule is not None else 1
+    hysteresis = adapters.relax_seconds
+
+    def decide(entry: dict[str, Any]) -> Repair | None:
+        if rule is not None and rule.min_staffed <= 0:
+            return None
+        return withheld_due(entry, staffing, min_staffed, now) or relax_due(entry, staffing, now, hysteresis)
+
+    return mend(adapters, Leg(found.conversation_id, found.leg, found.queue_entered), prior, decide, now)

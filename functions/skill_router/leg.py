@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,11 +21,13 @@ from skill_router.errors import OutOfTime
 from skill_router.escalation import Plan, step_log
 from skill_router.genesys.client import GenesysClient
 from skill_router.genesys.errors import GenesysError
+from skill_router.guard import Guarded, Repair, guard_plan
 from skill_router.ids import is_genesys_id
 from skill_router.matrix import Matrix, Rule
 from skill_router.notify import Notifier
 from skill_router.observability import logger
 from skill_router.settings import Settings
+from skill_router.staffing import Staffing, StaffingSource
 from skill_router.store import StateStore, format_time
 
 CLAIM_GRACE_SECONDS = 1
@@ -41,10 +44,38 @@ class Adapters:
     notifier: Notifier
     settings: Settings
     always_claim: bool = False
+    # Who can serve a queue now (staffing.py); None: no staffing guard (docs/design.md, "Staffing guard").
+    staffing: StaffingSource | None = None
 
     @property
     def claims(self) -> bool:
         return self.always_claim or self.settings.event_mode
+
+    @property
+    def guard_on(self) -> bool:
+        """The staffing guard runs: a staffing source, and STAFFING_GUARD is not off."""
+        return self.staffing is not None and str(getattr(self.settings, "staffing_guard", "on")) != "off"
+
+    @property
+    def relax_seconds(self) -> float:
+        """UNSTAFFED_RELAX_SECONDS: how long nobody must serve a requirement before it is relaxed."""
+        return float(getattr(self.settings, "unstaffed_relax_seconds", 60))
+
+    def staffing_of(self, queue_id: str | None) -> Staffing | None:
+        """The queue's staffing, or None when it is not known (the guard is then off for the caller)."""
+        if not self.guard_on or self.staffing is None or not queue_id:
+            return None
+        return self.staffing.get(queue_id)
+
+    def guard(self, rule: Rule, plan: Plan, queue_id: str | None, applied: tuple[int, ...] = ()) -> Guarded:
+        """The plan as the staffing guard leaves it; the queue's staffing is read only when the plan
+        adds a skill or sets a language."""
+        if not self.guard_on:
+            return Guarded(plan, None)
+        probe = guard_plan(rule, plan, None, applied=applied)
+        if probe.decision is None:  # nothing to check: no staffing read
+            return probe
+        return guard_plan(rule, plan, self.staffing_of(queue_id), applied=applied)
 
     def claim_seconds(self) -> float:
         """A claim taken now lasts until this invocation must have ended (its timeout): a run
@@ -69,6 +100,9 @@ class Outcome:
     notified: bool = False  # this run sent an email for the leg
     steps: int = 0  # escalation steps applied by this run
     email_owed: bool = False  # an email is still owed: the poller reads the leg's entry again
+    withheld: int = 0  # parts of a requirement the staffing guard withheld (nobody on queue has them)
+    withheld_applied: int = 0  # withheld parts applied by this run (someone with them is on queue now)
+    relaxed: int = 0  # parts skill-router added that this run removed (nobody could serve them)
     out_of_time: bool = False  # the clock or the rate budget ran out: the poller reads the page again
     retry_page: bool = False  # an AWS call failed for this caller: the poller reads the page again
     stale: bool = False  # another run moved this leg's ladder on: a remembered entry is out of date
@@ -123,9 +157,13 @@ def carry_out(
     prior: dict[str, Any] | None = None,
     keyword: str | None = None,
     queue_id: str | None = None,
+    guarded: Guarded | None = None,
 ) -> Outcome:
     """The one path by which a plan changes a caller: the rule (a first sighting: `plan.rule_included`)
-    and every due step in one PATCH, claimed, recorded, emailed."""
+    and every due step in one PATCH, claimed, recorded, emailed. `guarded`: the staffing guard's
+    verdict on the plan (its plan is the one sent; guard.py)."""
+    if guarded is not None:
+        plan = guarded.plan
     cid, dry = leg.conversation_id, adapters.settings.dry_run
     store = adapters.store
     owner = uuid.uuid4().hex
@@ -148,12 +186,13 @@ def carry_out(
             store.record_steps(cid, leg.leg, [], left_queue=True)
             return Outcome(cid, "done", final=True, rule_id=rule.id, reason="left the queue before the step")
     emails = _emails(cid, rule, plan) if adapters.notifier.enabled else []
-    log = step_log(rule, plan, format_time(now))
+    log = _guarded_log(step_log(rule, plan, format_time(now)), guarded)
     fields: dict[str, Any] = {
         "skills_after": list(plan.after.skill_ids),
         "priority_after": plan.after.priority,
         "language_after": plan.after.language_id or "",
         "steps_applied": [*((prior or {}).get("steps_applied") or []), *plan.applied_after],
+        **(guarded.fields(prior) if guarded is not None else {}),
     }
     outcome = "done"
     if plan.rule_included:
@@ -200,7 +239,105 @@ def carry_out(
         steps=len(plan.due),
         email_owed=delivery.owed,
         entry=entry,
+        withheld=guarded.parts_withheld if guarded is not None else 0,
     )
+
+
+def _guarded_log(log: list[dict[str, Any]], guarded: Guarded | None) -> list[dict[str, Any]]:
+    """Each step's audit record as the guard left it: its decision, the parts it withheld (not in
+    the routing sent) and, for a step jumped over (next_step), `skipped`."""
+    if guarded is None or guarded.decision is None or not log:
+        return log
+    out_skills = {s.lower() for s in guarded.skills_withheld}
+    out = []
+    for record_ in log:
+        record_ = dict(record_)
+        record_["guard"] = guarded.decision
+        for name in ("skills_before", "skills_after"):
+            record_[name] = [s for s in record_[name] if s.lower() not in out_skills]
+        if guarded.language_withheld:
+            for name in ("language_before", "language_after"):
+                if str(record_[name]).lower() == guarded.language_withheld.lower():
+                    record_[name] = guarded.plan.before.language_id or ""
+        if record_["after"] in guarded.skipped:
+            record_["skipped"] = True
+        out.append(record_)
+    return out
+
+
+def mend(
+    adapters: Adapters,
+    leg: Leg,
+    prior: dict[str, Any],
+    decide: Callable[[dict[str, Any]], Repair | None],
+    now: datetime,
+) -> Outcome | None:
+    """A decided leg's repair by the staffing guard (withheld parts applied, a requirement relaxed,
+    or a note): the sibling of `carry_out`, in the same order. A note is written at once; a change
+    is claimed first (the leg's `mend` claim), decided again from the entry read under the claim (so
+    two handlers never apply it twice), PATCHed, recorded (`guard_log`, the routing left)."""
+    cid = leg.conversation_id
+    repair = decide(prior)
+    if repair is None:
+        return None
+    if repair.kind == "note":
+        adapters.store.note(cid, leg.leg, **repair.fields)
+        return Outcome(cid, "done", final=True, rule_id=prior.get("rule_id"), entry={**prior, **repair.fields})
+    owner = uuid.uuid4().hex
+    if not adapters.store.claim_mend(cid, leg.leg, owner, adapters.claim_seconds()):
+        return Outcome(cid, "done", final=True, rule_id=prior.get("rule_id"), reason=BUSY_MENDING, stale=True)
+    try:
+        fresh = adapters.store.entry(cid, leg.leg) or {}
+        repair = decide(fresh)
+        if repair is None or repair.kind == "note":  # another handler did it (or the ledger moved on)
+            return Outcome(cid, "done", final=True, rule_id=fresh.get("rule_id"), stale=True)
+        change = repair.change
+        if change is not None and not adapters.settings.dry_run:
+            skills = list(change.skill_ids) if change.skill_ids is not None else None
+            if not patch_or_gone(adapters, leg, skills, change.priority, change.language_id):
+                adapters.store.note(cid, leg.leg, left_queue=True)
+                return Outcome(cid, "done", final=True, rule_id=fresh.get("rule_id"), reason="left the queue")
+        fields = {
+            **repair.fields,
+            "skills_after": list(repair.after.skill_ids),
+            "language_after": repair.after.language_id or "",
+        }
+        record_ = {
+            "event": repair.kind,
+            "at": format_time(now),
+            "parts": list(repair.parts),
+            "skills_before": list(repair.before.skill_ids),
+            "skills_after": list(repair.after.skill_ids),
+            "language_before": repair.before.language_id or "",
+            "language_after": repair.after.language_id or "",
+        }
+        adapters.store.note(cid, leg.leg, guard_log=[record_], **fields)
+        logger.info(
+            "withheld requirement applied: someone on queue has it now"
+            if repair.kind == "withheld_applied"
+            else "requirement relaxed: nobody on queue could serve it",
+            extra={"conversation_id": cid, "rule_id": fresh.get("rule_id"), "parts": list(repair.parts)},
+        )
+        entry = {**fresh, **fields}
+        for name in ("step_owner", "step_expires", "step_claim_expires", "emails_owed", "guard_log", "step_log"):
+            entry.pop(name, None)
+        applied = len(repair.parts) if repair.kind == "withheld_applied" else 0
+        relaxed = len(repair.parts) if repair.kind == "relaxed" else 0
+        return Outcome(
+            cid,
+            "done",
+            final=True,
+            rule_id=fresh.get("rule_id"),
+            entry=entry,
+            withheld_applied=applied,
+            relaxed=relaxed,
+        )
+    finally:
+        with contextlib.suppress(*AWS_ERRORS):  # else the claim lapses with this invocation
+            adapters.store.release_mend(cid, leg.leg, owner)
+
+
+BUSY_MENDING = "another handler is repairing this leg; the guard's repair waits for the next poll"
 
 
 def _decided(plan: Plan, log: list[dict[str, Any]], now: datetime) -> dict[str, Any]:

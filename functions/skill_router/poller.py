@@ -30,6 +30,7 @@ from skill_router.errors import OutOfTime
 from skill_router.first_sight import process_conversation
 from skill_router.genesys.client import Discovered, GenesysClient
 from skill_router.genesys.errors import GenesysError
+from skill_router.guard import next_look
 from skill_router.leg import Adapters, Outcome
 from skill_router.matrix import Matrix
 from skill_router.matrix_source import MatrixSource
@@ -57,6 +58,15 @@ _REMEMBERED = (
     "skills_after",
     "priority_after",
     "language_after",
+    # What the staffing guard needs (guard.py): whose requirement it is, what is withheld, the clock.
+    "queue_id",
+    "skills_before",
+    "language_before",
+    "skills_withheld",
+    "language_withheld",
+    "unstaffed_since",
+    "relaxed_at",
+    "relax_blocked_by",
 )
 REPORTED = ("applied", "unchanged", "gone", "failed", "retry", "no_match", "no_rule", "pending", "done")
 
@@ -83,6 +93,11 @@ class PollReport:
     share_spent: bool = False
     next_page: int = 1
     rules_failed: int = 0  # rules of the matrix in force whose names do not resolve
+    # The staffing guard (guard.py): parts of requirements withheld because nobody on queue has
+    # them, withheld parts applied once someone had, parts skill-router added and then relaxed.
+    skills_withheld: int = 0
+    withheld_applied: int = 0
+    requirements_relaxed: int = 0
 
     @property
     def matched(self) -> int:
@@ -100,6 +115,9 @@ class PollReport:
             **counts,
             "notified": self.notified,
             "escalation_steps": self.escalation_steps,
+            "skills_withheld": self.skills_withheld,
+            "withheld_applied": self.withheld_applied,
+            "requirements_relaxed": self.requirements_relaxed,
             # In event mode the poller is the safety net: what it applied, events had missed.
             "reconciled": counts["applied"] if self.event_mode else 0,
             "genesys_calls": self.genesys_calls,
@@ -289,6 +307,9 @@ class Poller:
             report.outcomes[outcome.outcome] += 1
             report.notified += int(outcome.notified)
             report.escalation_steps += outcome.steps
+            report.skills_withheld += outcome.withheld
+            report.withheld_applied += outcome.withheld_applied
+            report.requirements_relaxed += outcome.relaxed
             key = (found.conversation_id, found.leg)
             self._remember_finished(key, ledger.get(key), outcome)
             self._schedule(found, ledger.get(key), outcome, matrix)
@@ -303,10 +324,16 @@ class Poller:
         rule = matrix.rule(rule_id) if rule_id and outcome.outcome in LADDER_OUTCOMES else None
         applied = max((int(a) for a in entry.get("steps_applied") or []), default=-1)
         after = min((step.after for step in rule.escalate if step.after > applied), default=None) if rule else None
-        if after is None or not found.in_queue or found.left_queue:
+        at = None if after is None else found.waiting_since.timestamp() + after
+        # The staffing guard's repairs ride the same path: a leg with withheld parts every poll, an
+        # unstaffed requirement when its hysteresis runs out (guard.next_look).
+        guard_at = next_look(entry, self.clock(), self.adapters.relax_seconds) if self.adapters.guard_on else None
+        if guard_at is not None:
+            at = guard_at if at is None else min(at, guard_at)
+        if at is None or not found.in_queue or found.left_queue:
             self._due.pop(key, None)
             return
-        self._due[key] = found.waiting_since.timestamp() + after
+        self._due[key] = at
         while len(self._due) > FINISHED_CACHE_SIZE:
             self._due.pop(next(iter(self._due)))
 
@@ -400,6 +427,8 @@ class Poller:
         metrics.add_metric(name="ConversationsMatched", unit="Count", value=report.matched)
         metrics.add_metric(name="NotificationsSent", unit="Count", value=report.notified)
         metrics.add_metric(name="EscalationStepsApplied", unit="Count", value=report.escalation_steps)
+        metrics.add_metric(name="SkillsWithheldUnstaffed", unit="Count", value=report.skills_withheld)
+        metrics.add_metric(name="RequirementsRelaxedUnstaffed", unit="Count", value=report.requirements_relaxed)
         if report.event_mode:
             metrics.add_metric(name="Reconciled", unit="Count", value=report.outcomes.get("applied", 0))
         metrics.add_metric(name="GenesysCalls", unit="Count", value=report.genesys_calls)

@@ -13,7 +13,17 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from skill_router.store import FINAL_OUTCOMES, Lease, format_time
-from skill_router.store.claims import CALLER, LEASE, LONGEST_HOLD_SECONDS, STEP, Claim, email_claim, sent_mark, times
+from skill_router.store.claims import (
+    CALLER,
+    LEASE,
+    LONGEST_HOLD_SECONDS,
+    MEND,
+    STEP,
+    Claim,
+    email_claim,
+    sent_mark,
+    times,
+)
 
 
 class MemoryStore:
@@ -108,6 +118,15 @@ class MemoryStore:
                 item.pop(name, None)
             if set(owed):
                 item["emails_owed"] = sorted(set(item.get("emails_owed", [])) | set(owed))
+
+    def note(
+        self, conversation_id: str, leg: str | None, guard_log: list[dict[str, Any]] | None = None, **fields: Any
+    ) -> None:
+        with self._lock:
+            item = self._item("UpdateItem", self.ledger_key(conversation_id, leg))
+            item.update(updated_at=self._stamp(), **{k: _plain(v) for k, v in fields.items() if v is not None})
+            if guard_log:
+                item["guard_log"] = [*item.get("guard_log", []), *_plain(guard_log)]
 
     def settle_email(self, conversation_id: str, leg: str | None, key: str, notified_at: str | None = None) -> None:
         with self._lock:
@@ -254,6 +273,12 @@ class MemoryStore:
         if taken is not None:
             taken.update(step_mark=mark, expires_at=int(self.now()) + self.ttl_seconds)
         return taken is not None
+
+    def claim_mend(self, conversation_id: str, leg: str | None, owner: str, seconds: float) -> bool:
+        return self._take(self.ledger_key(conversation_id, leg), MEND, owner, seconds) is not None
+
+    def release_mend(self, conversation_id: str, leg: str | None, owner: str) -> None:
+        self._release(self.ledger_key(conversation_id, leg), MEND, owner)
 
     def release_steps(self, conversation_id: str, leg: str | None, owner: str) -> None:
         with self._lock:

@@ -119,7 +119,31 @@ def describe(rule: Rule) -> list[str]:
     else:
         lines.append("  supervisor email: none (only rules with priority: high email)")
     lines += escalation_words.describe_rule(rule)
+    lines += guard_words(rule)
     return lines
+
+
+UNSTAFFED_WORDS = {
+    "skip": "the part nobody can serve is withheld (the rest and the priority are applied), "
+    "and applied on a later poll once someone on queue has it",
+    "next_step": "it jumps to the first escalation step someone on queue can serve "
+    "(the steps jumped over never fire); with none, the unservable part is withheld as with skip",
+    "apply": "it is applied anyway (today's behaviour)",
+}
+
+
+def guard_words(rule: Rule) -> list[str]:
+    """What the staffing guard would do for the rule's callers (guard.py)."""
+    if rule.min_staffed <= 0:
+        return ["  staffing guard: off for this rule (min_staffed: 0)"]
+    who = "1 member" if rule.min_staffed == 1 else f"{rule.min_staffed} members"
+    return [
+        f"  staffing guard: before adding a skill or setting a language, at least {who} on queue must meet",
+        f"    the caller's whole requirement; if not (when_unstaffed: {rule.when_unstaffed}),",
+        f"    {UNSTAFFED_WORDS[rule.when_unstaffed]}.",
+        "    A priority is never withheld. What it adds that nobody on queue can serve for",
+        "    UNSTAFFED_RELAX_SECONDS is removed once; what someone else set is never removed.",
+    ]
 
 
 def attribute_pairs(pairs: Sequence[str]) -> dict[str, str]:

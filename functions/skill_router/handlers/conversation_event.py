@@ -77,6 +77,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="EventsHandled", unit="Count", value=1)
     if outcome.outcome == "applied":
         metrics.add_metric(name="ConversationsApplied", unit="Count", value=1)
+    if outcome.withheld:  # the staffing guard left parts nobody on queue has off (guard.py)
+        metrics.add_metric(name="SkillsWithheldUnstaffed", unit="Count", value=outcome.withheld)
     logger.info("event handled", extra={"outcome": outcome.outcome, "rule_id": outcome.rule_id})
     return {
         "status": "ok",

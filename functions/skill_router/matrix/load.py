@@ -36,6 +36,7 @@ from skill_router.matrix.model import (
     NOTIFY_RECIPIENT_LIMITS,
     PRIORITY_BOUND,
     URGENCIES,
+    WHEN_UNSTAFFED,
     Matrix,
     Pattern,
     Rule,
@@ -72,7 +73,10 @@ RULE_KEYS = (
     "queues",
     "language",
     "escalate",
+    "min_staffed",
+    "when_unstaffed",
 )
+MAX_MIN_STAFFED = 10_000  # members a queue may need on it before a rule adds a skill
 STEP_KEYS = ("after", "add_skills", "remove_skills", "routing_priority", "language", "notify")
 
 
@@ -347,6 +351,15 @@ def _parse_rule(
     rule_id = raw.get("id")
     if rule_id is not None and (not isinstance(rule_id, str | int) or not str(rule_id).strip()):
         problems.append(f"{where('id')}: expected a short name")
+    min_staffed = raw.get("min_staffed", 1)
+    if isinstance(min_staffed, bool) or not isinstance(min_staffed, int) or not 0 <= min_staffed <= MAX_MIN_STAFFED:
+        problems.append(
+            f"{where('min_staffed')}: expected a whole number from 0 (the staffing guard off for this rule) "
+            f"to {MAX_MIN_STAFFED:,}"
+        )
+    when_unstaffed = raw.get("when_unstaffed", "skip")
+    if not isinstance(when_unstaffed, str) or when_unstaffed.strip().lower() not in WHEN_UNSTAFFED:
+        problems.append(f"{where('when_unstaffed')}: expected one of {', '.join(WHEN_UNSTAFFED)}")
     if len(problems) > before:
         return None
     first = re.sub(r"[^a-z0-9]+", "-", keywords[0].lower()).strip("-") if keywords else "rule"
@@ -371,6 +384,8 @@ def _parse_rule(
         language_id=language_id,
         language_name=language_name,
         key_lines=dict(raw.key_lines),
+        min_staffed=int(min_staffed),
+        when_unstaffed=str(when_unstaffed).strip().lower(),
     )
 
 

@@ -20,6 +20,9 @@ DEFAULT_MAX_WAIT_SECONDS = 86_400
 # AgentlessEmailSendRequestDto.to_addresses), so each is one API call from the rate budget: 10.
 NOTIFY_RECIPIENT_LIMITS = {"ses": 50, "genesys": 10}
 LANGUAGE_NONE = "none"  # `language: none` clears the requested language (languageId "")
+# The staffing guard (guard.py): what a rule does when nobody on queue could serve what it adds.
+WHEN_UNSTAFFED = ("skip", "next_step", "apply")
+DEFAULT_MIN_STAFFED = 1
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -79,6 +82,11 @@ class Rule:
     # Names Genesys no longer resolves (a language or skill deleted after the file was written):
     # the rule fails (its callers are recorded `failed`, its steps do not fire), never the matrix.
     broken: tuple[str, ...] = ()
+    # The staffing guard: at least `min_staffed` members on queue must meet the caller's whole
+    # requirement after a skill or language is added (0: the guard is off for this rule), else
+    # `when_unstaffed` decides: skip (withhold the unstaffed part), next_step, or apply anyway.
+    min_staffed: int = DEFAULT_MIN_STAFFED
+    when_unstaffed: str = "skip"
 
     def line_of(self, key: str) -> int:
         """The line of one of the rule's keys in the file (for errors found after parsing)."""

@@ -15,6 +15,7 @@ The names (docs/design.md, "State in DynamoDB"):
 | caller | `claim#<conversationId>`           | one handler reads and changes a caller at a time |
 | email  | `email#<conversationId>#rule#<key>` | one send of that email (`email_<digest>`: of it to one recipient) |
 | step   | the leg's ledger entry             | the steps up to `step_mark` are being applied   |
+| mend   | the leg's ledger entry             | one repair by the staffing guard (guard.py)     |
 
 Release 0.x wrote the caller, email and step claims under other names (`work_expires`,
 `notify_claim_expires` / `notify_claim_<digest>`, `step_claim_expires`): such a claim is honoured
@@ -110,6 +111,7 @@ def times(now: float, seconds: float) -> tuple[int, int, int]:
 LEASE = Claim("lease")
 CALLER = Claim("caller", legacy="work_expires")
 STEP = Claim("step", legacy="step_claim_expires")
+MEND = Claim("mend")
 
 
 def email_claim(recipient: str | None) -> Claim:
@@ -360,6 +362,14 @@ class ClaimsTable(Table):
             values={f":after{i}": {"N": str(a)} for i, a in enumerate(steps)},
         )
         return taken is not None
+
+    def claim_mend(self, conversation_id: str, leg: str | None, owner: str, seconds: float) -> bool:
+        """Claim the leg for one repair by the staffing guard (leg.mend): the repair is decided again
+        from the entry read under the claim, so two handlers never apply it twice."""
+        return self.take_claim(self.ledger_key(conversation_id, leg), MEND, owner, seconds) is not None
+
+    def release_mend(self, conversation_id: str, leg: str | None, owner: str) -> None:
+        self.release_claim(self.ledger_key(conversation_id, leg), MEND, owner)
 
     def release_steps(self, conversation_id: str, leg: str | None, owner: str) -> None:
         """Our PATCH of the claimed steps did not land (throttled, out of time, refused): free the

@@ -8,7 +8,9 @@ a new leg): outcome, rule, matrix version, queue, when the caller entered the qu
 the audit trail), attempts, the escalation steps applied (`steps_applied`, `step_log`,
 `step_mark`), the emails this leg still owes (`emails_owed`: email keys, `<rule id>` or
 `<rule id>@<after>s`) and when the rule's email went out (`notified_at`); for a caller still
-without an intent its re-check schedule (`checks`, `next_check_at`).
+without an intent its re-check schedule (`checks`, `next_check_at`); the staffing guard's decision
+and repairs (`guard`, `skills_withheld`, `language_withheld`, `steps_skipped`, `withheld_applied_at`,
+`unstaffed_since`, `relaxed`, `relaxed_at`, `relax_blocked_by`, `guard_log`: guard.py).
 `conv#<conversationId>`: what event mode learns before a leg is known.
 
 Several handlers share these entries (pollers, event containers, EventBridge's redeliveries), so a
@@ -106,6 +108,33 @@ class LedgerTable(Table):
             self.ledger_key(conversation_id, leg),
             must_land=True,
             UpdateExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=attribute_values,
+        )
+
+    def note(
+        self, conversation_id: str, leg: str | None, guard_log: list[dict[str, Any]] | None = None, **fields: Any
+    ) -> None:
+        """The staffing guard's fields on a decided leg (`unstaffed_since`, `relaxed`, the withheld
+        parts, the routing left), its audit records appended to `guard_log`; no claim is touched
+        (leg.mend holds the caller's). Must land when it follows a PATCH (`guard_log`)."""
+        now = self.now()
+        values: dict[str, Any] = {
+            "updated_at": format_time(datetime.fromtimestamp(now, UTC)),
+            **{k: v for k, v in fields.items() if v is not None},
+        }
+        names = {f"#{k}": k for k in values}
+        sets = [f"#{k} = :{k}" for k in values]
+        attribute_values = {f":{k}": typed(v) for k, v in values.items()}
+        if guard_log:
+            names["#guard_log"] = "guard_log"
+            sets.append("#guard_log = list_append(if_not_exists(#guard_log, :none), :log)")
+            attribute_values[":none"] = {"L": []}
+            attribute_values[":log"] = typed(guard_log)
+        self.update(
+            self.ledger_key(conversation_id, leg),
+            must_land=bool(guard_log),
+            UpdateExpression="SET " + ", ".join(sets),
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=attribute_values,
         )

@@ -1,0 +1,311 @@
+"""The staffing guard: add only what someone on queue can serve, relax only what blocks.
+
+Pure decisions, no I/O (docs/design.md, "Staffing guard"). What they are given: the rule, the
+plan escalation.py made, and the queue's staffing as `StaffingCache.get` read it (staffing.py;
+None: not known, and the guard is off for the caller). What they return is a plan (the guarded
+one) or a repair of a leg already decided, carried out by leg.py, the one path for effects.
+
+- `guard_plan`: before a PATCH adds a skill or sets a language (a rule's first sight, an
+  escalation step, both in one plan), at least `rule.min_staffed` members on queue must meet the
+  caller's whole requirement after it. If not, `rule.when_unstaffed`: `skip` applies the rest
+  and withholds the unstaffed parts, `next_step` jumps to the first escalation step whose result
+  is staffed (the steps jumped over are recorded applied, so they never fire later; with none
+  staffed it withholds like `skip`), `apply` sends it anyway. A priority is never withheld.
+- `withheld_due`: withheld parts someone on queue can now serve, applied on a later poll.
+- `relax_due`: a leg whose whole requirement nobody on queue meets for `hysteresis` seconds
+  loses the parts skill-router added (and only those) that make it unservable; once per leg.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from skill_router.escalation import (
+    Notification,
+    Plan,
+    Routing,
+    RoutingChange,
+    after_step,
+    change_between,
+    next_step_after,
+)
+from skill_router.matrix import Rule
+from skill_router.staffing import Staffing
+from skill_router.store import format_time
+
+# The guard's decision on a plan (ledger `guard`; a step's in its `step_log` record).
+STAFFED = "staffed"
+WITHHELD = "withheld"
+NEXT_STEP = "next_step"
+APPLIED_UNSTAFFED = "applied_unstaffed"
+UNKNOWN = "unknown"
+ASSIGNED = ("applied", "unchanged")  # outcomes of a rule applied on the leg: its requirement is ours to guard
+LANGUAGE_PART = "language:"  # a part of a requirement: a skill id, or `language:<id>`
+
+
+@dataclass(frozen=True)
+class Guarded:
+    """A plan as the guard left it. `decision` None: nothing to check (no skill added, no
+    language set), or the guard is off (STAFFING_GUARD=off, no staffing source, min_staffed 0)."""
+
+    plan: Plan
+    decision: str | None
+    skills_withheld: tuple[str, ...] = ()
+    language_withheld: str = ""
+    skipped: tuple[int, ...] = ()  # the `after` of each step jumped over (next_step)
+    serving: int | None = None  # members on queue who meet the requirement the plan leaves
+
+    @property
+    def parts_withheld(self) -> int:
+        return len(self.skills_withheld) + int(bool(self.language_withheld))
+
+    def fields(self, prior: dict[str, Any] | None) -> dict[str, Any]:
+        """What the ledger keeps of the decision: a first sight's `guard`, and the withheld parts
+        (added to those withheld before on the leg)."""
+        if self.decision is None:
+            return {}
+        out: dict[str, Any] = {}
+        if self.plan.rule_included:
+            out["guard"] = self.decision
+        # A step that removes a skill, or sets a language, supersedes what was withheld before it.
+        removed = {s.lower() for step in self.plan.due for s in step.remove_skill_ids}
+        relanguaged = any(step.language_id is not None for step in self.plan.due)
+        earlier = [s for s in (prior or {}).get("skills_withheld") or [] if s.lower() not in removed]
+        earlier_language = "" if relanguaged else (prior or {}).get("language_withheld") or ""
+        if (
+            self.parts_withheld
+            or self.plan.rule_included
+            or earlier != list((prior or {}).get("skills_withheld") or [])
+        ):
+            out["skills_withheld"] = _merge(earlier, self.skills_withheld)
+            out["language_withheld"] = self.language_withheld or earlier_language
+        if self.skipped:
+            out["steps_skipped"] = [*((prior or {}).get("steps_skipped") or []), *self.skipped]
+        return out
+
+
+def added_parts(before: Routing, after: Routing) -> list[str]:
+    """The parts of `after` that `before` lacks: skill ids, and `language:<id>` when a language is set."""
+    have = {s.lower() for s in before.skill_ids}
+    parts = [s for s in after.skill_ids if s.lower() not in have]
+    if after.language_id and after.language_id.lower() != (before.language_id or "").lower():
+        parts.append(LANGUAGE_PART + after.language_id)
+    return parts
+
+
+def guard_plan(
+    rule: Rule, chosen: Plan, staffing: Staffing | None, *, applied: Iterable[int] = (), enabled: bool = True
+) -> Guarded:
+    """The plan with the guard applied (see the module's docstring). `applied`: the steps applied
+    on the leg before this plan (for `next_step`)."""
+    parts = added_parts(chosen.before, chosen.after)
+    if not enabled or rule.min_staffed <= 0 or not parts:
+        return Guarded(chosen, None)
+    if staffing is None:
+        return Guarded(chosen, UNKNOWN)
+    serving = _serving(staffing, chosen.after)
+    if serving >= rule.min_staffed:
+        return Guarded(chosen, STAFFED, serving=serving)
+    if rule.when_unstaffed == "apply":
+        return Guarded(chosen, APPLIED_UNSTAFFED, serving=serving)
+    if rule.when_unstaffed == "next_step":
+        jumped = _jump(rule, chosen, staffing, tuple(applied))
+        if jumped is not None:
+            return jumped
+    return _withhold(rule, chosen, staffing, parts)
+
+
+def _withhold(rule: Rule, chosen: Plan, staffing: Staffing, parts: list[str]) -> Guarded:
+    """Keep each added part (in order) while the requirement stays staffed; withhold the rest."""
+    base = without(chosen.after, parts, chosen.before.language_id)
+    kept: list[str] = []
+    for part in parts:
+        if _serving(staffing, with_parts(base, [*kept, part])) >= rule.min_staffed:
+            kept.append(part)
+    withheld = [p for p in parts if p not in kept]
+    after = without(chosen.after, withheld, chosen.before.language_id)
+    guarded = replace(chosen, after=after, change=change_between(chosen.before, after))
+    skills = tuple(p for p in withheld if not p.startswith(LANGUAGE_PART))
+    language = next((p.removeprefix(LANGUAGE_PART) for p in withheld if p.startswith(LANGUAGE_PART)), "")
+    return Guarded(guarded, WITHHELD, skills, language, serving=_serving(staffing, after))
+
+
+def _jump(rule: Rule, chosen: Plan, staffing: Staffing, applied: tuple[int, ...]) -> Guarded | None:
+    """The plan taken on to the first later step whose routing is staffed, or None."""
+    done = max([*applied, *(s.after for s in chosen.due)], default=-1)
+    routing, passed = chosen.after, []
+    for step in (s for s in rule.escalate if s.after > done):
+        routing = after_step(routing, step)
+        if _serving(staffing, routing) < rule.min_staffed:
+            passed.append(step)
+            continue
+        due = (*chosen.due, *passed, step)
+        notes = (*chosen.notifications, *((Notification(step, step.notify),) if step.notify else ()))
+        jumped = replace(
+            chosen,
+            due=due,
+            after=routing,
+            change=change_between(chosen.before, routing),
+            notifications=notes,
+            next_after=next_step_after(rule, 0, [*applied, *(s.after for s in due)]),
+        )
+        return Guarded(jumped, NEXT_STEP, skipped=tuple(s.after for s in passed), serving=_serving(staffing, routing))
+    return None
+
+
+# --- legs already decided (the poll path) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Repair:
+    """A change to a decided leg: `kind` is `withheld_applied` or `relaxed` (a PATCH from `before`
+    to `after`), or `note` (ledger fields only: the hysteresis clock, a requirement someone else
+    set that blocks). `fields`: what the ledger records with it."""
+
+    kind: str
+    before: Routing
+    after: Routing
+    fields: dict[str, Any] = field(default_factory=dict)
+    parts: tuple[str, ...] = ()  # what was applied or relaxed
+
+    @property
+    def change(self) -> RoutingChange | None:
+        return change_between(self.before, self.after) if self.kind != "note" else None
+
+
+def ledger_routing(entry: dict[str, Any]) -> Routing | None:
+    """The routing skill-router's last write left on the leg (None: the ledger does not say)."""
+    if "skills_after" not in entry:
+        return None
+    return Routing(
+        tuple(entry.get("skills_after") or ()), entry.get("priority_after"), entry.get("language_after") or None
+    )
+
+
+def withheld_of(entry: dict[str, Any]) -> list[str]:
+    """The parts withheld on the leg and not applied since."""
+    parts = list(entry.get("skills_withheld") or [])
+    if entry.get("language_withheld"):
+        parts.append(LANGUAGE_PART + str(entry["language_withheld"]))
+    return parts
+
+
+def watched(entry: dict[str, Any] | None) -> bool:
+    """The poller looks at this leg every poll: it has withheld parts, or a requirement
+    skill-router added that could still have to be relaxed."""
+    if not entry or entry.get("outcome") not in ASSIGNED:
+        return False
+    if withheld_of(entry):
+        return True
+    routing = ledger_routing(entry)
+    return routing is not None and not entry.get("relaxed_at") and bool(ours(entry, routing))
+
+
+def next_look(entry: dict[str, Any] | None, now: float, hysteresis: float) -> float | None:
+    """When the poller must look at this leg again for the guard (epoch seconds; None: the
+    sweep's pace will do): every poll while parts are withheld (staff may come on queue), and when
+    an unstaffed requirement's hysteresis runs out (`unstaffed_since` + UNSTAFFED_RELAX_SECONDS)."""
+    if not watched(entry) or entry is None:
+        return None
+    if withheld_of(entry):
+        return now
+    since = float(entry.get("unstaffed_since") or 0)
+    return since + hysteresis if since else None
+
+
+def withheld_due(entry: dict[str, Any], staffing: Staffing | None, min_staffed: int, now: datetime) -> Repair | None:
+    """The withheld parts someone on queue can now serve, with what the leg has: a PATCH adding
+    them (None: none is, staffing is unknown, or nothing is withheld)."""
+    parts = withheld_of(entry)
+    current = ledger_routing(entry)
+    if not parts or staffing is None or current is None:
+        return None
+    kept: list[str] = []
+    for part in parts:
+        if _serving(staffing, with_parts(current, [*kept, part])) >= max(min_staffed, 1):
+            kept.append(part)
+    if not kept:
+        return None
+    left = [p for p in parts if p not in kept]
+    after = with_parts(current, kept)
+    fields = {
+        "skills_withheld": [p for p in left if not p.startswith(LANGUAGE_PART)],
+        "language_withheld": next((p.removeprefix(LANGUAGE_PART) for p in left if p.startswith(LANGUAGE_PART)), ""),
+        "withheld_applied_at": format_time(now),
+    }
+    return Repair("withheld_applied", current, after, fields, tuple(kept))
+
+
+def ours(entry: dict[str, Any], routing: Routing) -> list[str]:
+    """The parts of the leg's requirement skill-router added (the rule's, its steps', withheld
+    parts applied later): what the caller did not have when first seen. Anything else was set by
+    someone else (the flow, Architect, a person) and is never removed."""
+    before = Routing(tuple(entry.get("skills_before") or ()), None, entry.get("language_before") or None)
+    return added_parts(before, routing)
+
+
+def relax_due(entry: dict[str, Any], staffing: Staffing | None, now: datetime, hysteresis: float) -> Repair | None:
+    """Each poll, for a leg whose requirement skill-router set: nobody on queue meets it ->
+    start the clock (`unstaffed_since`); still nobody `hysteresis` seconds on -> remove the parts
+    skill-router added whose removal makes it servable (once: `relaxed`, `relaxed_at`). When only a
+    requirement someone else set blocks, it is recorded (`relax_blocked_by`), never touched."""
+    current = ledger_routing(entry)
+    if staffing is None or current is None or entry.get("relaxed_at") or entry.get("outcome") not in ASSIGNED:
+        return None
+    mine = ours(entry, current)
+    if not mine:
+        return None
+    since = float(entry.get("unstaffed_since") or 0)
+    if _serving(staffing, current) > 0:
+        return Repair("note", current, current, {"unstaffed_since": 0}) if since else None
+    if not since:
+        return Repair("note", current, current, {"unstaffed_since": int(now.timestamp())})
+    if now.timestamp() - since < hysteresis:
+        return None
+    theirs = without(current, mine, entry.get("language_before") or None)
+    if _serving(staffing, theirs) == 0:
+        blocking = added_parts(Routing(), theirs)
+        if entry.get("relax_blocked_by") == blocking:
+            return None
+        return Repair("note", current, current, {"relax_blocked_by": blocking, "relax_blocked_at": format_time(now)})
+    kept: list[str] = []
+    for part in mine:
+        if _serving(staffing, with_parts(theirs, [*kept, part])) > 0:
+            kept.append(part)
+    removed = [p for p in mine if p not in kept]
+    after = without(current, removed, entry.get("language_before") or "")
+    return Repair("relaxed", current, after, {"relaxed": removed, "relaxed_at": format_time(now)}, tuple(removed))
+
+
+# --- requirements as parts -------------------------------------------------------------------------
+
+
+def without(routing: Routing, parts: Sequence[str], language_instead: str | None) -> Routing:
+    """The routing without these parts; a removed language becomes `language_instead`."""
+    gone = {p.lower() for p in parts}
+    language = routing.language_id
+    if language and (LANGUAGE_PART + language).lower() in gone:
+        language = language_instead
+    return Routing(tuple(s for s in routing.skill_ids if s.lower() not in gone), routing.priority, language)
+
+
+def with_parts(routing: Routing, parts: Sequence[str]) -> Routing:
+    skills = _merge(list(routing.skill_ids), [p for p in parts if not p.startswith(LANGUAGE_PART)])
+    language = next((p.removeprefix(LANGUAGE_PART) for p in parts if p.startswith(LANGUAGE_PART)), routing.language_id)
+    return Routing(tuple(skills), routing.priority, language)
+
+
+def _serving(staffing: Staffing, routing: Routing) -> int:
+    return staffing.serving(routing.skill_ids, routing.language_id)
+
+
+def _merge(skills: list[str], add: Iterable[str]) -> list[str]:
+    merged, have = list(skills), {s.lower() for s in skills}
+    for skill in add:
+        if skill.lower() not in have:
+            have.add(skill.lower())
+            merged.append(skill)
+    return merged
