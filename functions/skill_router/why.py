@@ -109,7 +109,6 @@ def skill_setters(skill_ids: Sequence[str], entry: Mapping[str, Any] | None) -> 
         return {s.lower(): SOMEONE_ELSE for s in skill_ids}
     before = set(_ids(entry.get("skills_before")))
     decided = set(_ids(entry.get("skills_decided", entry.get("skills_written"))))
-    withheld = set(_ids(entry.get("skills_withheld")))
     ours = set(_ids(entry.get("skills_after")))
     rule = _rule_words(entry)
     for skill in (s.lower() for s in skill_ids):
@@ -117,11 +116,6 @@ def skill_setters(skill_ids: Sequence[str], entry: Mapping[str, Any] | None) -> 
             found[skill] = BEFORE_US
         elif skill in decided:
             found[skill] = rule
-        elif skill in withheld and entry.get("withheld_applied_at"):
-            found[skill] = (
-                f"{rule}, withheld by the staffing guard until {_clock(entry['withheld_applied_at'])} "
-                "(when someone with it came on queue)"
-            )
         else:
             step = next(
                 (
@@ -133,6 +127,12 @@ def skill_setters(skill_ids: Sequence[str], entry: Mapping[str, Any] | None) -> 
             )
             if step is not None:
                 found[skill] = _step_words(step).format(rule=rule)
+            elif skill in ours and entry.get("withheld_applied_at"):
+                # The guard removes an applied part from `skills_withheld` and says when (guard.py).
+                found[skill] = (
+                    f"{rule}, held back by the staffing guard and applied at "
+                    f"{_clock(entry['withheld_applied_at'])} (someone who has it came on queue)"
+                )
             elif skill in ours:
                 found[skill] = f"skill-router ({rule})"
             else:
@@ -208,22 +208,33 @@ def guard_lines(entry: Mapping[str, Any] | None, names: Names) -> list[str]:
     withheld = [names.part(s) for s in _ids(entry.get("skills_withheld"))]
     if entry.get("language_withheld"):
         withheld.append("language " + names.language(str(entry["language_withheld"])))
+    applied = entry.get("withheld_applied_at")
     if withheld:
-        state = (
-            f"applied at {_clock(entry['withheld_applied_at'])}, when someone who could serve it came on queue"
-            if entry.get("withheld_applied_at")
-            else "still withheld: skill-router adds it once someone on queue can serve it"
+        lines.append(
+            f"  withheld: {', '.join(withheld)}: nobody on queue could serve it; still withheld, skill-router "
+            "adds it once someone on queue can"
+            + (f" (other withheld parts were applied at {_clock(applied)})" if applied else "")
         )
-        lines.append(f"  withheld: {', '.join(withheld)} (nobody on queue could serve it); {state}")
+    elif applied:
+        lines.append(f"  withheld parts applied at {_clock(applied)}, when someone who could serve them came on queue")
     relaxed = [names.part(p) for p in (str(x) for x in entry.get("relaxed") or ())]
     if relaxed:
         lines.append(
-            f"  relaxed: removed {', '.join(relaxed)} at {_clock(entry.get('relaxed_at'))}: "
-            "nobody on queue could serve it for the hysteresis time (UNSTAFFED_RELAX_SECONDS)"
+            f"  relaxed: removed {', '.join(relaxed)} at {_clock(entry.get('relaxed_at'))}: nobody on queue could "
+            "serve the requirement for UNSTAFFED_RELAX_SECONDS (once per leg)"
         )
-    elif entry.get("unstaffed_since") and not relaxed:
+    elif entry.get("unstaffed_since"):
         since = datetime.fromtimestamp(float(entry["unstaffed_since"]), UTC)
-        lines.append(f"  unstaffed since {_clock(since)}: nobody on queue could serve the requirement skill-router set")
+        lines.append(
+            f"  unstaffed since {_clock(since)}: nobody on queue meets the requirement skill-router set; "
+            "it relaxes what it added after UNSTAFFED_RELAX_SECONDS"
+        )
+    blocked = [names.part(str(p)) for p in entry.get("relax_blocked_by") or ()]
+    if blocked:
+        lines.append(
+            f"  blocked by what someone else set: {', '.join(blocked)} (as of {_clock(entry.get('relax_blocked_at'))}; "
+            "skill-router never removes it: change it in the flow or in Genesys)"
+        )
     return lines
 
 
@@ -233,7 +244,10 @@ def step_lines(rule: Rule | None, entry: Mapping[str, Any] | None, caller: Calle
         return []
     log = _steps(entry)
     lines = [
-        f"step {s.get('step')} (after {format_duration(float(s.get('after') or 0))}) applied at {_clock(s.get('at'))}"
+        f"step {s.get('step')} (after {format_duration(float(s.get('after') or 0))}) "
+        + ("jumped over by the staffing guard" if s.get("skipped") else "applied")
+        + f" at {_clock(s.get('at'))}"
+        + (f" (guard: {s['guard']})" if s.get("guard") not in (None, "staffed") and not s.get("skipped") else "")
         for s in log
     ]
     failed = [int(a) for a in entry.get("steps_failed") or ()]
@@ -292,7 +306,14 @@ def explain(
         + (f" since {_clock(caller.entered)}" if caller.entered else "")
     ]
     outcome = entry.get("outcome") if entry else None
-    if entry is None:
+    if entry is not None and entry.get("dry_run"):
+        # DRY_RUN: the ledger says what would have been done; Genesys shows only what others set.
+        lines.append(
+            f"skill-router: dry run ({outcome}): it changed nothing in Genesys; "
+            f"`skill-router audit --conversation {caller.conversation_id} --dry-run` shows what it would do"
+        )
+        entry = None
+    elif entry is None:
         lines.append("skill-router: nothing recorded for this leg yet (a poll reads it within POLL_INTERVAL_SECONDS)")
     elif outcome in ASSIGNED:
         decided = _clock(entry.get("decided_at") or entry.get("updated_at"))

@@ -95,7 +95,7 @@ def test_a_skill_the_guard_withheld_is_explained(app: App, queue: str, capsys: p
     status, out, err = why(capsys, caller)
     assert status == 0, err
     assert "guard: withheld: it left off what nobody on queue could serve" in out
-    assert f"withheld: skill Billing ({BILLING}) (nobody on queue could serve it); still withheld" in out
+    assert f"withheld: skill Billing ({BILLING}): nobody on queue could serve it; still withheld" in out
 
 
 def test_queue_lists_everyone_waiting_there_reading_its_members_once(

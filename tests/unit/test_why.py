@@ -107,13 +107,32 @@ def test_the_guard_withheld_and_relaxed_parts_are_said():
     )
     text = explain(caller(), recorded, rule(), None, Names(), NOW, staffing_problem="403")
     assert "guard: withheld" in text
-    assert f"withheld: skill {C} (nobody on queue could serve it); still withheld" in text
+    assert f"withheld: skill {C}: nobody on queue could serve it; still withheld" in text
     assert f"relaxed: removed language {SPANISH} at 2026-12-05 19:59:00 UTC" in text
     assert "staffing: not known (403)" in text
-    applied_later = entry(guard="withheld", skills_withheld=[C], withheld_applied_at="2026-12-05T19:59:30Z")
-    assert "applied at 2026-12-05 19:59:30 UTC, when someone" in explain(
-        caller(), applied_later, rule(), None, Names(), NOW
+
+
+def test_a_withheld_skill_applied_later_is_the_rules_applied_late():
+    # guard.withheld_due: the applied part leaves `skills_withheld`, `withheld_applied_at` says when.
+    later = entry(
+        guard="withheld", skills_withheld=[], skills_after=[A, B, C], withheld_applied_at="2026-12-05T19:59:30Z"
     )
+    assert skill_setters([C], later)[C].startswith("rule billing (keyword 'billing'), held back by the staffing guard")
+    text = explain(caller((A, B, C)), later, rule(), None, Names(), NOW)
+    assert "withheld parts applied at 2026-12-05 19:59:30 UTC, when someone" in text
+
+
+def test_a_requirement_someone_else_set_that_blocks_is_named_and_never_removed():
+    blocked = entry(unstaffed_since=NOW.timestamp() - 90, relax_blocked_by=[A], relax_blocked_at="2026-12-05T19:59:50Z")
+    text = explain(caller(), blocked, rule(), None, Names(skills={A: "Legal"}), NOW)
+    assert "unstaffed since 2026-12-05 19:58:30 UTC" in text
+    assert f"blocked by what someone else set: skill Legal ({A})" in text and "never removes it" in text
+
+
+def test_a_dry_run_entry_claims_nothing_it_did_not_change():
+    text = explain(caller(), entry(dry_run=True), rule(), None, Names(), NOW)
+    assert "dry run (applied): it changed nothing in Genesys" in text
+    assert "set by rule" not in text and "steps:" not in text
 
 
 def test_steps_applied_due_and_next_with_its_time():
@@ -122,11 +141,14 @@ def test_steps_applied_due_and_next_with_its_time():
         Step(position=2, line=7, after=120),
         Step(position=3, line=9, after=600),
     )
-    log = [{"step": 1, "after": 60, "at": "2026-12-05T19:58:00Z"}]
+    log = [{"step": 1, "after": 60, "at": "2026-12-05T19:58:00Z", "guard": "staffed"}]
     lines = step_lines(rule(*steps), entry(step_log=log, steps_applied=[60]), caller(), NOW)
     assert lines[1] == "  step 1 (after 1m) applied at 2026-12-05 19:58:00 UTC"
     assert "step 2 (after 2m) was due at 2026-12-05 19:59:00 UTC: the next poll applies it" in lines[2]
     assert lines[3] == "  next: step 3 (after 10m) due at 2026-12-05 20:07:00 UTC, in 7m"
+    jumped = [{"step": 1, "after": 60, "at": "2026-12-05T19:57:10Z", "skipped": True, "guard": "next_step"}]
+    lines = step_lines(rule(*steps), entry(step_log=jumped, steps_applied=[60, 120]), caller(), NOW)
+    assert lines[1] == "  step 1 (after 1m) jumped over by the staffing guard at 2026-12-05 19:57:10 UTC"
     assert step_lines(None, entry(), caller(), NOW)[-1] == "  rule billing is no longer in the matrix: no further steps"
 
 

@@ -264,7 +264,9 @@ class Reader:
             from skill_router import aws
             from skill_router.store import StateStore
 
-            self._store = _Ledger(StateStore(self.settings.state_table, client=aws.client("dynamodb")), self.settings)
+            # A DRY_RUN deployment keeps its decisions apart (`dryrun#...`): read those.
+            table = StateStore(self.settings.state_table, dry_run=self.settings.dry_run, client=aws.client("dynamodb"))
+            self._store = _Ledger(table, self.settings)
         return self._store
 
     def matrix(self) -> tuple[Any, Any]:
