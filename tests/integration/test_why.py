@@ -45,7 +45,7 @@ def test_a_caller_whose_rule_was_applied_shows_the_rule_and_who_set_each_require
     app.invoke()
     status, out, err = why(capsys, caller)
     assert status == 0, err
-    assert f"conversation {caller}: waiting" in out and queue in out
+    assert f"conversation {caller}: waiting" in out and f"in queue General ({queue}) since" in out
     assert "skill-router: rule billing (keyword 'billing') applied at" in out
     assert f"skill Billing ({BILLING}): set by rule billing" in out, out
     assert f"skill English ({ENGLISH})" not in out, "a name the CLI cannot resolve is shown as its id"
@@ -129,6 +129,28 @@ def test_a_conversation_not_found_or_not_an_id_is_one_line(app: App, queue: str,
     status, out, err = why(capsys, "../users/me")
     assert status == 2 and "is not a Genesys conversation id" in err and err.count("\n") == 1
     assert app.sim.count() == calls, "a bad id reaches no URL"
+
+
+def test_a_caller_no_longer_waiting_says_so_and_points_at_the_audit(
+    app: App, queue: str, capsys: pytest.CaptureFixture[str]
+):
+    caller = queued(app, queue, "billing")
+    app.sim.answer(caller)
+    status, out, err = why(capsys, caller)
+    assert status == 3 and "is not waiting in a queue now" in out and err == ""
+    assert f"skill-router audit --conversation {caller}" in out
+
+
+def test_a_skill_expression_is_shown_and_kept_apart_from_the_counts(
+    app: App, queue: str, capsys: pytest.CaptureFixture[str]
+):
+    staff(app, queue, 1, skills=(BILLING,))
+    caller = queued(app, queue, "sales", skills=(BILLING,))
+    app.sim.set_skill_expression(caller, 'Skill("Billing") >= 3')
+    status, out, _ = why(capsys, caller)
+    assert status == 0
+    assert "skill expression 'Skill(\"Billing\") >= 3': set by someone else" in out
+    assert "Genesys routes by the skill expression, not evaluated here" in out
 
 
 def test_a_403_on_members_names_the_permission_and_shows_the_rest(

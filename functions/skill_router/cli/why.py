@@ -238,7 +238,8 @@ class Reader:
             language_id=live.language_id,
             priority=live.priority,
             entered=live.queue_entered,
-            skill_expression=getattr(live, "skill_expression", None) or None,
+            skill_expression=live.skill_expression,
+            queue_name=live.queue_name,
         )
         leg = leg_key(live.participant_id.lower() if live.participant_id else None, live.queue_id, live.queue_entered)
         entry = self.store().entry(caller.conversation_id, leg) if leg else None

@@ -100,6 +100,9 @@ class LiveConversation:
     # 269.0.0): set by Architect's "Set Skill Expression Filters" or a person; skill-router never sends
     # one. The event models say an expression "takes priority over skills" (README, "Skill expressions").
     skill_expression: str | None = None
+    # The open ACD participant's queueName (SDK Participant.queue_name: "If present, the queue name
+    # that the communication channel came in on"): a label for `skill-router why`, never a key.
+    queue_name: str | None = None
 
     @property
     def in_queue(self) -> bool:
@@ -649,6 +652,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
     language_id: str | None = None
     queue_entered: datetime | None = None
     skill_expression: str | None = None
+    queue_name: str | None = None
     for participant in conversation.participants or []:
         values = {str(k): str(v) for k, v in (participant.attributes or {}).items() if v is not None}
         # The caller's participant data is authoritative; others may carry stale copies.
@@ -667,6 +671,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
             skill_expression = (getattr(routing, "skill_expression", None) or None) if routing else None
             participant_id = participant.id
             queue_entered = _aware(getattr(participant, "start_time", None))
+            queue_name = getattr(participant, "queue_name", None) or None
     attributes.update(customer)
     return LiveConversation(
         conversation_id=conversation_id,
@@ -680,6 +685,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
         started=_aware(getattr(conversation, "start_time", None)),
         queue_entered=queue_entered,
         skill_expression=skill_expression,
+        queue_name=queue_name,
     )
 
 
