@@ -27,7 +27,7 @@ from skill_router.matrix import Matrix, Rule
 from skill_router.notify import Notifier
 from skill_router.observability import logger
 from skill_router.settings import Settings
-from skill_router.staffing import Staffing, StaffingSource
+from skill_router.staffing import Staffing, StaffingCache
 from skill_router.store import StateStore, format_time
 
 CLAIM_GRACE_SECONDS = 1
@@ -44,8 +44,9 @@ class Adapters:
     notifier: Notifier
     settings: Settings
     always_claim: bool = False
-    # Who can serve a queue now (staffing.py); None: no staffing guard (docs/design.md, "Staffing guard").
-    staffing: StaffingSource | None = None
+    # Who can serve a queue now (staffing.py): None when STAFFING_GUARD is off; its get() answers
+    # None when staffing cannot be known, and the guard is then off for that caller (guard.py).
+    staffing: StaffingCache | None = None
 
     @property
     def claims(self) -> bool:
@@ -54,12 +55,12 @@ class Adapters:
     @property
     def guard_on(self) -> bool:
         """The staffing guard runs: a staffing source, and STAFFING_GUARD is not off."""
-        return self.staffing is not None and str(getattr(self.settings, "staffing_guard", "on")) != "off"
+        return self.staffing is not None and self.settings.staffing_guard != "off"
 
     @property
     def relax_seconds(self) -> float:
         """UNSTAFFED_RELAX_SECONDS: how long nobody must serve a requirement before it is relaxed."""
-        return float(getattr(self.settings, "unstaffed_relax_seconds", 60))
+        return float(self.settings.unstaffed_relax_seconds)
 
     def staffing_of(self, queue_id: str | None) -> Staffing | None:
         """The queue's staffing, or None when it is not known (the guard is then off for the caller)."""

@@ -18,6 +18,7 @@ from skill_router.notify import GenesysEmailNotifier, NoNotifier, Notifier, SesN
 from skill_router.poller import Poller
 from skill_router.secrets import SecretsAdapter
 from skill_router.settings import Settings, load_settings
+from skill_router.staffing import StaffingCache
 from skill_router.store import StateStore
 
 
@@ -61,7 +62,10 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         notifier = GenesysEmailNotifier(settings.notify_from, genesys)
     else:
         notifier = SesNotifier(settings.notify_from)
-    adapters = Adapters(genesys=genesys, store=store, notifier=notifier, settings=settings)
+    # One staffing cache per container, for both functions (the poller and the event function
+    # build the same runtime): a queue's members are read once per STAFFING_CACHE_SECONDS.
+    staffing = StaffingCache(genesys, settings.staffing_cache_seconds) if settings.staffing_guard == "on" else None
+    adapters = Adapters(genesys=genesys, store=store, notifier=notifier, settings=settings, staffing=staffing)
     poller = Poller(settings=settings, genesys=genesys, store=store, matrix_source=matrix_source, adapters=adapters)
     return Runtime(settings, secrets, genesys, store, matrix_source, poller)
 

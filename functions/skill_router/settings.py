@@ -308,6 +308,34 @@ SETTINGS: tuple[Setting, ...] = (
         parameter="GenesysConcurrency",
     ),
     Setting(
+        "STAFFING_GUARD",
+        "staffing_guard",
+        "on",
+        "`on`: before a PATCH adds a skill or sets a language, check that someone on queue can serve the caller "
+        '(queue members, README "Staffing guard"); `off`: apply rules as written',
+        choices=("on", "off"),
+        parameter="StaffingGuard",
+    ),
+    Setting(
+        "STAFFING_CACHE_SECONDS",
+        "staffing_cache_seconds",
+        60,
+        "a queue's members (who is on queue, with which skills) are read at most once per this many seconds per "
+        "container; at most 20% of the rate budget a minute, never its last 25%",
+        10,
+        3600,
+        parameter="StaffingCacheSeconds",
+    ),
+    Setting(
+        "UNSTAFFED_RELAX_SECONDS",
+        "unstaffed_relax_seconds",
+        60,
+        "a requirement skill-router added is removed only after nobody on queue could serve it for this long",
+        0,
+        3600,
+        parameter="UnstaffedRelaxSeconds",
+    ),
+    Setting(
         "EVENT_MODE",
         "event_mode",
         False,
@@ -374,6 +402,9 @@ class Settings:
     requests_per_minute: int
     rate_headroom: float
     concurrency: int
+    staffing_guard: str
+    staffing_cache_seconds: int
+    unstaffed_relax_seconds: int
     event_mode: bool
     event_source: str
     org_id: str

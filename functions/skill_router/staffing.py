@@ -81,14 +81,6 @@ class Staffing:
         return counts
 
 
-class StaffingSource(Protocol):
-    """Where the guard reads a queue's staffing (`StaffingCache`): None when it is not known
-    (permission missing, budget or time out, a Genesys error): the guard is then off for the
-    caller and the rule applies as before, never a failure."""
-
-    def get(self, queue_id: str) -> Staffing | None: ...
-
-
 # The permission README's table and `skill-router doctor` name for the members read: the least of
 # the four RoutingApi.md accepts ("Requires ANY permissions: routing:queue:view, routing:queue:edit,
 # routing:queue:readonly, routing:queueMember:manage").

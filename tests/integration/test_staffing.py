@@ -158,3 +158,22 @@ def test_staffing_never_takes_the_last_share_of_the_rate_budget(world):
     before = sim.member_requests()
     assert cache.get(queues[-1]) is None and sim.member_requests() == before
     assert client.budget.room() >= int(per_minute * ASSIGNMENT_RESERVE)  # left for assignments
+
+
+def test_both_functions_share_one_cache_per_container_built_from_the_settings(app, queue: str):
+    from skill_router import runtime
+    from skill_router.staffing import StaffingCache as Cache
+
+    app.set(STAFFING_CACHE_SECONDS="120")
+    app.invoke()
+    rt = runtime.current()
+    cache = rt.poller.adapters.staffing
+    assert isinstance(cache, Cache) and cache.seconds == 120 and cache.genesys is rt.genesys
+    app.sim.add_member(queue)
+    staffing = cache.get(queue)
+    assert staffing is not None and len(staffing.on_queue) == 1
+    app.invoke()
+    assert runtime.current().poller.adapters.staffing is cache  # warm: the same container's cache
+    app.set(STAFFING_GUARD="off")
+    app.invoke()
+    assert runtime.current().poller.adapters.staffing is None  # the guard is off: nothing reads members

@@ -71,3 +71,15 @@ def test_the_retired_discovery_settings_are_refused_by_name(name: str):
         load_settings({**BASE, name: "600"})
     assert f"{name} is no longer read; remove it: discovery asks for every caller waiting now" in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_the_staffing_settings_default_to_the_contract_and_are_bounded():
+    settings = load_settings(BASE)
+    staffing = (settings.staffing_cache_seconds, settings.unstaffed_relax_seconds, settings.staffing_guard)
+    assert staffing == (60, 60, "on")
+    off = load_settings({**BASE, "STAFFING_GUARD": "OFF", "STAFFING_CACHE_SECONDS": "300"})
+    assert off.staffing_guard == "off" and off.staffing_cache_seconds == 300
+    with pytest.raises(ConfigurationError) as refused:
+        bad = {"STAFFING_GUARD": "maybe", "STAFFING_CACHE_SECONDS": "1", "UNSTAFFED_RELAX_SECONDS": "-1"}
+        load_settings({**BASE, **bad})
+    assert all(name in str(refused.value) for name in ("STAFFING_GUARD", "STAFFING_CACHE_SECONDS", "UNSTAFFED_RELAX"))

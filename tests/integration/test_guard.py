@@ -1,0 +1,164 @@
+"""The staffing guard through the real handler, the real SDK against the simulator's queue members,
+real boto3 against moto (issue 20, "Done when"): an unstaffed skill is withheld and applied once
+someone with it is on queue; `next_step` jumps to a staffed step; a requirement skill-router added
+is relaxed after the hysteresis, one someone else set is not; a skill expression is kept; the
+priority is raised whatever is withheld. Minutes of waiting cost no wall clock: the poller's and
+the staffing cache's clocks move together (`later`)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from skill_router import runtime
+from tests.integration.conftest import BILLING, PATCH, TECH, App, minutes_ago, staff
+
+RULE = f"""
+skill_matrix:
+  - id: billing
+    intent_keyword: billing
+    skills: [{BILLING}]
+    routing_priority: 10
+    when_unstaffed: {{when}}
+{{steps}}"""
+STEPS = """    escalate:
+      - after: 60
+        add_skills: [Technical]
+        remove_skills: [Billing]
+      - after: 120
+        routing_priority: 30
+"""
+
+
+def later(seconds: float) -> None:
+    """The next polls run `seconds` from now, for the poller and for the staffing cache (whose
+    copy of a queue's members is read again once it is STAFFING_CACHE_SECONDS old)."""
+    current = runtime.current()
+    clock = lambda: time.time() + seconds  # noqa: E731
+    current.poller.clock = clock
+    staffing = current.poller.adapters.staffing
+    assert staffing is not None, "STAFFING_GUARD is on by default: the runtime has a staffing cache"
+    staffing.clock = clock
+
+
+def waiting(app: App, queue: str, skills: tuple[str, ...] = ()) -> str:
+    return app.sim.add_conversation(
+        queue_id=queue, attributes={"intent": "billing"}, skills=skills, start=minutes_ago(0.1)
+    )
+
+
+def bodies(app: App, conversation: str) -> list[dict[str, object]]:
+    return [r.body for r in app.sim.requests if r.method == "PATCH" and r.path == PATCH + conversation]
+
+
+@pytest.fixture
+def rule(app: App, queue: str) -> App:
+    app.upload_matrix(RULE.format(when="skip", steps=""))
+    return app
+
+
+def test_an_unstaffed_skill_is_withheld_the_priority_raised_and_the_skill_applied_once_staff_is_on_queue(
+    rule: App, queue: str
+):
+    app = rule
+    staff(app, queue, skills=(TECH,))  # on queue, without Billing
+    conversation = waiting(app, queue)
+    poll = app.invoke()["polls"][0]
+    assert poll["applied"] == 1 and poll["skills_withheld"] == 1
+    assert bodies(app, conversation) == [{"priority": 10}], "the priority is raised; Billing is not added"
+    entry = app.ledger(conversation)
+    assert entry and entry["guard"] == "withheld" and entry["skills_withheld"] == [BILLING]
+
+    later(20)  # nobody with Billing yet: nothing is sent
+    assert app.invoke()["polls"][0]["withheld_applied"] == 0 and len(bodies(app, conversation)) == 1
+
+    staff(app, queue, skills=(BILLING,))  # someone with Billing comes on queue
+    later(20 + 61)  # within one cache period of it
+    assert app.invoke()["polls"][0]["withheld_applied"] == 1
+    assert app.sim.routing(conversation) == ([BILLING], 10)
+    entry = app.ledger(conversation)
+    assert entry and entry["skills_withheld"] == [] and entry["withheld_applied_at"]
+    later(20 + 61 + 30)
+    assert app.invoke()["polls"][0]["withheld_applied"] == 0 and len(bodies(app, conversation)) == 2, "once"
+
+
+def test_next_step_jumps_to_the_first_staffed_step_and_the_step_jumped_to_never_fires_again(app: App, queue: str):
+    app.upload_matrix(RULE.format(when="next_step", steps=STEPS))
+    staff(app, queue, skills=(TECH,))
+    conversation = waiting(app, queue)
+    poll = app.invoke()["polls"][0]
+    assert poll["applied"] == 1 and poll["escalation_steps"] == 1
+    assert bodies(app, conversation) == [{"skillIds": [TECH], "priority": 10}]
+    entry = app.ledger(conversation)
+    assert entry and entry["guard"] == "next_step" and entry["steps_applied"] == [60]
+    later(70)
+    assert app.invoke()["polls"][0]["escalation_steps"] == 0 and len(bodies(app, conversation)) == 1
+    later(130)  # step 2 (priority only) still fires on time
+    assert app.invoke()["polls"][0]["escalation_steps"] == 1
+    assert app.sim.routing(conversation) == ([TECH], 30)
+
+
+def test_a_requirement_skill_router_added_is_relaxed_after_the_hysteresis_and_the_flows_is_kept(rule: App, queue: str):
+    app = rule
+    (agent,) = staff(app, queue, skills=(BILLING, TECH))
+    staff(app, queue, skills=(TECH,))
+    conversation = waiting(app, queue, skills=(TECH,))  # the flow asked for Technical
+    app.invoke()
+    assert app.sim.routing(conversation) == ([TECH, BILLING], 10)
+    app.sim.set_member(queue, agent, status="OFF_QUEUE")  # the only Billing agent logs off
+
+    later(61)  # the cache reads the members again: nobody meets Technical + Billing
+    poll = app.invoke()["polls"][0]
+    assert poll["requirements_relaxed"] == 0
+    entry = app.ledger(conversation)
+    assert entry and entry["unstaffed_since"]
+    later(61 + 30)  # not yet: the hysteresis is 60 s
+    assert app.invoke()["polls"][0]["requirements_relaxed"] == 0
+    later(61 + 62)
+    assert app.invoke()["polls"][0]["requirements_relaxed"] == 1
+    assert app.sim.routing(conversation) == ([TECH], 10), "only Billing, which skill-router added, is removed"
+    entry = app.ledger(conversation)
+    assert entry and entry["relaxed"] == [BILLING] and entry["relaxed_at"]
+    later(61 + 200)
+    assert app.invoke()["polls"][0]["requirements_relaxed"] == 0 and len(bodies(app, conversation)) == 2
+
+
+def test_a_requirement_someone_else_set_is_never_removed(rule: App, queue: str):
+    app = rule
+    (agent,) = staff(app, queue, skills=(BILLING, TECH))
+    staff(app, queue, skills=(BILLING,))
+    conversation = waiting(app, queue, skills=(TECH,))
+    app.invoke()
+    app.sim.set_member(queue, agent, status="OFF_QUEUE")  # nobody with the flow's Technical is left
+    later(61)
+    app.invoke()
+    later(61 + 62)
+    assert app.invoke()["polls"][0]["requirements_relaxed"] == 0
+    assert app.sim.routing(conversation) == ([TECH, BILLING], 10)
+    entry = app.ledger(conversation)
+    assert entry and entry["relax_blocked_by"] == [TECH] and not entry.get("relaxed")
+
+
+def test_a_caller_with_a_skill_expression_keeps_it_when_a_withheld_skill_is_applied(rule: App, queue: str):
+    app = rule
+    staff(app, queue, skills=(TECH,))
+    conversation = waiting(app, queue)
+    app.sim.set_skill_expression(conversation, "Technical >= 3")
+    app.invoke()
+    staff(app, queue, skills=(BILLING,))
+    later(61)
+    assert app.invoke()["polls"][0]["withheld_applied"] == 1
+    assert app.sim.skill_expression(conversation) == "Technical >= 3"
+    assert all("skillExpression" not in body for body in bodies(app, conversation))
+
+
+def test_with_the_guard_off_the_rule_applies_as_before_and_no_member_is_read(rule: App, queue: str):
+    app = rule
+    app.set(STAFFING_GUARD="off")
+    conversation = waiting(app, queue)
+    poll = app.invoke()["polls"][0]
+    assert poll["skills_withheld"] == 0 and bodies(app, conversation) == [{"skillIds": [BILLING], "priority": 10}]
+    assert app.sim.member_requests() == 0
+    entry = app.ledger(conversation)
+    assert entry and "guard" not in entry
