@@ -223,17 +223,16 @@ def guard_lines(entry: Mapping[str, Any] | None, names: Names) -> list[str]:
             f"  relaxed: removed {', '.join(relaxed)} at {_clock(entry.get('relaxed_at'))}: nobody on queue could "
             "serve the requirement for UNSTAFFED_RELAX_SECONDS (once per leg)"
         )
-    elif entry.get("unstaffed_since"):
-        since = datetime.fromtimestamp(float(entry["unstaffed_since"]), UTC)
-        lines.append(
-            f"  unstaffed since {_clock(since)}: nobody on queue meets the requirement skill-router set; "
-            "it relaxes what it added after UNSTAFFED_RELAX_SECONDS"
-        )
     blocked = [names.part(str(p)) for p in entry.get("relax_blocked_by") or ()]
+    if not relaxed and entry.get("unstaffed_since"):
+        since = _clock(datetime.fromtimestamp(float(entry["unstaffed_since"]), UTC))
+        then = "" if blocked else "; it relaxes what it added after UNSTAFFED_RELAX_SECONDS"
+        lines.append(f"  unstaffed since {since}: nobody on queue meets the requirement skill-router set{then}")
     if blocked:
         lines.append(
-            f"  blocked by what someone else set: {', '.join(blocked)} (as of {_clock(entry.get('relax_blocked_at'))}; "
-            "skill-router never removes it: change it in the flow or in Genesys)"
+            f"  removing what skill-router added would not help: blocked by what someone else set: "
+            f"{', '.join(blocked)} (as of {_clock(entry.get('relax_blocked_at'))}; skill-router never removes "
+            "it: change it in the flow or in Genesys)"
         )
     return lines
 

@@ -8,7 +8,8 @@ import uuid
 import pytest
 
 from skill_router.cli import main
-from tests.integration.conftest import BILLING, ENGLISH, TECH, App, member_pages, minutes_ago, queued, staff
+from tests.integration.conftest import BILLING, ENGLISH, TECH, App, member_pages, queued, staff
+from tests.integration.test_guard import later
 
 pytestmark = pytest.mark.integration
 
@@ -74,28 +75,50 @@ def test_a_requirement_nobody_on_queue_meets_is_named_with_the_counts(
     assert "sales" not in out
 
 
-def test_a_skill_the_guard_withheld_is_explained(app: App, queue: str, capsys: pytest.CaptureFixture[str]):
-    """The guard's ledger fields (issue 20's names), written here as guard-20 writes them on a leg
-    whose rule the guard applied without its unstaffed skill."""
+def test_a_skill_the_guard_withheld_then_applied_is_explained(app: App, queue: str, capsys: pytest.CaptureFixture[str]):
     app.upload_matrix(NAMED_MATRIX)
-    staff(app, queue, 2, skills=(ENGLISH,))
+    staff(app, queue, 2, skills=(ENGLISH,))  # nobody on queue has Billing
     caller = queued(app, queue, "billing", skills=(ENGLISH,))
     app.invoke()
-    leg = app.sim.acd_participant(caller)
-    entry = app.ledger(caller)
-    assert entry is not None and leg is not None
-    app.store.record_steps(  # an unconditional write of these fields on the leg's final entry
-        caller,
-        leg.lower(),
-        [],
-        guard="withheld",
-        skills_withheld=[BILLING],
-        unstaffed_since=int(minutes_ago(1).timestamp()),
-    )
     status, out, err = why(capsys, caller)
     assert status == 0, err
     assert "guard: withheld: it left off what nobody on queue could serve" in out
     assert f"withheld: skill Billing ({BILLING}): nobody on queue could serve it; still withheld" in out
+    assert "staffing: 2 of 2 joined members on queue now; 2 could take this caller" in out
+    staff(app, queue, 1, skills=(BILLING, ENGLISH))  # someone with Billing comes on queue
+    later(61)  # one staffing cache period on: the poll applies the withheld skill
+    assert app.invoke()["polls"][0]["withheld_applied"] == 1
+    _, out, _ = why(capsys, caller)
+    assert f"skill Billing ({BILLING}): set by rule billing (keyword 'billing'), held back by the staffing guard" in out
+    assert "withheld parts applied at" in out and "still withheld" not in out
+    assert "staffing: 3 of 3 joined members on queue now; 1 could take this caller" in out
+
+
+def test_a_relaxed_requirement_and_one_someone_else_set_that_blocks_are_explained(
+    app: App, queue: str, capsys: pytest.CaptureFixture[str]
+):
+    app.upload_matrix(NAMED_MATRIX)
+    (agent,) = staff(app, queue, 1, skills=(BILLING, TECH))
+    staff(app, queue, 1, skills=(TECH,))
+    relaxed = queued(app, queue, "billing", skills=(TECH,))  # the flow asked for Technical
+    (other,) = staff(app, queue, 1, skills=(BILLING, ENGLISH))
+    blocked = queued(app, queue, "billing", skills=(ENGLISH,))  # the flow asked for English
+    app.invoke()
+    app.sim.set_member(queue, agent, status="OFF_QUEUE")
+    app.sim.set_member(queue, other, status="OFF_QUEUE")
+    later(61)
+    app.invoke()
+    _, out, _ = why(capsys, relaxed)
+    assert "unstaffed since" in out and "it relaxes what it added after UNSTAFFED_RELAX_SECONDS" in out
+    later(61 + 62)
+    app.invoke()
+    _, out, _ = why(capsys, relaxed)
+    assert f"relaxed: removed skill Billing ({BILLING}) at" in out
+    assert f"skill Technical ({TECH}): set by someone else, before skill-router saw the caller" in out
+    _, out, _ = why(capsys, blocked)
+    assert f"removing what skill-router added would not help: blocked by what someone else set: skill {ENGLISH}" in out
+    assert "never removes it" in out and "it relaxes what it added" not in out
+    assert "0 could take this caller" in out and f"skill {ENGLISH}: 1 of 1 on queue lack it" in out
 
 
 def test_queue_lists_everyone_waiting_there_reading_its_members_once(
@@ -157,11 +180,12 @@ def test_a_403_on_members_names_the_permission_and_shows_the_rest(
     app: App, queue: str, capsys: pytest.CaptureFixture[str]
 ):
     app.upload_matrix(NAMED_MATRIX)
+    app.sim.deny_queue_members()  # the function's guard is off for want of it; `why` says so
     caller = queued(app, queue, "billing")
     app.invoke()
-    app.sim.deny_queue_members()
     status, out, err = why(capsys, caller)
     assert status == 1 and "Traceback" not in err
+    assert "guard: unknown: the queue's staffing could not be read then" in out
     assert f"skill Billing ({BILLING}): set by rule billing" in out, "the rest is still explained"
     assert "staffing: not known (GET /api/v2/routing/queues/{queueId}/members answered 403" in out
     assert "routing:queue:view" in err and err.count("\n") == 1
