@@ -9,6 +9,8 @@ import pytest
 
 from skill_router.cli import main
 from tests.integration.conftest import BILLING, ENGLISH, TECH, App, member_pages, queued, staff
+from tests.integration.test_guard import RULE as GUARD_RULE
+from tests.integration.test_guard import STEPS as GUARD_STEPS
 from tests.integration.test_guard import later
 
 pytestmark = pytest.mark.integration
@@ -119,6 +121,19 @@ def test_a_relaxed_requirement_and_one_someone_else_set_that_blocks_are_explaine
     assert f"removing what skill-router added would not help: blocked by what someone else set: skill {ENGLISH}" in out
     assert "never removes it" in out and "it relaxes what it added" not in out
     assert "0 could take this caller" in out and f"skill {ENGLISH}: 1 of 1 on queue lack it" in out
+
+
+def test_a_jump_to_the_first_staffed_step_is_explained(app: App, queue: str, capsys: pytest.CaptureFixture[str]):
+    app.upload_matrix(GUARD_RULE.format(when="next_step", steps=GUARD_STEPS))  # ids, not names
+    staff(app, queue, 2, skills=(TECH,))  # nobody has Billing; Technical (step 1's) is staffed
+    caller = queued(app, queue, "billing", minutes=0.1)
+    app.invoke()
+    _, out, _ = why(capsys, caller)
+    assert "guard: next_step: nobody on queue could serve the rule's requirement: it jumped to the first staffed" in out
+    assert f"skill Technical ({TECH}): set by step 1 after 1m of rule billing" in out, out
+    assert "step 1 (after 1m) applied at" in out and "(guard: next_step)" in out
+    assert "next: step 2 (after 2m) due at" in out, out
+    assert "staffing: 2 of 2 joined members on queue now; 2 could take this caller" in out
 
 
 def test_queue_lists_everyone_waiting_there_reading_its_members_once(
