@@ -166,6 +166,8 @@ def test_a_conversation_not_found_or_not_an_id_is_one_line(app: App, queue: str,
     calls = app.sim.count()
     status, out, err = why(capsys, "../users/me")
     assert status == 2 and "is not a Genesys conversation id" in err and err.count("\n") == 1
+    status, out, err = why(capsys, "--queue", "q/../../users/me")
+    assert status == 2 and "--queue 'q/../../users/me' is not a Genesys queue id" in err
     assert app.sim.count() == calls, "a bad id reaches no URL"
 
 
@@ -212,3 +214,11 @@ def test_genesys_down_is_one_line(app: App, queue: str, capsys: pytest.CaptureFi
     status, out, err = why(capsys, caller)
     assert status == 1 and out == "" and err.count("\n") == 1
     assert "Genesys did not answer" in err and "Traceback" not in err
+
+
+def test_a_403_on_the_conversation_names_its_permission(app: App, queue: str, capsys: pytest.CaptureFixture[str]):
+    caller = queued(app, queue, "billing")
+    app.sim.fail("GET", r"^/api/v2/conversations/", 403, count=None)
+    status, out, err = why(capsys, caller)
+    assert status == 1 and out == "" and err.count("\n") == 1
+    assert "GET /api/v2/conversations/{id} answered 403: add conversation:communication:view" in err
