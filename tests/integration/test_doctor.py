@@ -28,7 +28,11 @@ def make_doctor(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def checks(out: str) -> dict[str, str]:
-    return {line[5:].split(": ", 1)[0]: line[:3].strip() for line in out.splitlines() if line[:3] in ("ok ", "FIX")}
+    return {
+        line[5:].split(": ", 1)[0]: line[:4].strip()
+        for line in out.splitlines()
+        if line[:3] in ("ok ", "FIX") or line.startswith("warn ")
+    }
 
 
 def test_make_doctor_on_the_demo_set_up_is_all_ok():
@@ -36,7 +40,7 @@ def test_make_doctor_on_the_demo_set_up_is_all_ok():
     assert done.returncode == 0, done.stdout + done.stderr
     found = checks(done.stdout)
     assert {"credentials secret", "Genesys login", "skill matrix", "SES sender"} <= set(found)
-    assert sum(name.startswith("permission ") for name in found) == 8  # one per row of README Deploy step 1
+    assert sum(name.startswith("permission ") for name in found) == 9  # one per row of README Deploy step 1
     assert set(found.values()) == {"ok"} and "ready: every check is ok" in done.stdout
 
 
@@ -47,6 +51,26 @@ def test_a_403_on_one_endpoint_names_the_missing_permission(permission: str):
     fixes = [line for line in done.stdout.splitlines() if line.startswith("FIX")]
     assert len(fixes) == 1, done.stdout
     assert f"add {permission} to the OAuth client's role" in fixes[0] and "answered 403" in fixes[0]
+
+
+def test_a_missing_members_permission_is_a_warning_naming_it_and_the_stack_stays_ready():
+    """Issue 20: without routing:queue:view the staffing guard stays off (one warning per
+    invocation in the function), never a failure: doctor names it, and the stack is still ready."""
+    done = make_doctor("--deny", "routing:queue:view")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
+    warnings = [line for line in done.stdout.splitlines() if line.startswith("warn ")]
+    assert len(warnings) == 1 and not [line for line in done.stdout.splitlines() if line.startswith("FIX")]
+    assert "add routing:queue:view to the OAuth client's role" in warnings[0]
+    assert "staffing guard stays off" in warnings[0] and "answered 403" in warnings[0]
+    assert done.stdout.splitlines()[-1].startswith("ready: every check is ok, with 1 warning(s)")
+
+
+def test_the_members_permission_is_not_needed_with_the_guard_off(app: App, capsys: pytest.CaptureFixture[str]):
+    app.set(STAFFING_GUARD="off")
+    app.sim.deny_queue_members()
+    _, found, out = run_doctor(app, capsys)
+    assert found["permission routing:queue:view"] == "ok" and "not used by this deployment" in out
+    assert app.sim.member_requests() == 0
 
 
 def run_doctor(app: App, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, str], str]:

@@ -27,6 +27,10 @@ from skill_router.settings import Settings, changed_from_default, load_settings
 # "Requires no permissions"; a 403 there is the role's divisions, or the org's own restrictions.
 AGENTLESS = "POST /api/v2/conversations/emails/agentless"
 TOPICS = "GET /api/v2/notifications/availabletopics"
+# The staffing guard's read (RoutingApi.md get_routing_queue_members: "Requires ANY permissions:
+# routing:queue:view, routing:queue:edit, routing:queue:readonly, routing:queueMember:manage").
+# Without it the guard stays off, so a 403 here is a warning, not a FIX.
+MEMBERS = "GET /api/v2/routing/queues/{id}/members"
 PERMISSIONS: tuple[tuple[str, str | None, str], ...] = (
     ("POST /api/v2/analytics/conversations/details/query", "analytics:conversationDetail:view", "always"),
     ("GET /api/v2/conversations/{id}", "conversation:communication:view", "always"),
@@ -36,7 +40,9 @@ PERMISSIONS: tuple[tuple[str, str | None, str], ...] = (
     ("GET /api/v2/routing/languages", None, "a matrix language"),
     (AGENTLESS, "conversation:agentlessEmail:send", "NotifyChannel=genesys"),
     (TOPICS, None, "event mode"),
+    (MEMBERS, "routing:queue:view", "STAFFING_GUARD=on"),
 )
+WARN_ONLY = {MEMBERS: "the staffing guard stays off until it is added"}
 EVENT_TOPICS = (
     "v2.detail.events.conversation.{id}.acd.start",
     "v2.detail.events.conversation.{id}.attributes",
@@ -48,9 +54,11 @@ class Check:
     name: str
     ok: bool
     detail: str
+    warning: bool = False  # ok for readiness, but something works less well until fixed
 
     def line(self) -> str:
-        return f"{'ok ' if self.ok else 'FIX'}  {self.name}: {self.detail}"
+        mark = "warn" if self.warning else "ok  " if self.ok else "FIX "
+        return f"{mark} {self.name}: {self.detail}"
 
 
 class Doctor:
@@ -60,8 +68,8 @@ class Doctor:
         self.schedule = schedule
         self.checks: list[Check] = []
 
-    def add(self, name: str, ok: bool, detail: str) -> bool:
-        check = Check(name, ok, detail)
+    def add(self, name: str, ok: bool, detail: str, warning: bool = False) -> bool:
+        check = Check(name, ok, detail, warning)
         self.checks.append(check)
         print(check.line(), flush=True)
         return ok
@@ -110,11 +118,18 @@ class Doctor:
         if self.settings.event_mode:
             self.event_mode(genesys)
         ready = all(c.ok for c in self.checks)
+        warnings = [c.name for c in self.checks if c.warning]
         if self.schedule == "DISABLED":
             print(
                 "note: ScheduleState is DISABLED; enable it with sam deploy --parameter-overrides ScheduleState=ENABLED"
             )
-        print("ready: every check is ok" if ready else "not ready: fix the lines marked FIX, then run doctor again")
+        if ready and warnings:
+            print(
+                f"ready: every check is ok, with {len(warnings)} warning(s): "
+                "the lines marked warn say what works less well until fixed"
+            )
+        else:
+            print("ready: every check is ok" if ready else "not ready: fix the lines marked FIX, then run doctor again")
         return ready
 
     def permissions(self, genesys: Any) -> None:
@@ -133,8 +148,14 @@ class Doctor:
             # No recipient: Genesys refuses it (400) when the permission is there; nothing is sent.
             AGENTLESS: lambda: genesys.probe_agentless_email(self.settings.notify_from),
             TOPICS: genesys.available_topics,
+            # A queue that cannot exist: 404 (or an empty list) when permitted, 403 when not.
+            MEMBERS: lambda: genesys.queue_members(nobody),
         }
-        needed = {AGENTLESS: self.settings.notify_channel == "genesys", TOPICS: self.settings.event_mode}
+        needed = {
+            AGENTLESS: self.settings.notify_channel == "genesys",
+            TOPICS: self.settings.event_mode,
+            MEMBERS: self.settings.staffing_guard == "on",
+        }
         for endpoint, permission, when in PERMISSIONS:
             name = f"permission {permission}" if permission else f"permission none ({endpoint})"
             if not needed.get(endpoint, True):
@@ -145,6 +166,16 @@ class Doctor:
             except GenesysError as exc:
                 if endpoint == AGENTLESS and exc.status == 400:
                     self.add(name, True, f"{endpoint} (a request without a recipient, refused as expected)")
+                elif endpoint == MEMBERS and exc.status == 404:
+                    self.add(name, True, f"{endpoint} (a queue that cannot exist, not found as expected)")
+                elif exc.status == 403 and endpoint in WARN_ONLY:
+                    self.add(
+                        name,
+                        True,
+                        f"{endpoint} answered 403: {WARN_ONLY[endpoint]}; add {permission} to the OAuth client's "
+                        "role (README Deploy step 1)",
+                        warning=True,
+                    )
                 elif exc.status == 403 and permission:
                     optional = "" if when == "always" else f" (needed only for {when})"
                     self.add(
