@@ -23,8 +23,10 @@ from typing import Any
 
 from skill_router.cli.errors import EXIT_INVALID, EXIT_NO_MATCH, EXIT_OK, EXIT_USAGE, UserError, aws_problem
 from skill_router.errors import ConfigurationError, MatrixError, OutOfTime, SkillRouterError
+from skill_router.genesys.client import QUEUE_MEMBERS_OPERATION
 from skill_router.ids import is_genesys_id
 from skill_router.settings import Settings, load_settings
+from skill_router.staffing import MEMBERS_PERMISSION
 
 # Wall-clock bound of one `why`: every wait and retry of its Genesys calls ends by then.
 TIME_BUDGET_SECONDS = 60.0
@@ -38,10 +40,7 @@ PERMISSIONS = {
         "POST /api/v2/analytics/conversations/details/query",
         "analytics:conversationDetail:view",
     ),
-    "queue_members": (
-        "GET /api/v2/routing/queues/{queueId}/members",
-        "routing:queue:view (or routing:queue:readonly, routing:queue:edit, routing:queueMember:manage)",
-    ),
+    QUEUE_MEMBERS_OPERATION: ("GET /api/v2/routing/queues/{queueId}/members", MEMBERS_PERMISSION),
     "GET /api/v2/routing/skills": ("GET /api/v2/routing/skills", "routing:skill:view"),
 }
 
