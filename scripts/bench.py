@@ -289,6 +289,11 @@ class VirtualClock:
     def sleep_until(self, moment: float) -> None:
         self.sleep(moment - self())
 
+    def advance(self, seconds: float) -> None:
+        """Virtual time jumps `seconds` on (no wall time passes)."""
+        with self._lock:
+            self._epoch += seconds
+
 
 class VirtualContext(LambdaContext):
     def __init__(self, clock: VirtualClock, timeout: float) -> None:
@@ -312,6 +317,8 @@ def on_virtual_clock(rt: Any, clock: VirtualClock) -> Any:
     rt.genesys._sleep = clock.sleep
     rt.poller.clock = clock
     rt.poller.sleep = clock.sleep
+    if rt.poller.adapters.staffing is not None:  # STAFFING_CACHE_SECONDS counts on the same clock
+        rt.poller.adapters.staffing.clock = clock
     return rt
 
 
@@ -378,7 +385,7 @@ def deploy(endpoint: str, speed: float, per_minute: int | None, **settings: str)
     sim.add_client("bench", "bench-secret")
     for name, skill_id in (("Billing", BILLING), ("Technical", TECH)):
         sim.add_skill(name, skill_id=skill_id)
-    queue = sim.add_queue("Support")
+    queue = staffed_queue(sim, "Support")
     resources = create_resources(endpoint, prefix=f"b{uuid.uuid4().hex[:8]}")
     put_credentials(endpoint, "us-east-1", resources.credentials_secret_id, "bench", "bench-secret")
     client("s3", endpoint).put_object(Bucket=resources.bucket_name, Key="skill_matrix.yaml", Body=MATRIX)
@@ -394,6 +401,19 @@ def deploy(endpoint: str, speed: float, per_minute: int | None, **settings: str)
     os.environ.update(env)
     runtime = on_virtual_clock(build_runtime(), clock)
     return Deployment(sim, clock, queue, env, runtime)
+
+
+# Members on queue in every bench queue, with every skill the bench's rules add: the staffing
+# guard (STAFFING_GUARD, on by default) reads them once per STAFFING_CACHE_SECONDS and lets every
+# rule through, so the figures are the default deployment's, guard read included.
+STAFF_PER_QUEUE = 5
+
+
+def staffed_queue(sim: GenesysSimulator, name: str) -> str:
+    queue: str = sim.add_queue(name)
+    for _ in range(STAFF_PER_QUEUE):
+        sim.add_member(queue, skills={BILLING: 3, TECH: 3}, status="IDLE")
+    return queue
 
 
 def put_matrix(d: Deployment, endpoint: str, text: str) -> None:
@@ -479,7 +499,7 @@ def calls_per_assignment(endpoint: str) -> dict[str, Any]:
     # A realistic mix: most callers match, some do not, some already carry the skill, some are
     # in a queue no rule covers, and every one is seen again by the next overlapping poll.
     d2 = deploy(endpoint, 1.0, None, GENESYS_REQUESTS_PER_MINUTE="100000", POLL_INTERVAL_SECONDS="60")
-    other = d2.sim.add_queue("Sales")
+    other = staffed_queue(d2.sim, "Sales")
     put_matrix(d2, endpoint, MATRIX.replace("priority: medium", f"priority: medium\n    queues: [{d2.queue}]"))
     now = d2.clock()
     for i in range(200):
@@ -700,7 +720,7 @@ def ladders(
 
 def waiting_deployment(endpoint: str, speed: float, size: int) -> Deployment:
     d = deploy(endpoint, speed, RATE_LIMIT)
-    held = d.sim.add_queue("Held")
+    held = staffed_queue(d.sim, "Held")
     put_matrix(d, endpoint, WAITING_MATRIX.format(queue=d.queue, tech=TECH, billing=BILLING))
     now = d.clock()
     for i in range(size):
@@ -1429,6 +1449,83 @@ def report_calls(endpoint: str) -> None:
     )
 
 
+GUARD_MATRIX = f"""
+skill_matrix:
+  - id: billing
+    intent_keyword: billing
+    skills: [{BILLING}]
+    routing_priority: 5
+"""
+
+
+def guard_calls(endpoint: str) -> dict[str, Any]:
+    """The staffing guard on (the default): calls per caller assigned in one poll of 200 callers in
+    a staffed queue, and for 200 callers whose rule's skill nobody on queue has (withheld, the
+    priority raised) until someone with it comes on queue (applied by a later poll)."""
+    d = deploy(endpoint, 1.0, None, GENESYS_REQUESTS_PER_MINUTE="100000", POLL_INTERVAL_SECONDS="60")
+    put_matrix(d, endpoint, GUARD_MATRIX)
+    now = d.clock()
+    for i in range(200):
+        d.sim.add_conversation(queue_id=d.queue, attributes={"intent": "billing"}, start=now - 300 + i)
+    d.sim.clear_log()
+    d.invoke(timeout=POLL_TIMEOUT)
+    assigned = len({r.path for r in d.sim.requests if r.method == "PATCH" and r.status == 200})
+    staffed = {"calls": len(d.api()), "assigned": assigned, "members": _member_pages(d)}
+    night = d.sim.add_queue("Night")
+    (agent,) = [d.sim.add_member(night, skills={TECH: 3}, status="IDLE")]
+    for i in range(200):
+        d.sim.add_conversation(queue_id=night, attributes={"intent": "billing"}, start=d.clock() - 30 + i * 0.1)
+    d.sim.clear_log()
+    first = d.invoke(timeout=POLL_TIMEOUT)["polls"]
+    d.sim.set_member(night, agent, skills={TECH: 3, BILLING: 2})  # someone with Billing is on queue now
+    d.clock.advance(61)  # one cache period on
+    second = d.invoke(timeout=POLL_TIMEOUT)["polls"]
+    stranded = {
+        "calls": len(d.api()),
+        "withheld": sum(p["skills_withheld"] for p in first),
+        "applied_later": sum(p["withheld_applied"] for p in second),
+        "members": _member_pages(d),
+    }
+    d.stop()
+    return {"staffed": staffed, "stranded": stranded}
+
+
+def _member_pages(d: Deployment) -> int:
+    return sum(1 for r in d.sim.requests if r.method == "GET" and r.path.endswith("/members"))
+
+
+def report_guard(endpoint: str, speed: float) -> None:
+    g = guard_calls(endpoint)
+    lat = latency(endpoint, speed, {"POLL_INTERVAL_SECONDS": str(MIN_INTERVAL), "STAFFING_GUARD": "on"})
+    section("Staffing guard on (STAFFING_GUARD=on, the default; staffed queues, no rate limit)")
+    staffed, stranded = g["staffed"], g["stranded"]
+    per = staffed["calls"] / max(staffed["assigned"], 1)
+    row(
+        f"calls per caller assigned, one poll of 200 ({staffed['members']} members page(s) read)",
+        f"{per:.3f}",
+        "<= 2.10",
+        per <= 2.10,
+    )
+    row(
+        f"200 callers nobody could serve: withheld / applied by the next poll once staffed "
+        f"({stranded['members']} members page(s) in both polls)",
+        f"{stranded['withheld']} / {stranded['applied_later']}",
+        "200 / 200",
+        stranded["withheld"] == 200 and stranded["applied_later"] == 200,
+    )
+    row(
+        "calls per stranded caller, both polls (the priority now, the skill later)",
+        f"{stranded['calls'] / 200:.3f}",
+    )
+    row(
+        f"queue entry to the rule's PATCH at PollIntervalSeconds={MIN_INTERVAL}: p50 / p95 "
+        f"({lat['assigned']:.0f} of {lat['callers']:.0f} callers, clock x{speed:g})",
+        f"{lat['p50']:.1f} / {lat['p95']:.1f} s",
+        "p95 <= 15 s",
+        lat["p95"] <= 15,
+    )
+
+
 def report_idle(endpoint: str) -> None:
     mix = idle_with_live_mix(endpoint)
     inv = idle_invocation(endpoint)
@@ -1880,6 +1977,7 @@ def main(argv: list[str] | None = None) -> int:
 
 SECTIONS: dict[str, Callable[[str, argparse.Namespace], None]] = {
     "calls": lambda endpoint, args: report_calls(endpoint),
+    "guard": lambda endpoint, args: report_guard(endpoint, args.speed),
     "idle": lambda endpoint, args: report_idle(endpoint),
     "backlog": lambda endpoint, args: report_backlogs(endpoint, args),
     "waiting": lambda endpoint, args: report_waiting(

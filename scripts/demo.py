@@ -75,7 +75,7 @@ def set_up(endpoint: str, sim: GenesysSimulator) -> LocalSetup:
     s3.put_object(Bucket=resources.bucket_name, Key="skill_matrix.yaml", Body=MATRIX.read_bytes())
     for skill_id, name in SKILLS.items():
         sim.add_skill(name, skill_id=skill_id)
-    queue = sim.add_queue("General Support")
+    queue = staffed(sim, "General Support")
     now = datetime.now(UTC)
 
     def caller(
@@ -123,6 +123,15 @@ def set_up(endpoint: str, sim: GenesysSimulator) -> LocalSetup:
     return LocalSetup(endpoint, resources, env, callers, queue)
 
 
+def staffed(sim: GenesysSimulator, name: str) -> str:
+    """A queue with two agents on queue who have every skill of the demo: the staffing guard
+    (STAFFING_GUARD, on by default) lets each rule through, as a staffed day shift would."""
+    queue: str = sim.add_queue(name)
+    for _ in range(2):
+        sim.add_member(queue, skills={skill_id: 3 for skill_id in SKILLS}, status="IDLE")
+    return queue
+
+
 def run(endpoint: str, sim: GenesysSimulator) -> int:
     local = set_up(endpoint, sim)
     resources, callers, queue = local.resources, local.callers, local.queue
@@ -153,7 +162,7 @@ def run(endpoint: str, sim: GenesysSimulator) -> int:
     callers[6].intent = "Technical support"
     # The billing caller is transferred to another queue: a new queue leg whose requested skills
     # come from the transfer (none here). The rule applies again; the supervisor is not re-emailed.
-    escalations = sim.add_queue("Escalations")
+    escalations = staffed(sim, "Escalations")
     sim.transfer(callers[0].conversation_id, escalations)
     callers[0].label = "disputes a bill, transferred"
     callers[0].before = []
@@ -181,10 +190,12 @@ def run(endpoint: str, sim: GenesysSimulator) -> int:
     )
 
     escalated = escalation(env, sim, queue)
+    stranded = staffing_guard(env, sim)
 
     print("Audit trail: `skill-router audit --conversation ID` and `--since 1h`")
     audit(env, "--conversation", callers[0].conversation_id)
     audit(env, "--conversation", escalated)
+    audit(env, "--conversation", stranded)
     audit(env, "--since", "1h")
     audit(env, "--since", "1h", "--dry-run")
     print()
@@ -230,6 +241,8 @@ def escalation(env: dict[str, str], sim: GenesysSimulator, queue: str) -> str:
     emailed after five. The simulator's clock moves the caller's wait on, so it takes seconds."""
     print("Escalation while the caller waits (a rule's `escalate:` ladder, applied by the poller)")
     english = sim.add_language("English")
+    # An agent who speaks English and has the ladder's skills, so the guard lets each step through.
+    sim.add_member(queue, skills={BY_NAME["Retention"]: 3, BY_NAME["Billing"]: 3}, languages=[english])
     matrix = MATRIX.read_text() + ESCALATING_RULE
     client("s3", env["AWS_ENDPOINT_URL"], env["AWS_REGION"]).put_object(
         Bucket=env["SKILL_MATRIX_BUCKET"], Key=env["SKILL_MATRIX_KEY"], Body=matrix.encode()
@@ -265,6 +278,67 @@ def escalation(env: dict[str, str], sim: GenesysSimulator, queue: str) -> str:
         if i == 0:
             print("  " + "  ".join("-" * w for w in widths))
     print("  each step: one PATCH and no GET (the ledger holds the routing the last write left)\n")
+    return cid
+
+
+SPANISH_RULE = """
+  - id: spanish
+    intent_keyword: español
+    skills: [Technical]
+    language: Spanish
+    routing_priority: 20
+"""
+
+
+def staffing_guard(env: dict[str, str], sim: GenesysSimulator) -> str:
+    """A caller who would have been stranded: the rule asks for Spanish at night, when nobody on
+    queue speaks it. The guard withholds the language (the priority is raised), and the next poll
+    after a Spanish speaker comes on queue applies it."""
+    print("Staffing guard: a caller who would have been stranded (STAFFING_GUARD=on, the default)")
+    spanish = sim.add_language("Spanish")
+    night = sim.add_queue("Night shift")
+    sim.add_member(night, skills={BY_NAME["Technical"]: 3})  # on queue, speaks no Spanish
+    speaker = sim.add_member(night, skills={BY_NAME["Technical"]: 3}, languages=[spanish], status="OFF_QUEUE")
+    matrix = MATRIX.read_text() + ESCALATING_RULE + SPANISH_RULE
+    client("s3", env["AWS_ENDPOINT_URL"], env["AWS_REGION"]).put_object(
+        Bucket=env["SKILL_MATRIX_BUCKET"], Key=env["SKILL_MATRIX_KEY"], Body=matrix.encode()
+    )
+    print(
+        "  rule 'spanish': Technical, language Spanish, priority 20; "
+        "the night queue's one agent on queue has Technical but speaks no Spanish"
+    )
+    cid = sim.add_conversation(queue_id=night, attributes={"intent": "hablo español, por favor"})
+    rows = [("poll", "agents on queue", "skills", "language", "priority", "withheld", "applied later")]
+    withheld = applied = 0
+    for label in ("1: nobody speaks Spanish", "2: a Spanish speaker is on queue"):
+        if label.startswith("2"):
+            sim.set_member(night, speaker, status="IDLE")
+        sim.clear_log()
+        poll = invoke(env, repeat=1)["invocations"][0]["result"]["polls"][0]
+        withheld += poll["skills_withheld"]
+        applied += poll["withheld_applied"]
+        on_queue = sum(1 for m in sim.members.get(night, {}).values() if m.status != "OFF_QUEUE")
+        language = "Spanish" if sim.language(cid) == spanish else (sim.language(cid) or "-")
+        rows.append(
+            (
+                label,
+                str(on_queue),
+                ", ".join(SKILLS.get(x, x) for x in sim.routing(cid)[0]) or "-",
+                language,
+                str(sim.routing(cid)[1]),
+                str(poll["skills_withheld"]),
+                str(poll["withheld_applied"]),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for i, row in enumerate(rows):
+        print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+        if i == 0:
+            print("  " + "  ".join("-" * w for w in widths))
+    print(
+        f"  stranded callers avoided: withheld {withheld}, applied later {applied} "
+        "(without the guard the caller would have waited for a Spanish speaker with nobody able to answer)\n"
+    )
     return cid
 
 

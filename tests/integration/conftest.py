@@ -152,6 +152,10 @@ def app(moto_endpoint: str, sim: GenesysSimulator, monkeypatch: pytest.MonkeyPat
         # One poll per invocation (the template's default, 30, would sleep 30 s of wall clock
         # between two); tests of the cadence set their own.
         "POLL_INTERVAL_SECONDS": "60",
+        # The staffing guard reads a queue's members and withholds what nobody on queue can serve:
+        # these tests' queues have no members unless a test staffs them, so it is off here and on
+        # where it is tested (test_guard.py, test_staffing.py: `app.set(STAFFING_GUARD="on")`).
+        "STAFFING_GUARD": "off",
     }
     application = App(sim=sim, env=env, endpoint=moto_endpoint, monkeypatch=monkeypatch)
     application.set(**env)

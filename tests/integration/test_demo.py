@@ -51,3 +51,10 @@ def test_the_figures_add_up_to_the_polls_own_counts(demo: str):
     seen = re.search(r"Poll 1: .*, (\d+) seen\]", demo)
     handled = re.search(r"first invocation \(cold, (\d+) callers handled\)", demo)
     assert seen and handled and seen.group(1) == handled.group(1)
+
+
+def test_the_demo_shows_the_stranded_caller_the_readme_describes(demo: str):
+    said = re.search(r"withheld (\d+), applied later (\d+)", (ROOT / "README.md").read_text())
+    shown = re.search(r"stranded callers avoided: withheld (\d+), applied later (\d+)", demo)
+    assert said and shown, "the README and the demo both state the staffing guard's counts"
+    assert said.groups() == shown.groups() and int(shown.group(1)) >= 1

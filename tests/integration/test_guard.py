@@ -38,7 +38,7 @@ def later(seconds: float) -> None:
     clock = lambda: time.time() + seconds  # noqa: E731
     current.poller.clock = clock
     staffing = current.poller.adapters.staffing
-    assert staffing is not None, "STAFFING_GUARD is on by default: the runtime has a staffing cache"
+    assert staffing is not None, "STAFFING_GUARD is on: the runtime has a staffing cache"
     staffing.clock = clock
 
 
@@ -50,6 +50,11 @@ def waiting(app: App, queue: str, skills: tuple[str, ...] = ()) -> str:
 
 def bodies(app: App, conversation: str) -> list[dict[str, object]]:
     return [r.body for r in app.sim.requests if r.method == "PATCH" and r.path == PATCH + conversation]
+
+
+@pytest.fixture(autouse=True)
+def guard_on(app: App) -> None:
+    app.set(STAFFING_GUARD="on")  # the default setting (the other integration tests turn it off)
 
 
 @pytest.fixture

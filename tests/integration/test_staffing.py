@@ -164,7 +164,7 @@ def test_both_functions_share_one_cache_per_container_built_from_the_settings(ap
     from skill_router import runtime
     from skill_router.staffing import StaffingCache as Cache
 
-    app.set(STAFFING_CACHE_SECONDS="120")
+    app.set(STAFFING_CACHE_SECONDS="120", STAFFING_GUARD="on")
     app.invoke()
     rt = runtime.current()
     cache = rt.poller.adapters.staffing

@@ -422,3 +422,43 @@ def test_matrix_explain_says_what_the_guard_would_do(tmp_path, capsys):
     path.write_text(matrix(min_staffed=0))
     main(["matrix", "explain", str(path), "--intent", "billing"])
     assert "staffing guard: off for this rule (min_staffed: 0)" in capsys.readouterr().out
+
+
+def test_two_handlers_at_the_same_moment_apply_withheld_parts_once():
+    """Attack: a poller and an event container (or two pollers) reach the same leg at once, and
+    the first one's PATCH is slow: whatever the interleaving, one PATCH for the repair."""
+    import threading
+
+    from skill_router.first_sight import process_conversation
+
+    roster = Roster(agent("a", ARCHITECT))
+    w = guarded(roster, matrix(), EVENT_MODE="true")
+    w.caller("billing", skills=[ARCHITECT])
+    w.poll()
+    roster.members.append(agent("b", ARCHITECT, BILLING))
+    stale = w.entry()
+    slow, entered = threading.Event(), threading.Event()
+    patch = w.genesys.patch_routing
+
+    def slow_patch(*args: Any, **kwargs: Any) -> bool:
+        entered.set()
+        slow.wait(5)
+        return patch(*args, **kwargs)
+
+    w.genesys.patch_routing = slow_patch  # type: ignore[method-assign]
+    w.clock.now += 10
+    found = w.found(w.genesys.callers[CALLER])
+    now = datetime.fromtimestamp(w.clock.now, UTC)
+    results: list[Any] = []
+
+    def handle() -> None:
+        results.append(process_conversation(found, stale, w.matrix, w.adapters, now, run_ladder=True))
+
+    first = threading.Thread(target=handle)
+    first.start()
+    assert entered.wait(5)
+    second = process_conversation(found, stale, w.matrix, w.adapters, now, run_ladder=True)
+    slow.set()
+    first.join(5)
+    assert second.withheld_applied == 0 and results[0].withheld_applied == 1
+    assert len(w.genesys.patches) == 2
