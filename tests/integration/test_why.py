@@ -30,6 +30,12 @@ skill_matrix:
 """
 
 
+@pytest.fixture(autouse=True)
+def guard_on(app: App) -> None:
+    """The deployment's default (the other integration tests turn the guard off): `why` explains it."""
+    app.set(STAFFING_GUARD="on")
+
+
 def why(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     capsys.readouterr()
     status = main(["why", *args, "--env"])

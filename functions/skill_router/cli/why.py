@@ -23,15 +23,13 @@ from typing import Any
 
 from skill_router.cli.errors import EXIT_INVALID, EXIT_NO_MATCH, EXIT_OK, EXIT_USAGE, UserError, aws_problem
 from skill_router.errors import ConfigurationError, MatrixError, OutOfTime, SkillRouterError
-from skill_router.genesys.client import QUEUE_MEMBERS_OPERATION
+from skill_router.genesys.client import PAGE_SIZE, QUEUE_MEMBERS_OPERATION
 from skill_router.ids import is_genesys_id
 from skill_router.settings import Settings, load_settings
 from skill_router.staffing import MEMBERS_PERMISSION
 
 # Wall-clock bound of one `why`: every wait and retry of its Genesys calls ends by then.
 TIME_BUDGET_SECONDS = 60.0
-DEFAULT_LIMIT = 10
-MAX_LIMIT = 100  # one discovery query page
 # The endpoint and the permission of each call `why` makes (by the client's operation name), for
 # a 403's one line (README Deploy step 1; the SDK's RoutingApi.md for the members' "any of").
 PERMISSIONS = {
@@ -207,9 +205,12 @@ class Reader:
         if not found:
             print(f"nobody is waiting in queue {queue_id} now (as Genesys' analytics shows it)")
             return EXIT_NO_MATCH
-        more = max(page.total_hits, len(found)) - min(len(found), limit)
         shown = found[:limit]
-        title = f"queue {queue_id}: {len(found) if page.size < 100 else f'about {page.total_hits}'} waiting"
+        # A full page may have more behind it: Genesys' totalHits (approximate) says how many.
+        full = page.size >= PAGE_SIZE
+        total = max(page.total_hits, len(found)) if full else len(found)
+        more = total - len(shown)
+        title = f"queue {queue_id}: {f'about {total}' if full else total} waiting"
         print(title + (f"; the {len(shown)} longest waiting below ({more} more not shown)" if more > 0 else ""))
         for discovered in shown:
             live = self.genesys.get_conversation(discovered.conversation_id)
