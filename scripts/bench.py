@@ -41,6 +41,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -317,7 +318,7 @@ def on_virtual_clock(rt: Any, clock: VirtualClock) -> Any:
     rt.genesys._sleep = clock.sleep
     rt.poller.clock = clock
     rt.poller.sleep = clock.sleep
-    if rt.poller.adapters.staffing is not None:  # STAFFING_CACHE_SECONDS counts on the same clock
+    if rt.poller.adapters.staffing is not None:  # the staffing cache's period runs on the same clock
         rt.poller.adapters.staffing.clock = clock
     return rt
 
@@ -483,6 +484,107 @@ def arrivals_thread(
 
 
 # --- Scenarios: each returns its figures, counted from the simulator's request log ---------------
+
+
+MEMBERS_PER_QUEUE = 40  # one members page each (pages hold 100)
+DISCOVERY_QUERY = r"^/api/v2/analytics/conversations/details/query$"
+
+
+class StaffingDriver:
+    """Asks the container's staffing cache for every waiting caller's queue once per poll, as the
+    staffing guard does before its PATCHes: the hook issue 20's guard branch replaces by the
+    poller's own reads. It runs just before each poll's discovery query (a simulator hook, on the
+    invocation's deadline), at most once per half cadence (a poll of several pages asks once)."""
+
+    def __init__(self, d: Deployment, waiting: dict[str, str], cadence: float) -> None:
+        self.d = d
+        self.waiting = waiting  # conversation id -> queue id
+        self.cadence = cadence
+        self.gets = 0
+        self.unknown = 0
+        self._last = float("-inf")
+
+    def install(self) -> None:
+        self.d.sim.hook("POST", DISCOVERY_QUERY, self.poll, stage="before", count=None)
+
+    def poll(self) -> None:
+        now = self.d.clock()
+        if now - self._last < self.cadence / 2:
+            return
+        self._last = now
+        cache = self.d.runtime.poller.adapters.staffing
+        for queue in self.waiting.values():
+            self.gets += 1
+            if cache.get(queue) is None:
+                self.unknown += 1
+
+
+def staffing_calls(
+    endpoint: str,
+    speed: float = 30.0,
+    queues: int = 20,
+    callers: int = 1000,
+    minutes: int = 4,
+    cadence: int = MIN_INTERVAL,
+) -> dict[str, Any]:
+    """Members pages read while `callers` wait across `queues` queues (MEMBERS_PER_QUEUE members
+    each), polled every `cadence` s at the rate limit, for `minutes` scheduled invocations after a
+    first (cold) one. If the poller reads staffing itself (the guard is wired), its reads are
+    counted; otherwise StaffingDriver asks the cache as the guard would. Counted from the
+    simulator's request log."""
+    d = deploy(endpoint, speed, RATE_LIMIT, POLL_INTERVAL_SECONDS=str(cadence))
+    queue_ids = [d.queue] + [d.sim.add_queue(f"Queue {i:02d}") for i in range(1, queues)]
+    for queue in queue_ids:
+        for j in range(MEMBERS_PER_QUEUE):
+            status = ("IDLE", "INTERACTING", "OFF_QUEUE")[j % 3]
+            d.sim.add_member(queue, skills=[TECH] if j % 2 else [BILLING], status=status)
+    start = d.clock()
+    waiting = {
+        d.sim.add_conversation(
+            queue_id=queue_ids[i % queues], attributes={"intent": "technical"}, start=start - 120
+        ): queue_ids[i % queues]
+        for i in range(callers)
+    }
+    driver = StaffingDriver(d, waiting, cadence)
+    d.scheduled()  # cold: token, matrix, the first polls
+    guard_reads = d.sim.member_requests() > 0
+    if not guard_reads:
+        driver.install()
+    since, began = len(d.sim.requests), d.clock()
+    for _ in range(minutes):
+        d.scheduled()
+    ended = d.clock()
+    api = d.api(since)
+    pages = [r for r in api if r.method == "GET" and r.path.endswith("/members")]
+    by_queue: dict[str, list[float]] = {}
+    for r in pages:
+        by_queue.setdefault(r.path.split("/")[5], []).append(r.at)
+    span = max((ended - began) / 60.0, 1e-9)
+    cache = d.runtime.poller.adapters.staffing
+    figures = {
+        "guard_reads": guard_reads,
+        "gets": driver.gets,
+        "unknown": driver.unknown,
+        "pages": len(pages),
+        "minutes": span,
+        "pages_per_minute": len(pages) / span,
+        # Per queue, the rate between its first and last read (a window's edges would count one
+        # read too many), and the shortest gap between two of its reads.
+        "pages_per_queue_minute": statistics.mean(
+            (len(t) - 1) * 60.0 / (max(t) - min(t)) if len(t) > 1 else 0.0 for t in by_queue.values()
+        )
+        if by_queue
+        else 0.0,
+        "min_gap": min((b - a for t in map(sorted, by_queue.values()) for a, b in pairwise(t)), default=span * 60),
+        "busiest_queue_minute": max((busiest_minute(times) for times in by_queue.values()), default=0),
+        "queues_read": len(by_queue),
+        "share_of_calls": len(pages) / max(len(api), 1),
+        "patches": sum(1 for r in api if r.method == "PATCH" and r.path.startswith(PATCH) and r.status == 200),
+        "cache_seconds": cache.seconds if cache is not None else float("nan"),
+        "calls_per_minute": len(api) / span,
+    }
+    d.stop()
+    return figures
 
 
 def calls_per_assignment(endpoint: str) -> dict[str, Any]:
@@ -949,6 +1051,7 @@ def event_mode(endpoint: str, cold_runs: int = 3, warm_runs: int = 40) -> dict[s
     runtime.use(d.runtime)
     warm: list[float] = []
     calls: dict[bool, list[int]] = {False: [], True: []}
+    members = 0
     for i in range(warm_runs):
         cid, envelope = caller()
         intent_first = bool(i % 2)
@@ -959,13 +1062,19 @@ def event_mode(endpoint: str, cold_runs: int = 3, warm_runs: int = 40) -> dict[s
         began = time.time()
         conversation_event.handler(envelope, LambdaContext(EVENT_TIMEOUT, 256))
         warm.append(patch_time(cid) - began)
-        calls[intent_first].append(len(d.api(since)))
+        # The staffing guard's members reads are the queue's, not the caller's: once per
+        # STAFFING_CACHE_SECONDS per container, counted on their own.
+        api = d.api(since)
+        members += sum(1 for r in api if r.path.endswith("/members"))
+        calls[intent_first].append(sum(1 for r in api if not r.path.endswith("/members")))
     d.stop()
     return {
         "cold_p95": percentile(cold, 0.95),
         "warm_p95": percentile(warm, 0.95),
         "calls_acd_start": statistics.mean(calls[False]),
         "calls_intent_first": statistics.mean(calls[True]),
+        "members_pages": members,
+        "warm_runs": warm_runs,
     }
 
 
@@ -1564,6 +1673,56 @@ def report_idle(endpoint: str) -> None:
     )
 
 
+def report_staffing(endpoint: str, speed: float, queues: int = 20, callers: int = 1000) -> None:
+    figures = staffing_calls(endpoint, speed=speed, queues=queues, callers=callers)
+    period = figures["cache_seconds"]
+    section(
+        f"Staffing reads: {queues} queues, {callers:,} waiting callers, a poll every {MIN_INTERVAL} s, "
+        f"STAFFING_CACHE_SECONDS={period:g}, {figures['minutes']:.1f} min"
+    )
+    row(
+        "members pages per queue per minute",
+        f"{figures['pages_per_queue_minute']:.2f}",
+        f"<= {60 / period:g} (one page per queue per cache period)",
+        figures["pages_per_queue_minute"] <= 60 / period + 0.01,
+    )
+    row(
+        "shortest time between two reads of one queue",
+        f"{figures['min_gap']:.0f} s",
+        f">= {period:g} s",
+        figures["min_gap"] >= period,
+    )
+    row(
+        "most members pages of one queue in any 60 s",
+        f"{figures['busiest_queue_minute']}",
+        f"<= {math.ceil(60 / period)}",
+        figures["busiest_queue_minute"] <= math.ceil(60 / period),
+    )
+    row(
+        f"members pages per minute, all queues ({figures['queues_read']} queues read)",
+        f"{figures['pages_per_minute']:.1f}",
+        f"<= {queues * 60 / period:g}",
+        figures["pages_per_minute"] <= queues * 60 / period + 0.01,
+    )
+    row(
+        "share of all Genesys calls (the rest: discovery, reads, PATCHes)",
+        f"{figures['share_of_calls']:.1%}",
+        "<= 20% (the cache's budget share)",
+        figures["share_of_calls"] <= 0.20,
+    )
+    row(
+        f"PATCHes meanwhile ({figures['calls_per_minute']:.0f} Genesys calls a minute)",
+        f"{figures['patches']}",
+    )
+    how = (
+        "read by the poller's staffing guard"
+        if figures["guard_reads"]
+        else f"the cache asked as the guard would: {figures['gets']:,} gets, one per waiting caller a poll "
+        f"(scripts/bench.py StaffingDriver; {figures['unknown']:,} answered unknown)"
+    )
+    note(f"({how})")
+
+
 def report_backlog(endpoint: str, speed: float, size: int, max_invocations: int, title: str) -> None:
     b = backlog(endpoint, speed, size, max_invocations)
     section(title)
@@ -1738,6 +1897,11 @@ def report_events(endpoint: str, full: bool) -> None:
         ev["cold_p95"] <= 2.0,
     )
     row("event to PATCH p95, warm", f"{ev['warm_p95'] * 1000:.0f} ms", "<= 300 ms", ev["warm_p95"] <= 0.3)
+    row(
+        f"staffing guard: members pages read by the warm container ({ev['warm_runs']} callers, one queue)",
+        f"{ev['members_pages']}",
+        "1 per STAFFING_CACHE_SECONDS",
+    )
     row(
         "Genesys calls per caller assigned: acd.start alone",
         f"{ev['calls_acd_start']:.2f}",
@@ -1986,6 +2150,7 @@ SECTIONS: dict[str, Callable[[str, argparse.Namespace], None]] = {
     "latency": lambda endpoint, args: report_latency(endpoint, args.speed, args.full),
     "cadence": lambda endpoint, args: report_escalation(endpoint, args.speed, args.full),
     "events": lambda endpoint, args: report_events(endpoint, args.full),
+    "staffing": lambda endpoint, args: report_staffing(endpoint, args.speed),
     "matrix": lambda endpoint, args: report_matrix_and_memory(endpoint),
     "lambda": lambda endpoint, args: report_lambda_build(endpoint, args.full),
 }

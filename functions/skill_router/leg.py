@@ -224,7 +224,7 @@ def carry_out(
             store.record_steps(cid, leg.leg, log)
     else:
         store.record_steps(cid, leg.leg, log, owed=[e.key for e in emails], **fields)
-    _log(cid, rule, plan, dry)
+    _log(cid, rule, plan, dry, guarded)
     entry = {**(prior or {}), **{k: v for k, v in fields.items() if v is not None}}
     for name in ("step_owner", "step_expires", "step_claim_expires", "emails_owed"):
         entry.pop(name, None)
@@ -396,11 +396,18 @@ def _emails(conversation_id: str, rule: Rule, plan: Plan) -> list[Email]:
     return emails
 
 
-def _log(conversation_id: str, rule: Rule, plan: Plan, dry: bool) -> None:
-    extra = {"conversation_id": conversation_id, "rule_id": rule.id, "dry_run": dry}
+def _log(conversation_id: str, rule: Rule, plan: Plan, dry: bool, guarded: Guarded | None = None) -> None:
+    extra: dict[str, Any] = {"conversation_id": conversation_id, "rule_id": rule.id, "dry_run": dry}
+    if guarded is not None and guarded.decision is not None:
+        extra["guard"] = guarded.decision
+        if guarded.parts_withheld:
+            extra["skills_withheld"] = list(guarded.skills_withheld)
+            extra["language_withheld"] = guarded.language_withheld
     if plan.rule_included:
         changed = plan.change is not None
         message = ("rule would apply (dry run)" if dry else "rule applied") if changed else "rule already satisfied"
+        if not changed and guarded is not None and guarded.parts_withheld:
+            message = "rule's additions withheld: nobody on queue could serve them"
         added = [s for s in plan.after.skill_ids if s not in plan.before.skill_ids]
         logger.info(message, extra={**extra, "skills_added": added, "priority": plan.after.priority})
     if plan.due:

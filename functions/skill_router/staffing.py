@@ -88,9 +88,12 @@ MEMBERS_PERMISSION = "routing:queue:view"
 MEMBERS_PAGE_SIZE = 100  # GenesysClient.queue_members reads pages of 100 ("Max value is 100")
 # Staffing reads may spend at most this share of the container's rate budget in any 60 s ...
 STAFFING_BUDGET_SHARE = 0.20
-# ... and never the last ASSIGNMENT_RESERVE of it: with less left in the minute than that, the
-# cached copy (even stale) is used, else staffing is unknown. Assignments are never starved.
+# ... and, to refresh a copy younger than MAX_STALE_PERIODS periods, never the last
+# ASSIGNMENT_RESERVE of it: with less left in the minute than that, the older copy is used.
+# A queue never read, or a copy that old, is read within the share alone: under a backlog that
+# keeps the budget full, staffing is at most two periods old instead of never read again.
 ASSIGNMENT_RESERVE = 0.25
+MAX_STALE_PERIODS = 2
 # A refresh needs at least this much of the invocation left (one page at the read timeout's scale).
 MIN_SECONDS_TO_REFRESH = 3.0
 # After a failed read (Genesys error, out of time) the queue is not asked again for this long.
@@ -117,7 +120,9 @@ class StaffingCache:
     - the members permission is missing (403): None for every queue for the rest of the
       invocation, with one WARNING naming the permission (the next invocation asks once again);
     - the rate budget: staffing reads spend at most STAFFING_BUDGET_SHARE of it in any 60 s, and
-      never take the last ASSIGNMENT_RESERVE of it;
+      a copy younger than MAX_STALE_PERIODS periods is refreshed only while the minute's budget
+      keeps ASSIGNMENT_RESERVE of it for assignments (a queue never read, or a copy that old, is
+      read within the share alone);
     - the invocation's time is nearly out, or the budget has no room in it (OutOfTime);
     - Genesys failed (after the client's own retries): not asked again for FAILURE_BACKOFF_SECONDS.
     Thread-safe: callers of the same queue on several threads cost one read.
@@ -180,7 +185,8 @@ class StaffingCache:
         failed = self._failed.get(key)
         if failed is not None and now - failed < min(FAILURE_BACKOFF_SECONDS, self.seconds):
             return stale
-        if not self._room(now) or not deadline.allows(MIN_SECONDS_TO_REFRESH):
+        overdue = stale is None or now - stale.read_at >= MAX_STALE_PERIODS * self.seconds
+        if not self._room(now, keep_reserve=not overdue) or not deadline.allows(MIN_SECONDS_TO_REFRESH):
             return stale
         with self._lock:
             self._pages.append((now, 1))  # the first page, taken before the read (threads share the share)
@@ -214,15 +220,16 @@ class StaffingCache:
         self._failed.pop(key, None)
         return staffing
 
-    def _room(self, now: float) -> bool:
-        """One more page fits this cache's share of the minute and leaves assignments their reserve."""
+    def _room(self, now: float, keep_reserve: bool) -> bool:
+        """One more page fits this cache's share of the minute and, when `keep_reserve`, leaves
+        assignments the reserve of the budget."""
         budget = self.genesys.budget
         per_minute = budget.per_minute
         with self._lock:
             spent = self._spent(now)
         if spent + 1 > math.floor(per_minute * self.share):
             return False
-        return budget.room() - 1 >= math.ceil(per_minute * self.reserve)
+        return not keep_reserve or budget.room() - 1 >= math.ceil(per_minute * self.reserve)
 
     def _spent(self, now: float) -> int:
         while self._pages and self._pages[0][0] <= now - WINDOW_SECONDS:

@@ -32,3 +32,13 @@ def test_an_idle_invocation_at_the_template_defaults_polls_twice_and_costs_one_q
     assert figures["genesys_calls"] == figures["polls"]  # one query page a poll, counted by the simulator
     assert 0 < figures["aws_calls"] <= 1 + 2 * figures["polls"]  # counted by botocore's events
     assert figures["wall"] > 0
+
+
+def test_staffing_reads_cost_at_most_one_page_per_queue_per_cache_period(bench: Any, moto_endpoint: str) -> None:
+    """Issue 20's bench figure, small: callers waiting in several queues, each poll asking the
+    staffing cache for every waiting caller's queue; members pages counted from the simulator's log."""
+    figures = bench.staffing_calls(moto_endpoint, speed=60.0, queues=4, callers=80, minutes=3)
+    assert figures["gets"] >= 80 * 3  # every waiting caller's queue, on every poll
+    assert figures["pages"] > 0 and figures["busiest_queue_minute"] <= 1
+    assert figures["pages_per_queue_minute"] <= 60 / figures["cache_seconds"] + 0.01
+    assert figures["min_gap"] >= figures["cache_seconds"]

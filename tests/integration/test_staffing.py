@@ -6,6 +6,7 @@ known: the permission is missing (one warning per invocation), the budget or the
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 
 import pytest
@@ -63,6 +64,16 @@ def test_every_page_past_100_members_is_read_and_only_members_on_queue_count(wor
     assert staffing.lacking([spanish], None) == {spanish: 60}
     member = next(m for m in members if m.skills)
     assert member.skills == {spanish.lower(): 2.0} and member.languages == {french.lower(): 5.0}
+
+
+def test_an_inactive_skill_is_not_one_the_member_has(world):
+    sim, client, clock = world
+    queue = sim.add_queue("Sales")
+    spanish, billing = sim.add_skill("Spanish"), sim.add_skill("Billing")
+    sim.add_member(queue, skills={spanish: 4, billing: 2}, inactive=[billing])
+    staffing = StaffingCache(client, seconds=60, clock=clock).get(queue)
+    assert staffing is not None
+    assert staffing.serving([spanish], None) == 1 and staffing.serving([billing], None) == 0
 
 
 def test_a_bad_queue_id_is_never_sent_and_an_empty_queue_is_no_members(world):
@@ -146,18 +157,20 @@ def test_staffing_never_takes_the_last_share_of_the_rate_budget(world):
     for queue in queues:
         sim.add_member(queue)
     cache = StaffingCache(client, seconds=60, clock=clock)
-    known = sum(cache.get(queue) is not None for queue in queues)
+    known = [queue for queue in queues if cache.get(queue) is not None]
     per_minute = client.budget.per_minute
-    assert known == int(per_minute * STAFFING_BUDGET_SHARE)  # its own share of the minute, no more
-    assert sim.member_requests() == known
-    # Assignments spent the budget down to its reserve: staffing reads nothing more, even with share left.
+    assert len(known) == int(per_minute * STAFFING_BUDGET_SHARE)  # its own share of the minute, no more
+    assert sim.member_requests() == len(known)
+    # A minute on, assignments have spent the budget down to its reserve: a stale copy is served
+    # rather than refreshed, until it is two periods old.
     clock.now += 61
-    client.budget = RateBudget(300, clock=clock, sleep=clock.sleep)
-    for _ in range(per_minute - int(per_minute * ASSIGNMENT_RESERVE)):
+    while client.budget.room() - 1 >= math.ceil(per_minute * ASSIGNMENT_RESERVE):
         client.budget.acquire(client.deadline, "PATCH /api/v2/routing/conversations/{conversationId}")
     before = sim.member_requests()
-    assert cache.get(queues[-1]) is None and sim.member_requests() == before
-    assert client.budget.room() >= int(per_minute * ASSIGNMENT_RESERVE)  # left for assignments
+    stale = cache.get(known[0])
+    assert stale is not None and clock.now - stale.read_at > 60 and sim.member_requests() == before
+    clock.now = stale.read_at + 120
+    assert cache.get(known[0]) is not stale and sim.member_requests() == before + 1
 
 
 def test_both_functions_share_one_cache_per_container_built_from_the_settings(app, queue: str):

@@ -88,6 +88,9 @@ class SimMember:
     skills: dict[str, float] = field(default_factory=dict)
     languages: dict[str, float] = field(default_factory=dict)
     status_since: float = 0.0
+    # Skills listed with state "inactive" (UserRoutingSkill.state: "Activate or deactivate this
+    # routing skill"): still on the user, not used for routing.
+    inactive: set[str] = field(default_factory=set)
 
 
 # RoutingStatus.status values (SDK model RoutingStatus, PureCloudPlatformClientV2 269.0.0).
@@ -985,6 +988,7 @@ class GenesysSimulator:
         joined: bool = True,
         name: str | None = None,
         user_id: str | None = None,
+        inactive: Iterable[str] = (),
     ) -> str:
         """A member of `queue_id` with skills and languages (ids, or id -> proficiency; 5 when not
         given) in routing status `status`. Returns the user id."""
@@ -1011,6 +1015,7 @@ class GenesysSimulator:
                 skills=_proficiencies(skills),
                 languages=_proficiencies(languages),
                 status_since=self.clock(),
+                inactive=set(inactive),
             )
         return user_id
 
@@ -1052,8 +1057,10 @@ class GenesysSimulator:
 
     def deny_queue_members(self) -> None:
         """The OAuth client's role lacks every permission of QUEUE_MEMBERS_PERMISSIONS: 403 on every
-        members request, with the body Genesys gives a missing "Requires ANY permissions" (code
-        `missing.any.permissions`, the list of permissions in the message). Undo with allow_queue_members()."""
+        members request (RoutingApi.md: "Requires ANY permissions"). The body's code
+        `missing.any.permissions` and message are what public Genesys clients match on; the SDK
+        docs do not give the body, and skill-router reads only the status. Undo with
+        allow_queue_members()."""
         self.fail(
             "GET",
             QUEUE_MEMBERS_PATH,
@@ -1135,7 +1142,7 @@ class GenesysSimulator:
                     "id": skill_id,
                     "name": self.skills.get(skill_id, ""),
                     "proficiency": proficiency,
-                    "state": "active",
+                    "state": "inactive" if skill_id in member.inactive else "active",
                     "skillUri": f"/api/v2/routing/skills/{skill_id}",
                     "selfUri": f"/api/v2/users/{member.user_id}/routingskills/{skill_id}",
                 }

@@ -4,6 +4,7 @@ the rate budget, the reserve it leaves assignments, the period, and the per-invo
 from __future__ import annotations
 
 import logging
+import math
 
 import pytest
 
@@ -93,14 +94,26 @@ def test_the_period_is_the_setting_and_a_read_is_fresh_until_it_ends():
 
 
 @pytest.mark.parametrize("per_minute", [10, 60, 300, 1000])
-def test_staffing_spends_at_most_its_share_of_any_minute_and_leaves_the_reserve(per_minute: int):
+def test_staffing_spends_at_most_its_share_of_any_minute(per_minute: int):
     reader = Reader(per_minute)
     cache = StaffingCache(reader, seconds=60, clock=reader.clock)
     for i in range(per_minute * 2):
         cache.get(f"queue-{i}")
+    assert len(reader.reads) == int(reader.budget.per_minute * STAFFING_BUDGET_SHARE)
+
+
+def test_a_refresh_leaves_assignments_their_reserve_until_the_copy_is_two_periods_old():
+    reader = Reader(300)
+    cache = StaffingCache(reader, seconds=60, clock=reader.clock)
+    first = cache.get("q")
+    reader.now += 61
     allowed = reader.budget.per_minute
-    assert len(reader.reads) == min(int(allowed * STAFFING_BUDGET_SHARE), allowed - int(allowed * ASSIGNMENT_RESERVE))
-    assert reader.budget.room() >= allowed * ASSIGNMENT_RESERVE
+    while reader.budget.room() - 1 >= math.ceil(allowed * ASSIGNMENT_RESERVE):  # assignments spend the budget
+        reader.budget.acquire(reader.deadline, "PATCH")
+    assert cache.get("q") is first and reader.reads == ["q"]  # stale, the reserve kept
+    assert cache.get("never-read") is not None  # nothing known yet: read within the share
+    reader.now = first.read_at + 2 * 60
+    assert cache.get("q") is not first and reader.reads == ["q", "never-read", "q"]  # two periods: read
 
 
 def test_a_403_warns_once_per_invocation_and_other_errors_do_not_silence_the_guard(caplog: pytest.LogCaptureFixture):

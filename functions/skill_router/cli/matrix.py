@@ -124,11 +124,15 @@ def describe(rule: Rule) -> list[str]:
 
 
 UNSTAFFED_WORDS = {
-    "skip": "the part nobody can serve is withheld (the rest and the priority are applied), "
-    "and applied on a later poll once someone on queue has it",
-    "next_step": "it jumps to the first escalation step someone on queue can serve "
-    "(the steps jumped over never fire); with none, the unservable part is withheld as with skip",
-    "apply": "it is applied anyway (today's behaviour)",
+    "skip": [
+        "the part nobody can serve is withheld (the rest and the priority are applied),",
+        "and applied on a later poll once someone on queue has it.",
+    ],
+    "next_step": [
+        "it jumps to the first escalation step someone on queue can serve (the steps",
+        "jumped over never fire); with none, the unservable part is withheld as with skip.",
+    ],
+    "apply": ["it is applied anyway (the behaviour before the guard)."],
 }
 
 
@@ -140,7 +144,7 @@ def guard_words(rule: Rule) -> list[str]:
     return [
         f"  staffing guard: before adding a skill or setting a language, at least {who} on queue must meet",
         f"    the caller's whole requirement; if not (when_unstaffed: {rule.when_unstaffed}),",
-        f"    {UNSTAFFED_WORDS[rule.when_unstaffed]}.",
+        *(f"    {line}" for line in UNSTAFFED_WORDS[rule.when_unstaffed]),
         "    A priority is never withheld. What it adds that nobody on queue can serve for",
         "    UNSTAFFED_RELAX_SECONDS is removed once; what someone else set is never removed.",
     ]
