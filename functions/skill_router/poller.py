@@ -147,6 +147,8 @@ class Poller:
     _sweep_recorded: str | None = field(default=None, init=False, repr=False)
     # Legs whose rule has a step still to come, and when it falls due (epoch seconds).
     _due: dict[tuple[str, str | None], float] = field(default_factory=dict, init=False, repr=False)
+    # Of those, the legs due only for the staffing guard's look (guard.next_look): a due step goes first.
+    _looks: set[tuple[str, str | None]] = field(default_factory=set, init=False, repr=False)
 
     def run_invocation(self, deadline: Deadline, owner: str) -> dict[str, Any]:
         """All polls of one invocation under one lease; the lease is released however it ends."""
@@ -324,18 +326,23 @@ class Poller:
         rule = matrix.rule(rule_id) if rule_id and outcome.outcome in LADDER_OUTCOMES else None
         applied = max((int(a) for a in entry.get("steps_applied") or []), default=-1)
         after = min((step.after for step in rule.escalate if step.after > applied), default=None) if rule else None
-        at = None if after is None else found.waiting_since.timestamp() + after
+        step_at = None if after is None else found.waiting_since.timestamp() + after
         # The staffing guard's repairs ride the same path: a leg with withheld parts every poll, an
         # unstaffed requirement when its hysteresis runs out (guard.next_look).
         guard_at = next_look(entry, self.clock(), self.adapters.relax_seconds) if self.adapters.guard_on else None
-        if guard_at is not None:
-            at = guard_at if at is None else min(at, guard_at)
+        at = min((t for t in (step_at, guard_at) if t is not None), default=None)
         if at is None or not found.in_queue or found.left_queue:
             self._due.pop(key, None)
+            self._looks.discard(key)
             return
         self._due[key] = at
+        if step_at is None or (guard_at is not None and guard_at < step_at):
+            self._looks.add(key)
+        else:
+            self._looks.discard(key)
         while len(self._due) > FINISHED_CACHE_SIZE:
-            self._due.pop(next(iter(self._due)))
+            self._looks.discard(oldest := next(iter(self._due)))
+            self._due.pop(oldest)
 
     def _serve_due(
         self,
@@ -351,7 +358,8 @@ class Poller:
         page asks which of them still wait, and those are served now, wherever the sweep is.
         A new container knows none: their steps wait for the sweep (README, "Escalation")."""
         moment = now.timestamp()
-        due = sorted((at, key) for key, at in self._due.items() if at <= moment)[:DUE_PER_QUERY]
+        # Due steps first, then the guard's looks (a withheld part, a relax): each in order of time.
+        due = sorted(((key in self._looks, at), key) for key, at in self._due.items() if at <= moment)[:DUE_PER_QUERY]
         if not due or deadline.expired or not pages.due_page(deadline, self.sleep):
             return
         ids = list(dict.fromkeys(key[0] for _, key in due))
@@ -366,6 +374,7 @@ class Poller:
         for _, key in due:
             if key not in waiting:  # left the queue (or this leg of it): nothing more is due
                 self._due.pop(key, None)
+                self._looks.discard(key)
         self._serve(result.conversations, matrix, now, deadline, report)
 
     def discovery(self) -> DiscoveryBudget:

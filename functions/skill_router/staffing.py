@@ -159,11 +159,6 @@ class StaffingCache:
                 return fresh
             return self._refresh(key, queue_id)
 
-    def pages_spent(self) -> int:
-        """Members pages this cache read in the last 60 s."""
-        with self._lock:
-            return self._spent(self.clock())
-
     # --- internals ---------------------------------------------------------------------------
 
     def _fresh(self, key: str) -> Staffing | None:
@@ -197,8 +192,12 @@ class StaffingCache:
             return stale
         except GenesysError as exc:
             if exc.status == 403:
-                self._denied = deadline
+                with self._lock:  # queues read on other threads may meet the 403 too: one warning
+                    first = self._denied is not deadline
+                    self._denied = deadline
                 self._cached.pop(key, None)
+                if not first:
+                    return None
                 logger.warning(
                     f"the staffing guard is off: Genesys refused the queue members read (403); add "
                     f"{MEMBERS_PERMISSION} to the OAuth client's role (README Deploy step 1)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 
 import pytest
 
@@ -133,3 +134,24 @@ def test_a_403_warns_once_per_invocation_and_other_errors_do_not_silence_the_gua
     reader.now += 16
     reader.error = None
     assert cache.get("d") is not None
+
+
+def test_two_threads_meeting_the_403_at_once_warn_once(caplog: pytest.LogCaptureFixture):
+    reader = Reader()
+    cache = StaffingCache(reader, clock=reader.clock)
+    both_in = threading.Barrier(2)
+
+    def refused(queue_id: str) -> list[Member]:
+        reader.reads.append(queue_id)
+        both_in.wait(timeout=5)  # both reads are under way before either answer comes back
+        raise GenesysError("queue_members", 403, "missing.any.permissions")
+
+    reader.queue_members = refused  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING):
+        threads = [threading.Thread(target=cache.get, args=(q,)) for q in ("a", "b")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+    assert sorted(reader.reads) == ["a", "b"]
+    assert sum(MEMBERS_PERMISSION in r.getMessage() for r in caplog.records) == 1
