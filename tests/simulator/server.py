@@ -791,6 +791,9 @@ class GenesysSimulator:
                     "purpose": "acd",
                     "name": self.queues.get(leg.queue_id, ""),
                     "queueId": leg.queue_id,
+                    # SDK Participant.queue_name: "If present, the queue name that the communication
+                    # channel came in on".
+                    "queueName": self.queues.get(leg.queue_id, ""),
                     "attributes": {},
                     "conversationRoutingData": {
                         "queue": {"id": leg.queue_id, "selfUri": f"/api/v2/routing/queues/{leg.queue_id}"},

@@ -10,6 +10,7 @@
     skill-router report --since 24h [--until T] [--rule ID] [--format table|json|csv|html]
                                                     outcomes per rule and step beside the baseline
     skill-router doctor --stack NAME                is a deployed stack ready? exit 0 only when it is
+    skill-router why ID | --queue ID --stack NAME   why is this caller (everyone in this queue) still waiting?
 
 Exit codes: 0 ok, 1 invalid file or error, 2 usage, 3 nothing matched or recorded, 4 diff found changes,
 141 the reader of its output went away (`| head`; nothing is printed, as for other Unix tools).
@@ -41,6 +42,12 @@ def doctor(args: argparse.Namespace) -> int:
     from skill_router.cli import doctor as preflight  # imports the Genesys adapter: only for doctor
 
     return preflight.run(args)
+
+
+def why(args: argparse.Namespace) -> int:
+    from skill_router.cli import why as waiting  # imports the Genesys adapter: only for why
+
+    return waiting.why(args)
 
 
 class Parser(argparse.ArgumentParser):
@@ -138,7 +145,38 @@ def parser() -> argparse.ArgumentParser:
         help="read the function's settings from this environment instead of a stack (local runs, make doctor)",
     )
     p.set_defaults(run=doctor)
+    p = commands.add_parser(
+        "why",
+        help="why is this caller still waiting? its requirements, who set them, who on queue could take it",
+        description="For each waiting queue leg: its requested skills, language and priority and who set them "
+        "(a rule, a step, or someone else), how many members on queue could take it now and which requirement "
+        "excludes the rest, what the staffing guard withheld or relaxed, and the escalation steps applied and due. "
+        "Uses the stack's own OAuth client, changes nothing, never shows a caller's attribute values.",
+    )
+    p.add_argument("conversation", nargs="?", metavar="CONVERSATION_ID", help="the caller's conversation id")
+    p.add_argument("--queue", metavar="QUEUE_ID", help="everyone waiting in this queue, longest waiting first")
+    p.add_argument(
+        "--limit",
+        type=_limit,
+        default=10,
+        metavar="N",
+        help="with --queue: show at most N callers (1-100, default 10; one Genesys read each)",
+    )
+    p.add_argument("--stack", help="the CloudFormation stack name (reads its outputs and parameters)")
+    p.add_argument("--region", help="the stack's region (default: AWS_DEFAULT_REGION)")
+    p.add_argument(
+        "--env",
+        action="store_true",
+        help="read the function's settings from this environment instead of a stack (local runs)",
+    )
+    p.set_defaults(run=why)
     return top
+
+
+def _limit(text: str) -> int:
+    if not (text.strip().isdecimal() and text.strip().isascii() and 1 <= int(text) <= 100):
+        raise argparse.ArgumentTypeError(f"{_short(text)} is not a whole number from 1 to 100")
+    return int(text)
 
 
 def _seconds(text: str) -> int:

@@ -100,6 +100,9 @@ class LiveConversation:
     # 269.0.0): set by Architect's "Set Skill Expression Filters" or a person; skill-router never sends
     # one. The event models say an expression "takes priority over skills" (README, "Skill expressions").
     skill_expression: str | None = None
+    # The open ACD participant's queueName (SDK Participant.queue_name: "If present, the queue name
+    # that the communication channel came in on"): a label for `skill-router why`, never a key.
+    queue_name: str | None = None
 
     @property
     def in_queue(self) -> bool:
@@ -174,6 +177,7 @@ class GenesysClient:
         page_number: int,
         newest_first: bool = False,
         conversation_ids: Sequence[str] = (),
+        queue_id: str | None = None,
     ) -> QueryPage:
         """One page of the conversations waiting in a queue now that started on a UTC day the
         interval touches (the interval is matched by day: developer.genesys.cloud, Analytics >
@@ -183,7 +187,13 @@ class GenesysClient:
         `newest_first`: conversationStart descending (SDK ConversationQuery.order: "Sort the result
         set in ascending/descending order. Default is ascending"; orderBy conversationStart).
         `conversation_ids`: only these (a conversationId dimension predicate each, or'ed; the
-        dimension is in the SDK's ConversationDetailQueryPredicate enumeration)."""
+        dimension is in the SDK's ConversationDetailQueryPredicate enumeration).
+        `queue_id`: only callers waiting in that queue (`skill-router why --queue`): the open
+        interact segment's `queueId`, a SegmentDetailQueryPredicate dimension."""
+        in_queue = []
+        if queue_id is not None:
+            _path_id(queue_id, "queue id", "POST /api/v2/analytics/conversations/details/query")
+            in_queue = [_predicate("SegmentDetailQueryPredicate", "queueId", queue_id)]
         only = [
             _model(
                 "ConversationDetailQueryFilter",
@@ -215,6 +225,7 @@ class GenesysClient:
                         _predicate("SegmentDetailQueryPredicate", "purpose", "acd"),
                         _predicate("SegmentDetailQueryPredicate", "segmentType", "interact"),
                         _predicate("SegmentDetailQueryPredicate", "segmentEnd", None),
+                        *in_queue,
                     ],
                 )
             ],
@@ -691,6 +702,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
     language_id: str | None = None
     queue_entered: datetime | None = None
     skill_expression: str | None = None
+    queue_name: str | None = None
     for participant in conversation.participants or []:
         values = {str(k): str(v) for k, v in (participant.attributes or {}).items() if v is not None}
         # The caller's participant data is authoritative; others may carry stale copies.
@@ -709,6 +721,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
             skill_expression = (getattr(routing, "skill_expression", None) or None) if routing else None
             participant_id = participant.id
             queue_entered = _aware(getattr(participant, "start_time", None))
+            queue_name = getattr(participant, "queue_name", None) or None
     attributes.update(customer)
     return LiveConversation(
         conversation_id=conversation_id,
@@ -722,6 +735,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
         started=_aware(getattr(conversation, "start_time", None)),
         queue_entered=queue_entered,
         skill_expression=skill_expression,
+        queue_name=queue_name,
     )
 
 
