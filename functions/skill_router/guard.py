@@ -65,20 +65,22 @@ class Guarded:
     def fields(self, prior: dict[str, Any] | None) -> dict[str, Any]:
         """What the ledger keeps of the decision: a first sight's `guard`, and the withheld parts
         (added to those withheld before on the leg)."""
-        if self.decision is None:
-            return {}
         out: dict[str, Any] = {}
-        if self.plan.rule_included:
+        if self.decision is not None and self.plan.rule_included:
             out["guard"] = self.decision
-        # A step that removes a skill, or sets a language, supersedes what was withheld before it.
+        # A step that removes a skill, or sets a language, supersedes what was withheld before it,
+        # also when it adds nothing (the guard then had nothing to check: `decision` None).
         removed = {s.lower() for step in self.plan.due for s in step.remove_skill_ids}
         relanguaged = any(step.language_id is not None for step in self.plan.due)
-        earlier = [s for s in (prior or {}).get("skills_withheld") or [] if s.lower() not in removed]
-        earlier_language = "" if relanguaged else (prior or {}).get("language_withheld") or ""
+        prior_skills = list((prior or {}).get("skills_withheld") or [])
+        prior_language = (prior or {}).get("language_withheld") or ""
+        earlier = [s for s in prior_skills if s.lower() not in removed]
+        earlier_language = "" if relanguaged else prior_language
         if (
             self.parts_withheld
-            or self.plan.rule_included
-            or earlier != list((prior or {}).get("skills_withheld") or [])
+            or (self.decision is not None and self.plan.rule_included)
+            or earlier != prior_skills
+            or earlier_language != prior_language
         ):
             out["skills_withheld"] = _merge(earlier, self.skills_withheld)
             out["language_withheld"] = self.language_withheld or earlier_language

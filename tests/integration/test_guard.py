@@ -167,3 +167,25 @@ def test_with_the_guard_off_the_rule_applies_as_before_and_no_member_is_read(rul
     assert app.sim.member_requests() == 0
     entry = app.ledger(conversation)
     assert entry and "guard" not in entry
+
+
+def test_a_withheld_skill_a_later_step_removes_is_never_added_back(app: App, queue: str):
+    """Attack (review of issue 20): a step that only removes the withheld skill (and raises the
+    priority) adds nothing, so the guard has nothing to check; the withheld skill must still be
+    dropped from `skills_withheld`, else staff arriving later brings back what the ladder removed."""
+    steps = "    escalate:\n      - after: 60\n        remove_skills: [Billing]\n        routing_priority: 20\n"
+    app.upload_matrix(RULE.format(when="skip", steps=steps))
+    staff(app, queue, skills=(TECH,))
+    conversation = waiting(app, queue)
+    app.invoke()
+    entry = app.ledger(conversation)
+    assert entry and entry["skills_withheld"] == [BILLING]
+    later(70)
+    assert app.invoke()["polls"][0]["escalation_steps"] == 1
+    assert app.sim.routing(conversation) == ([], 20)
+    entry = app.ledger(conversation)
+    assert entry and entry["skills_withheld"] == [], "the step removed Billing: it is no longer withheld"
+    staff(app, queue, skills=(BILLING,))  # someone with Billing comes on queue
+    later(70 + 61)
+    assert app.invoke()["polls"][0]["withheld_applied"] == 0
+    assert app.sim.routing(conversation) == ([], 20), "Billing came back after the step removed it"
