@@ -177,6 +177,27 @@ class Repair:
     def change(self) -> RoutingChange | None:
         return change_between(self.before, self.after) if self.kind != "note" else None
 
+    def onto(self, live: Routing, entry: dict[str, Any]) -> Repair:
+        """The repair made on the routing the leg has now (`live`, read just before the PATCH),
+        not on the one our last write left: only the repair's own parts change. A skill or
+        language someone else set since (a person, a flow) is kept, a language of theirs is not
+        replaced by a withheld one, and what they set is recorded (`requirements_others`) so
+        that it is never taken for ours and relaxed later."""
+        if self.kind == "note":
+            return self
+        theirs = added_parts(self.before, live)
+        parts = list(self.parts)
+        if self.kind == "withheld_applied":
+            if (live.language_id or "").lower() != (self.before.language_id or "").lower():
+                parts = [p for p in parts if not p.startswith(LANGUAGE_PART)]
+            after = with_parts(live, parts)
+        else:
+            after = without(live, parts, self.after.language_id)
+        fields = dict(self.fields)
+        if theirs:
+            fields["requirements_others"] = _merge(list(entry.get("requirements_others") or []), theirs)
+        return replace(self, before=live, after=after, fields=fields, parts=tuple(parts))
+
 
 def ledger_routing(entry: dict[str, Any]) -> Routing | None:
     """The routing skill-router's last write left on the leg (None: the ledger does not say)."""
@@ -246,7 +267,8 @@ def ours(entry: dict[str, Any], routing: Routing) -> list[str]:
     parts applied later): what the caller did not have when first seen. Anything else was set by
     someone else (the flow, Architect, a person) and is never removed."""
     before = Routing(tuple(entry.get("skills_before") or ()), None, entry.get("language_before") or None)
-    return added_parts(before, routing)
+    others = {p.lower() for p in entry.get("requirements_others") or []}
+    return [p for p in added_parts(before, routing) if p.lower() not in others]
 
 
 def relax_due(entry: dict[str, Any], staffing: Staffing | None, now: datetime, hysteresis: float) -> Repair | None:

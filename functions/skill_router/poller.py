@@ -67,6 +67,7 @@ _REMEMBERED = (
     "unstaffed_since",
     "relaxed_at",
     "relax_blocked_by",
+    "requirements_others",
 )
 REPORTED = ("applied", "unchanged", "gone", "failed", "retry", "no_match", "no_rule", "pending", "done")
 

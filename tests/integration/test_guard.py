@@ -189,3 +189,52 @@ def test_a_withheld_skill_a_later_step_removes_is_never_added_back(app: App, que
     later(70 + 61)
     assert app.invoke()["polls"][0]["withheld_applied"] == 0
     assert app.sim.routing(conversation) == ([], 20), "Billing came back after the step removed it"
+
+
+def test_a_skill_a_person_added_after_our_write_survives_a_relax(rule: App, queue: str):
+    """Attack (review of issue 20): the README promises a requirement someone else set is never
+    removed. A supervisor adds Technical after skill-router's write; the relax of Billing must not
+    drop it (the PATCH's skillIds replaces the whole list)."""
+    app = rule
+    (agent,) = staff(app, queue, skills=(BILLING, TECH))
+    staff(app, queue, skills=(TECH,))
+    conversation = waiting(app, queue)
+    app.invoke()
+    assert app.sim.routing(conversation) == ([BILLING], 10)
+    app.sim.patch_routing(conversation, {"skillIds": [BILLING, TECH]})  # a person adds Technical
+    app.sim.set_member(queue, agent, status="OFF_QUEUE")  # the only Billing agent logs off
+    later(61)
+    app.invoke()
+    later(61 + 62)
+    assert app.invoke()["polls"][0]["requirements_relaxed"] == 1
+    assert app.sim.routing(conversation) == ([TECH], 10), "the person's Technical was removed by the relax"
+
+
+def test_a_skill_a_person_added_after_our_write_survives_a_withheld_part_applied(rule: App, queue: str):
+    app = rule
+    staff(app, queue, skills=(TECH,))
+    conversation = waiting(app, queue)
+    app.invoke()
+    assert app.sim.routing(conversation) == ([], 10)
+    app.sim.patch_routing(conversation, {"skillIds": [TECH]})  # a person adds Technical
+    staff(app, queue, skills=(BILLING, TECH))
+    later(61)
+    assert app.invoke()["polls"][0]["withheld_applied"] == 1
+    assert sorted(app.sim.routing(conversation)[0]) == sorted([TECH, BILLING]), "the person's Technical was dropped"
+
+
+def test_a_caller_transferred_before_a_repair_gets_no_patch_on_the_old_leg(rule: App, queue: str):
+    app = rule
+    other_queue = app.sim.add_queue("Other")
+    staff(app, queue, skills=(TECH,))
+    conversation = waiting(app, queue)
+    app.invoke()
+    staff(app, queue, skills=(BILLING,))
+    sent = len(bodies(app, conversation))
+    # Discovery still names the old leg (its page was read first); the transfer lands before the repair.
+    members = "/api/v2/routing/queues/" + queue + "/members"
+    app.sim.hook("GET", members, lambda: app.sim.transfer(conversation, other_queue), stage="before")
+    later(61)
+    assert app.invoke()["polls"][0]["withheld_applied"] == 0
+    added = [body for body in bodies(app, conversation)[sent:] if BILLING in list(body.get("skillIds") or [])]
+    assert added == [], "a repair meant for the old leg PATCHed the caller's new one"
