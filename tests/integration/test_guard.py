@@ -238,3 +238,18 @@ def test_a_caller_transferred_before_a_repair_gets_no_patch_on_the_old_leg(rule:
     assert app.invoke()["polls"][0]["withheld_applied"] == 0
     added = [body for body in bodies(app, conversation)[sent:] if BILLING in list(body.get("skillIds") or [])]
     assert added == [], "a repair meant for the old leg PATCHed the caller's new one"
+
+
+def test_a_queue_of_1000_members_never_takes_more_than_the_staffing_share_of_the_budget(rule: App, queue: str):
+    """Attack (review of issue 20): README "never at the assignments' expense": the members reads
+    spend at most 20% of GENESYS_REQUESTS_PER_MINUTE in any 60 s. 1,000 members are 10 pages; at 30
+    requests a minute the share is 6: the queue's staffing is unknown (the rule applies as before),
+    and its read never eats the assignments' budget."""
+    app = rule
+    app.set(GENESYS_REQUESTS_PER_MINUTE="30")
+    for _ in range(1000):
+        app.sim.add_member(queue, skills=(BILLING,))
+    conversation = waiting(app, queue)
+    poll = app.invoke()["polls"][0]
+    assert app.sim.member_requests() <= 6, "the members read took more than its 20% share of the minute"
+    assert poll["applied"] == 1 and app.sim.routing(conversation) == ([BILLING], 10)
