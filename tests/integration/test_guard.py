@@ -7,6 +7,7 @@ the staffing cache's clocks move together (`later`)."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
@@ -253,3 +254,19 @@ def test_a_queue_of_1000_members_never_takes_more_than_the_staffing_share_of_the
     poll = app.invoke()["polls"][0]
     assert app.sim.member_requests() <= 6, "the members read took more than its 20% share of the minute"
     assert poll["applied"] == 1 and app.sim.routing(conversation) == ([BILLING], 10)
+
+
+def test_members_failing_with_5xx_apply_rules_as_before_and_never_fail_a_poll(rule: App, queue: str, caplog):
+    """Attack (review of issue 20): Genesys answering 503 to every members read: each rule applies
+    as written (`guard: unknown`), nothing fails, and a poll warns about the queue, not per caller."""
+    app = rule
+    app.sim.fail("GET", r"/api/v2/routing/queues/[^/]+/members", 503, count=None)
+    conversations = [waiting(app, queue) for _ in range(3)]
+    with caplog.at_level(logging.WARNING):
+        result = app.invoke()
+    poll = result["polls"][0]
+    assert result["status"] == "ok" and poll["applied"] == 3 and poll["failed"] == 0 and poll["retry"] == 0
+    assert all(app.sim.routing(c) == ([BILLING], 10) for c in conversations)
+    assert all((app.ledger(c) or {}).get("guard") == "unknown" for c in conversations)
+    warned = [r for r in caplog.records if "queue members could not be read" in r.getMessage()]
+    assert len(warned) == 1, "one warning for the queue, not one per caller"
