@@ -191,9 +191,13 @@ class Repair:
             if (live.language_id or "").lower() != (self.before.language_id or "").lower():
                 parts = [p for p in parts if not p.startswith(LANGUAGE_PART)]
             after = with_parts(live, parts)
-        else:
+        else:  # only what the leg still has is removed (and counted): a person may have removed it
+            have = {s.lower() for s in live.skill_ids} | {(LANGUAGE_PART + (live.language_id or "")).lower()}
+            parts = [p for p in parts if p.lower() in have]
             after = without(live, parts, self.after.language_id)
         fields = dict(self.fields)
+        if self.kind == "relaxed":
+            fields["relaxed"] = parts
         if theirs:
             fields["requirements_others"] = _merge(list(entry.get("requirements_others") or []), theirs)
         return replace(self, before=live, after=after, fields=fields, parts=tuple(parts))

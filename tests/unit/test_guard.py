@@ -487,3 +487,19 @@ def test_a_repair_is_made_on_the_routing_the_leg_has_now_and_keeps_what_others_s
     assert ours({**entry, **made.fields, "skills_after": [BILLING, TECH]}, Routing((BILLING, TECH), 10, ENGLISH)) == [
         BILLING
     ], "what they set is never taken for ours"
+
+
+def test_a_relax_counts_only_what_the_leg_still_has():
+    entry = {
+        "outcome": "applied",
+        "skills_before": [],
+        "skills_after": [BILLING, TECH],
+        "language_before": "",
+        "language_after": "",
+        "unstaffed_since": int(T0.timestamp()) - 100,
+    }
+    staffing = Staffing(QUEUE, (agent("a", TECH),), 0.0)
+    repair = relax_due(entry, staffing, T0, 60)
+    assert repair is not None and repair.parts == (BILLING,)
+    made = repair.onto(Routing((TECH,), 10, None), entry)  # a person removed Billing already
+    assert made.change is None and made.parts == () and made.fields["relaxed"] == []
