@@ -65,20 +65,22 @@ class Guarded:
     def fields(self, prior: dict[str, Any] | None) -> dict[str, Any]:
         """What the ledger keeps of the decision: a first sight's `guard`, and the withheld parts
         (added to those withheld before on the leg)."""
-        if self.decision is None:
-            return {}
         out: dict[str, Any] = {}
-        if self.plan.rule_included:
+        if self.decision is not None and self.plan.rule_included:
             out["guard"] = self.decision
-        # A step that removes a skill, or sets a language, supersedes what was withheld before it.
+        # A step that removes a skill, or sets a language, supersedes what was withheld before it,
+        # also when it adds nothing (the guard then had nothing to check: `decision` None).
         removed = {s.lower() for step in self.plan.due for s in step.remove_skill_ids}
         relanguaged = any(step.language_id is not None for step in self.plan.due)
-        earlier = [s for s in (prior or {}).get("skills_withheld") or [] if s.lower() not in removed]
-        earlier_language = "" if relanguaged else (prior or {}).get("language_withheld") or ""
+        prior_skills = list((prior or {}).get("skills_withheld") or [])
+        prior_language = (prior or {}).get("language_withheld") or ""
+        earlier = [s for s in prior_skills if s.lower() not in removed]
+        earlier_language = "" if relanguaged else prior_language
         if (
             self.parts_withheld
-            or self.plan.rule_included
-            or earlier != list((prior or {}).get("skills_withheld") or [])
+            or (self.decision is not None and self.plan.rule_included)
+            or earlier != prior_skills
+            or earlier_language != prior_language
         ):
             out["skills_withheld"] = _merge(earlier, self.skills_withheld)
             out["language_withheld"] = self.language_withheld or earlier_language
@@ -175,6 +177,31 @@ class Repair:
     def change(self) -> RoutingChange | None:
         return change_between(self.before, self.after) if self.kind != "note" else None
 
+    def onto(self, live: Routing, entry: dict[str, Any]) -> Repair:
+        """The repair made on the routing the leg has now (`live`, read just before the PATCH),
+        not on the one our last write left: only the repair's own parts change. A skill or
+        language someone else set since (a person, a flow) is kept, a language of theirs is not
+        replaced by a withheld one, and what they set is recorded (`requirements_others`) so
+        that it is never taken for ours and relaxed later."""
+        if self.kind == "note":
+            return self
+        theirs = added_parts(self.before, live)
+        parts = list(self.parts)
+        if self.kind == "withheld_applied":
+            if (live.language_id or "").lower() != (self.before.language_id or "").lower():
+                parts = [p for p in parts if not p.startswith(LANGUAGE_PART)]
+            after = with_parts(live, parts)
+        else:  # only what the leg still has is removed (and counted): a person may have removed it
+            have = {s.lower() for s in live.skill_ids} | {(LANGUAGE_PART + (live.language_id or "")).lower()}
+            parts = [p for p in parts if p.lower() in have]
+            after = without(live, parts, self.after.language_id)
+        fields = dict(self.fields)
+        if self.kind == "relaxed":
+            fields["relaxed"] = parts
+        if theirs:
+            fields["requirements_others"] = _merge(list(entry.get("requirements_others") or []), theirs)
+        return replace(self, before=live, after=after, fields=fields, parts=tuple(parts))
+
 
 def ledger_routing(entry: dict[str, Any]) -> Routing | None:
     """The routing skill-router's last write left on the leg (None: the ledger does not say)."""
@@ -244,7 +271,8 @@ def ours(entry: dict[str, Any], routing: Routing) -> list[str]:
     parts applied later): what the caller did not have when first seen. Anything else was set by
     someone else (the flow, Architect, a person) and is never removed."""
     before = Routing(tuple(entry.get("skills_before") or ()), None, entry.get("language_before") or None)
-    return added_parts(before, routing)
+    others = {p.lower() for p in entry.get("requirements_others") or []}
+    return [p for p in added_parts(before, routing) if p.lower() not in others]
 
 
 def relax_due(entry: dict[str, Any], staffing: Staffing | None, now: datetime, hysteresis: float) -> Repair | None:

@@ -8,7 +8,7 @@ PATCHes, records and emails. docs/design.md, "Escalation" and "Escalation in the
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from skill_router.escalation import Routing, due_steps, plan, waited_seconds
@@ -92,10 +92,13 @@ def guard_repairs(
     rule = matrix.rule(prior.get("rule_id"))
     min_staffed = rule.min_staffed if rule is not None else 1
     hysteresis = adapters.relax_seconds
+    # The hysteresis in DynamoDB's time, like every claim: `unstaffed_since` written by a container
+    # whose clock runs an hour slow (or fast) must neither skip it nor hold a relax for an hour.
+    shared = now + timedelta(seconds=adapters.store.clock_offset())
 
     def decide(entry: dict[str, Any]) -> Repair | None:
         if rule is not None and rule.min_staffed <= 0:
             return None
-        return withheld_due(entry, staffing, min_staffed, now) or relax_due(entry, staffing, now, hysteresis)
+        return withheld_due(entry, staffing, min_staffed, now) or relax_due(entry, staffing, shared, hysteresis)
 
     return mend(adapters, Leg(found.conversation_id, found.leg, found.queue_entered), prior, decide, now)

@@ -18,8 +18,8 @@ from typing import Any
 
 from skill_router.emails import AWS_ERRORS, Email, rule_email, send_all, step_email
 from skill_router.errors import OutOfTime
-from skill_router.escalation import Plan, step_log
-from skill_router.genesys.client import GenesysClient
+from skill_router.escalation import Plan, Routing, step_log
+from skill_router.genesys.client import GenesysClient, LiveConversation
 from skill_router.genesys.errors import GenesysError
 from skill_router.guard import Guarded, Repair, guard_plan
 from skill_router.ids import is_genesys_id
@@ -292,6 +292,15 @@ def mend(
         repair = decide(fresh)
         if repair is None or repair.kind == "note":  # another handler did it (or the ledger moved on)
             return Outcome(cid, "done", final=True, rule_id=fresh.get("rule_id"), stale=True)
+        if not adapters.settings.dry_run:
+            # One GET: the PATCH's skillIds replaces the whole list, so it is built on what the leg
+            # has now (a skill a person added since our last write stays), and a caller who left
+            # this leg (answered, transferred: a new leg) gets no PATCH meant for the old one.
+            live = adapters.genesys.get_conversation(cid)
+            if live is None or _left(leg, live, fresh.get("queue_id")):
+                adapters.store.note(cid, leg.leg, left_queue=True)
+                return Outcome(cid, "done", final=True, rule_id=fresh.get("rule_id"), reason="left the queue")
+            repair = repair.onto(Routing(live.skill_ids, live.priority, live.language_id), fresh)
         change = repair.change
         if change is not None and not adapters.settings.dry_run:
             skills = list(change.skill_ids) if change.skill_ids is not None else None
@@ -336,6 +345,15 @@ def mend(
     finally:
         with contextlib.suppress(*AWS_ERRORS):  # else the claim lapses with this invocation
             adapters.store.release_mend(cid, leg.leg, owner)
+
+
+def _left(leg: Leg, live: LiveConversation | None, queue_id: str | None) -> bool:
+    """The caller no longer waits in this leg: gone, answered, or in another leg (a transfer)."""
+    if live is None or not live.in_queue:
+        return True
+    if is_genesys_id(leg.leg) and live.participant_id is not None:
+        return live.participant_id.lower() != str(leg.leg).lower()
+    return bool(queue_id) and str(live.queue_id).lower() != str(queue_id).lower()
 
 
 BUSY_MENDING = "another handler is repairing this leg; the guard's repair waits for the next poll"

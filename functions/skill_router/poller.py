@@ -67,6 +67,7 @@ _REMEMBERED = (
     "unstaffed_since",
     "relaxed_at",
     "relax_blocked_by",
+    "requirements_others",
 )
 REPORTED = ("applied", "unchanged", "gone", "failed", "retry", "no_match", "no_rule", "pending", "done")
 
@@ -329,7 +330,11 @@ class Poller:
         step_at = None if after is None else found.waiting_since.timestamp() + after
         # The staffing guard's repairs ride the same path: a leg with withheld parts every poll, an
         # unstaffed requirement when its hysteresis runs out (guard.next_look).
-        guard_at = next_look(entry, self.clock(), self.adapters.relax_seconds) if self.adapters.guard_on else None
+        guard_at = None
+        if self.adapters.guard_on:  # `unstaffed_since` is in DynamoDB's time; `at` is in this container's
+            offset = self.adapters.store.clock_offset()
+            look = next_look(entry, self.clock() + offset, self.adapters.relax_seconds)
+            guard_at = None if look is None else look - offset
         at = min((t for t in (step_at, guard_at) if t is not None), default=None)
         if at is None or not found.in_queue or found.left_queue:
             self._due.pop(key, None)

@@ -108,7 +108,7 @@ class MembersReader(Protocol):
     budget: RateBudget
     deadline: Deadline
 
-    def queue_members(self, queue_id: str) -> list[Member]: ...
+    def queue_members(self, queue_id: str, more: Callable[[], bool] | None = None) -> list[Member]: ...
 
 
 class StaffingCache:
@@ -185,10 +185,26 @@ class StaffingCache:
             return stale
         with self._lock:
             self._pages.append((now, 1))  # the first page, taken before the read (threads share the share)
+
+        def more() -> bool:
+            """Each page after the first is taken from the share like the first, before it is read:
+            a queue of 1,000 members (10 pages) never spends more than the share of a minute."""
+            moment = self.clock()
+            if not self._room(moment, keep_reserve=not overdue) or not deadline.allows(MIN_SECONDS_TO_REFRESH):
+                return False
+            with self._lock:
+                self._pages.append((moment, 1))
+            return True
+
         try:
-            members = self.genesys.queue_members(queue_id)
-        except OutOfTime:
+            members = self.genesys.queue_members(queue_id, more)
+        except OutOfTime as exc:
             self._failed[key] = now
+            logger.warning(
+                "queue members not read whole within the staffing share of the budget or the time; "
+                "staffing unknown for this queue",
+                extra={"queue_id": queue_id, "reason": str(exc)},
+            )
             return stale
         except GenesysError as exc:
             if exc.status == 403:
@@ -210,10 +226,6 @@ class StaffingCache:
                 extra={"queue_id": queue_id, "status": exc.status, "reason": str(exc)},
             )
             return stale
-        extra_pages = max(1, math.ceil(len(members) / MEMBERS_PAGE_SIZE)) - 1
-        if extra_pages:
-            with self._lock:
-                self._pages.append((now, extra_pages))
         staffing = Staffing(queue_id=key, members=tuple(members), read_at=self.clock())
         self._cached[key] = staffing
         self._failed.pop(key, None)

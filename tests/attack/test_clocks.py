@@ -11,8 +11,9 @@ import pytest
 from skill_router.poller import Poller
 from skill_router.store import StateStore
 from skill_router.store.claims import LEASE
-from tests.attack.helpers import EVENT_HANDLER, acd_start, spawn
+from tests.attack.helpers import EVENT_HANDLER, acd_start, results, spawn
 from tests.integration.conftest import App, await_holds_lapsed, queued
+from tests.integration.test_guard import later
 
 HOUR = 3600.0
 QUERY = "/api/v2/analytics/conversations/details/query"
@@ -160,3 +161,50 @@ def test_the_scheduled_run_after_a_crashed_run_is_not_locked_out(
     assert not LEASE.held(lease, started + 60), (
         f"the lease ({lease['lease_expires']}) still holds when the next scheduled run starts ({started + 60:.0f})"
     )
+
+
+GUARDED_RULE = """
+skill_matrix:
+  - id: billing
+    intent_keyword: billing
+    skills: [{billing}]
+    routing_priority: 10
+"""
+
+
+def _unstaffed_by_a_skewed_container(app: App, queue: str, skew: float) -> str:
+    """A caller whose Billing (skill-router's) nobody on queue can serve any more, first seen so
+    by a container whose clock is `skew` s off (it writes `unstaffed_since`)."""
+    from tests.integration.conftest import BILLING, TECH, minutes_ago, staff
+
+    app.set(STAFFING_GUARD="on", UNSTAFFED_RELAX_SECONDS="60")
+    app.upload_matrix(GUARDED_RULE.format(billing=BILLING))
+    (agent,) = staff(app, queue, skills=(BILLING, TECH))
+    staff(app, queue, skills=(TECH,))
+    # Waiting two hours, so a container an hour slow still finds the caller in its query window.
+    conversation = app.sim.add_conversation(queue_id=queue, attributes={"intent": "billing"}, start=minutes_ago(120))
+    assert results([spawn(app, STAFFING_GUARD="on")])[0]["status"] == "ok"
+    assert app.sim.routing(conversation) == ([BILLING], 10)
+    app.sim.set_member(queue, agent, status="OFF_QUEUE")  # the only Billing agent logs off
+    assert results([spawn(app, skew=skew, STAFFING_GUARD="on", UNSTAFFED_RELAX_SECONDS="60")])[0]["status"] == "ok"
+    entry = app.ledger(conversation)
+    assert entry and entry.get("unstaffed_since"), "the skewed container saw nobody serving Billing"
+    return conversation
+
+
+def test_unstaffed_since_written_by_a_slow_clock_does_not_relax_before_the_hysteresis(app: App, queue: str):
+    conversation = _unstaffed_by_a_skewed_container(app, queue, -HOUR)
+    assert float(app.ledger(conversation)["unstaffed_since"]) >= time.time() - 60, "written an hour in the past"
+    report = app.invoke()
+    assert report["polls"][0]["requirements_relaxed"] == 0, "relaxed at once: the hysteresis was skipped"
+    later(62)
+    assert app.invoke()["polls"][0]["requirements_relaxed"] == 1
+
+
+def test_unstaffed_since_written_by_a_fast_clock_does_not_hold_a_relax_for_an_hour(app: App, queue: str):
+    conversation = _unstaffed_by_a_skewed_container(app, queue, HOUR)
+    assert float(app.ledger(conversation)["unstaffed_since"]) <= time.time() + 5, "written an hour ahead"
+    assert app.invoke()["polls"][0]["requirements_relaxed"] == 0, "not before the hysteresis"
+    later(62)  # this container's next polls, a minute on
+    assert app.invoke()["polls"][0]["requirements_relaxed"] == 1, "a fast clock held the relax back"
+    assert app.sim.routing(conversation) == ([], 10)

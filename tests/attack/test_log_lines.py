@@ -61,3 +61,24 @@ def test_the_sdk_s_own_error_printing_is_off():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.stdout.split() == ["True", "False", "None", "[]"], done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_the_staffing_guard_logs_no_member_name_token_or_caller_value(app: App, queue: str, level: str):
+    """Review of issue 20: the members read brings every agent's name; the guard's lines (a skill
+    withheld, a members read refused) must carry ids only, at every level."""
+    from tests.integration.conftest import BILLING, CLIENT_SECRET, TECH
+
+    app.upload_matrix(f"skill_matrix:\n  - id: billing\n    intent_keyword: billing\n    skills: [{BILLING}]\n")
+    app.sim.add_member(queue, skills=(TECH,), name="Zelda Quartermain-Canary")
+    conversation = app.sim.add_conversation(
+        queue_id=queue, attributes={"intent": "billing", "account": "acct-canary-7731"}, start=None
+    )
+    out, err = lines_of(app, STAFFING_GUARD="on", POWERTOOLS_LOG_LEVEL=level, AWS_LAMBDA_LOG_LEVEL=level)
+    documents(out), documents(err)
+    text = "\n".join(out + err)
+    assert conversation in text, "the run logged about the caller"
+    for secret in ("Zelda", "Quartermain", "acct-canary-7731", CLIENT_SECRET, "Bearer "):
+        assert secret not in text, f"{secret!r} in the function's log"
+    assert "rule's additions withheld" in text, "the guard withheld Billing (nobody on queue has it)"
+    assert app.sim.tokens and not any(token in text for token in app.sim.tokens), "a token in the log"

@@ -7,6 +7,7 @@ the staffing cache's clocks move together (`later`)."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
@@ -167,3 +168,105 @@ def test_with_the_guard_off_the_rule_applies_as_before_and_no_member_is_read(rul
     assert app.sim.member_requests() == 0
     entry = app.ledger(conversation)
     assert entry and "guard" not in entry
+
+
+def test_a_withheld_skill_a_later_step_removes_is_never_added_back(app: App, queue: str):
+    """Attack (review of issue 20): a step that only removes the withheld skill (and raises the
+    priority) adds nothing, so the guard has nothing to check; the withheld skill must still be
+    dropped from `skills_withheld`, else staff arriving later brings back what the ladder removed."""
+    steps = "    escalate:\n      - after: 60\n        remove_skills: [Billing]\n        routing_priority: 20\n"
+    app.upload_matrix(RULE.format(when="skip", steps=steps))
+    staff(app, queue, skills=(TECH,))
+    conversation = waiting(app, queue)
+    app.invoke()
+    entry = app.ledger(conversation)
+    assert entry and entry["skills_withheld"] == [BILLING]
+    later(70)
+    assert app.invoke()["polls"][0]["escalation_steps"] == 1
+    assert app.sim.routing(conversation) == ([], 20)
+    entry = app.ledger(conversation)
+    assert entry and entry["skills_withheld"] == [], "the step removed Billing: it is no longer withheld"
+    staff(app, queue, skills=(BILLING,))  # someone with Billing comes on queue
+    later(70 + 61)
+    assert app.invoke()["polls"][0]["withheld_applied"] == 0
+    assert app.sim.routing(conversation) == ([], 20), "Billing came back after the step removed it"
+
+
+def test_a_skill_a_person_added_after_our_write_survives_a_relax(rule: App, queue: str):
+    """Attack (review of issue 20): the README promises a requirement someone else set is never
+    removed. A supervisor adds Technical after skill-router's write; the relax of Billing must not
+    drop it (the PATCH's skillIds replaces the whole list)."""
+    app = rule
+    (agent,) = staff(app, queue, skills=(BILLING, TECH))
+    staff(app, queue, skills=(TECH,))
+    conversation = waiting(app, queue)
+    app.invoke()
+    assert app.sim.routing(conversation) == ([BILLING], 10)
+    app.sim.patch_routing(conversation, {"skillIds": [BILLING, TECH]})  # a person adds Technical
+    app.sim.set_member(queue, agent, status="OFF_QUEUE")  # the only Billing agent logs off
+    later(61)
+    app.invoke()
+    later(61 + 62)
+    assert app.invoke()["polls"][0]["requirements_relaxed"] == 1
+    assert app.sim.routing(conversation) == ([TECH], 10), "the person's Technical was removed by the relax"
+
+
+def test_a_skill_a_person_added_after_our_write_survives_a_withheld_part_applied(rule: App, queue: str):
+    app = rule
+    staff(app, queue, skills=(TECH,))
+    conversation = waiting(app, queue)
+    app.invoke()
+    assert app.sim.routing(conversation) == ([], 10)
+    app.sim.patch_routing(conversation, {"skillIds": [TECH]})  # a person adds Technical
+    staff(app, queue, skills=(BILLING, TECH))
+    later(61)
+    assert app.invoke()["polls"][0]["withheld_applied"] == 1
+    assert sorted(app.sim.routing(conversation)[0]) == sorted([TECH, BILLING]), "the person's Technical was dropped"
+
+
+def test_a_caller_transferred_before_a_repair_gets_no_patch_on_the_old_leg(rule: App, queue: str):
+    app = rule
+    other_queue = app.sim.add_queue("Other")
+    staff(app, queue, skills=(TECH,))
+    conversation = waiting(app, queue)
+    app.invoke()
+    staff(app, queue, skills=(BILLING,))
+    sent = len(bodies(app, conversation))
+    # Discovery still names the old leg (its page was read first); the transfer lands before the repair.
+    members = "/api/v2/routing/queues/" + queue + "/members"
+    app.sim.hook("GET", members, lambda: app.sim.transfer(conversation, other_queue), stage="before")
+    later(61)
+    assert app.invoke()["polls"][0]["withheld_applied"] == 0
+    added = [body for body in bodies(app, conversation)[sent:] if BILLING in list(body.get("skillIds") or [])]
+    assert added == [], "a repair meant for the old leg PATCHed the caller's new one"
+
+
+def test_a_queue_of_1000_members_never_takes_more_than_the_staffing_share_of_the_budget(rule: App, queue: str):
+    """Attack (review of issue 20): README "never at the assignments' expense": the members reads
+    spend at most 20% of GENESYS_REQUESTS_PER_MINUTE in any 60 s. 1,000 members are 10 pages; at 30
+    requests a minute the share is 6: the queue's staffing is unknown (the rule applies as before),
+    and its read never eats the assignments' budget."""
+    app = rule
+    app.set(GENESYS_REQUESTS_PER_MINUTE="30")
+    for _ in range(1000):
+        app.sim.add_member(queue, skills=(BILLING,))
+    conversation = waiting(app, queue)
+    poll = app.invoke()["polls"][0]
+    assert app.sim.member_requests() <= 6, "the members read took more than its 20% share of the minute"
+    assert poll["applied"] == 1 and app.sim.routing(conversation) == ([BILLING], 10)
+
+
+def test_members_failing_with_5xx_apply_rules_as_before_and_never_fail_a_poll(rule: App, queue: str, caplog):
+    """Attack (review of issue 20): Genesys answering 503 to every members read: each rule applies
+    as written (`guard: unknown`), nothing fails, and a poll warns about the queue, not per caller."""
+    app = rule
+    app.sim.fail("GET", r"/api/v2/routing/queues/[^/]+/members", 503, count=None)
+    conversations = [waiting(app, queue) for _ in range(3)]
+    with caplog.at_level(logging.WARNING):
+        result = app.invoke()
+    poll = result["polls"][0]
+    assert result["status"] == "ok" and poll["applied"] == 3 and poll["failed"] == 0 and poll["retry"] == 0
+    assert all(app.sim.routing(c) == ([BILLING], 10) for c in conversations)
+    assert all((app.ledger(c) or {}).get("guard") == "unknown" for c in conversations)
+    warned = [r for r in caplog.records if "queue members could not be read" in r.getMessage()]
+    assert len(warned) == 1, "one warning for the queue, not one per caller"

@@ -40,6 +40,9 @@ class MemoryStore:
     def now(self) -> float:
         return self.clock()
 
+    def clock_offset(self) -> float:
+        return 0.0
+
     # --- the table -------------------------------------------------------------------------------
 
     def _item(self, operation: str, pk: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from skill_router.guard import (
     UNKNOWN,
     WITHHELD,
     guard_plan,
+    ours,
     relax_due,
     withheld_due,
 )
@@ -462,3 +463,43 @@ def test_two_handlers_at_the_same_moment_apply_withheld_parts_once():
     first.join(5)
     assert second.withheld_applied == 0 and results[0].withheld_applied == 1
     assert len(w.genesys.patches) == 2
+
+
+def test_a_repair_is_made_on_the_routing_the_leg_has_now_and_keeps_what_others_set():
+    """Review of issue 20: a relax or a withheld part applied later is built on the conversation as
+    read just before the PATCH (skillIds replaces the whole list), never on the ledger's copy."""
+    entry = {
+        "outcome": "applied",
+        "skills_before": [],
+        "skills_after": [BILLING],
+        "language_before": "",
+        "language_after": "",
+        "language_withheld": SPANISH,
+    }
+    staffing = Staffing(QUEUE, (agent("a", BILLING, languages=(SPANISH,)),), 0.0)
+    repair = withheld_due(entry, staffing, 1, T0)
+    assert repair is not None
+    live = Routing((BILLING, TECH), 10, ENGLISH)  # a person added Technical and set English since
+    made = repair.onto(live, entry)
+    assert made.after == Routing((BILLING, TECH), 10, ENGLISH), "their skill and language are kept"
+    assert made.parts == () and made.change is None
+    assert made.fields["requirements_others"] == [TECH, f"language:{ENGLISH}"]
+    assert ours({**entry, **made.fields, "skills_after": [BILLING, TECH]}, Routing((BILLING, TECH), 10, ENGLISH)) == [
+        BILLING
+    ], "what they set is never taken for ours"
+
+
+def test_a_relax_counts_only_what_the_leg_still_has():
+    entry = {
+        "outcome": "applied",
+        "skills_before": [],
+        "skills_after": [BILLING, TECH],
+        "language_before": "",
+        "language_after": "",
+        "unstaffed_since": int(T0.timestamp()) - 100,
+    }
+    staffing = Staffing(QUEUE, (agent("a", TECH),), 0.0)
+    repair = relax_due(entry, staffing, T0, 60)
+    assert repair is not None and repair.parts == (BILLING,)
+    made = repair.onto(Routing((TECH,), 10, None), entry)  # a person removed Billing already
+    assert made.change is None and made.parts == () and made.fields["relaxed"] == []

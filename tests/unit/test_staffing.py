@@ -76,7 +76,7 @@ class Reader:
     def clock(self) -> float:
         return self.now
 
-    def queue_members(self, queue_id: str) -> list[Member]:
+    def queue_members(self, queue_id: str, more: object = None) -> list[Member]:
         self.budget.acquire(self.deadline, "queue_members")
         self.reads.append(queue_id)
         if self.error is not None:
@@ -141,7 +141,7 @@ def test_two_threads_meeting_the_403_at_once_warn_once(caplog: pytest.LogCapture
     cache = StaffingCache(reader, clock=reader.clock)
     both_in = threading.Barrier(2)
 
-    def refused(queue_id: str) -> list[Member]:
+    def refused(queue_id: str, more: object = None) -> list[Member]:
         reader.reads.append(queue_id)
         both_in.wait(timeout=5)  # both reads are under way before either answer comes back
         raise GenesysError("queue_members", 403, "missing.any.permissions")

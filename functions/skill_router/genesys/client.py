@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import urllib3
 
 from skill_router.deadline import Deadline
+from skill_router.errors import OutOfTime
 from skill_router.genesys.budget import RateBudget, retry_after_seconds
 from skill_router.genesys.errors import GenesysError, message_from_body
 from skill_router.genesys.http import BoundedHttpClient, bounded_pool
@@ -368,12 +369,14 @@ class GenesysClient:
             raise
         return True
 
-    def queue_members(self, queue_id: str) -> list[Member]:
+    def queue_members(self, queue_id: str, more: Callable[[], bool] | None = None) -> list[Member]:
         """The queue's joined members with their routing status, skills and languages: every
         page of `GET /api/v2/routing/queues/{queueId}/members` (pageSize 100, "Max value is 100";
         joined=true; expand skills, languages, routingStatus: RoutingApi.md). The listing
         (QueueMemberEntityListing) has `nextUri` and no total: pages are read until one comes back
-        without a nextUri or short. Each page is one call of the shared rate budget."""
+        without a nextUri or short. Each page is one call of the shared rate budget; `more`, asked
+        before each page after the first, may refuse it (the staffing cache's share of the budget):
+        then OutOfTime, as a list not read whole says nothing about who can serve."""
         _path_id(queue_id, "queue id", QUEUE_MEMBERS_OPERATION)
         members: list[Member] = []
         page = 1
@@ -397,6 +400,8 @@ class GenesysClient:
                 raise GenesysError(
                     QUEUE_MEMBERS_OPERATION, 200, f"more than {MAX_MEMBER_PAGES * PAGE_SIZE} members: not read whole"
                 )
+            if more is not None and not more():
+                raise OutOfTime(f"queue members: page {page + 1} has no room in the staffing share of the budget")
             page += 1
 
     def probe_agentless_email(self, sender: str) -> None:

@@ -76,6 +76,11 @@ class Table:
                 self._offset = 0.0
         return self._clock() + (self._offset or 0.0)
 
+    def clock_offset(self) -> float:
+        """DynamoDB's time minus this container's clock: what turns a time read from our clock
+        (the poller's `now`) into DynamoDB's, as the staffing guard's hysteresis needs."""
+        return self.now() - self._clock()
+
     def ledger_key(self, conversation_id: str, leg: str | None = None) -> dict[str, Any]:
         """A queue leg's ledger entry (`conv#<id>#leg#<leg>`), or with no leg the conversation's own."""
         suffix = f"#leg#{leg}" if leg else ""
