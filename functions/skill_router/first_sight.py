@@ -95,9 +95,9 @@ def _finished(
         stepped = escalate(found, prior, matrix, adapters, now)
     except OutOfTime as exc:
         return Outcome(cid, "pending", final=False, reason=str(exc))
-    except GenesysError as exc:  # reading the caller before a step failed: the next poll plans it again
+    except GenesysError as exc:  # a step's read, or a guard repair's GET or PATCH: the next poll plans it again
         logger.error(
-            "escalation step failed; retried by the next poll",
+            "escalation step or staffing guard repair failed; retried by the next poll",
             extra={"conversation_id": cid, "operation": exc.operation, "status": exc.status},
         )
         return Outcome(cid, "done", final=True, reason=str(exc), stale=True)
