@@ -161,3 +161,13 @@ def test_doctor_does_not_need_the_permission_without_an_expression(org: App, cap
     _, found, out = run_doctor(org, capsys)
     assert found[f"permission {PERMISSION}"] == "ok" and "not used by this deployment" in out
     assert org.sim.count("POST", VALIDATE) == 0
+
+
+def test_online_needs_a_stack_or_the_environment_and_they_need_online(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    path = matrix_file(tmp_path, GOOD)
+    assert main(["matrix", "validate", "--online", str(path)]) == 2
+    assert main(["matrix", "validate", "--env", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "give --stack NAME" in err and "--stack and --env are for --online" in err and "Traceback" not in err

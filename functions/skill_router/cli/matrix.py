@@ -88,7 +88,9 @@ def validate(args: argparse.Namespace) -> int:
         "notify_channel": args.notify_channel,
         "lookback_days": args.lookback_days,
     }
-    online = Online(args) if getattr(args, "online", False) else None
+    online = Online(args) if args.online else None
+    if online is None and (args.stack or args.env):
+        raise UserError("--stack and --env are for --online (Genesys' check of the skill expressions)", EXIT_USAGE)
     for path in args.files:  # every file is checked, a missing one does not stop the others
         try:
             matrix = load(path, **limits)
@@ -113,6 +115,10 @@ class Online:
     skill expression the file names (cli/expressions.py), with one login for all the files."""
 
     def __init__(self, args: argparse.Namespace) -> None:
+        if bool(args.stack) == bool(args.env):
+            raise UserError(
+                "--online: give --stack NAME (a deployed stack) or --env (this environment's settings)", EXIT_USAGE
+            )
         self.args = args
         self.genesys: Any = None
         self.denied = False
