@@ -40,7 +40,7 @@ def test_make_doctor_on_the_demo_set_up_is_all_ok():
     assert done.returncode == 0, done.stdout + done.stderr
     found = checks(done.stdout)
     assert {"credentials secret", "Genesys login", "skill matrix", "SES sender"} <= set(found)
-    assert sum(name.startswith("permission ") for name in found) == 9  # one per row of README Deploy step 1
+    assert sum(name.startswith("permission ") for name in found) == 10  # one per row of README Deploy step 1
     assert set(found.values()) == {"ok"} and "ready: every check is ok" in done.stdout
 
 

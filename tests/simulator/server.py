@@ -29,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
+from tests.simulator import skill_expressions
+
 JSON = dict[str, Any]
 PRIORITY_BOUND = 25_000_000
 TOKEN_LIFETIME_SECONDS = 86_399
@@ -109,6 +111,11 @@ QUEUE_MEMBERS_PERMISSIONS = (
 )
 QUEUE_MEMBERS_PATH = r"^/api/v2/routing/queues/[^/]+/members$"
 MEMBERS_MAX_PAGE_SIZE = 100
+# POST /api/v2/routing/skillexpressions/validate (tests/simulator/skill_expressions.py cites each
+# behaviour): its one permission (MyPureCloud/platform-client-sdk-cli,
+# build/gc/cmd/routing_skillexpressions_validate: FormatPermissions).
+SKILL_EXPRESSIONS_VALIDATE_PATH = "/api/v2/routing/skillexpressions/validate"
+SKILL_EXPRESSIONS_PERMISSION = "routing:skillExpressions:add"
 
 
 @dataclass
@@ -220,6 +227,8 @@ class GenesysSimulator:
         self._thread: threading.Thread | None = None
         self.languages: dict[str, JSON] = {}  # id -> Language (see "routing languages" below)
         self.members: dict[str, dict[str, SimMember]] = {}  # queue id -> user id -> member (see "queue members")
+        # What Genesys does not document about validating an expression (skill_expressions.py).
+        self.expression_rules = skill_expressions.ExpressionRules()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -1211,6 +1220,54 @@ class GenesysSimulator:
             "selfUri": f"/api/v2/routing/queues/{queue_id}/members/{member.user_id}",
         }
 
+    # --- skill expressions: POST /api/v2/routing/skillexpressions/validate --------------------
+    # Request SkillExpressionData, answer SkillExpressionValidationResult (SDK 269.0.0); every
+    # behaviour and what the docs leave open: tests/simulator/skill_expressions.py.
+
+    def validate_skill_expression(self, body: Any) -> JSON:
+        expression = body.get("expression") if isinstance(body, dict) else None
+        if not isinstance(expression, str):
+            raise SimError(400, "bad.request", "expression is required (SkillExpressionData)")
+        if len(expression) > skill_expressions.MAX_EXPRESSION_CHARS:
+            # Undocumented server-side: the SDK's model refuses such a body before sending it.
+            raise SimError(400, "bad.request", "expression: length must be at most 4096")
+        with self.lock:
+            skills = {n.lower(): i for i, n in self.skills.items()}
+            languages = {str(v["name"]).lower(): i for i, v in self.languages.items() if v.get("state") != "deleted"}
+
+        def lookup(name: str, language: bool) -> str | None:
+            return (languages if language else skills).get(name.lower())
+
+        return skill_expressions.validate(expression, self.expression_rules, lookup)
+
+    def deny_skill_expressions(self) -> None:
+        """The OAuth client's role lacks routing:skillExpressions:add: 403 on every validate
+        request. The body (code `missing.permissions`) follows Genesys' error body; the SDK docs
+        do not give it, and skill-router reads only the status. Undo with allow_skill_expressions()."""
+        self.fail(
+            "POST",
+            "^" + re.escape(SKILL_EXPRESSIONS_VALIDATE_PATH) + "$",
+            403,
+            count=None,
+            body={
+                "message": "You are missing the following permission(s): " + SKILL_EXPRESSIONS_PERMISSION,
+                "code": "missing.permissions",
+                "status": 403,
+                "messageParams": {},
+                "contextId": str(uuid.uuid4()),
+                "details": [],
+                "errors": [],
+            },
+        )
+
+    def allow_skill_expressions(self) -> None:
+        with self.lock:
+            self.faults = [
+                f
+                for f in self.faults
+                if not (f.status == 403 and f.pattern.pattern == "^" + re.escape(SKILL_EXPRESSIONS_VALIDATE_PATH) + "$")
+            ]
+
     # --- notification topics (skill-router doctor's event-mode check) ---------------------------
 
     # GET /api/v2/notifications/availabletopics?expand=transports answers an AvailableTopicEntityListing;
@@ -1311,6 +1368,8 @@ class _Handler(BaseHTTPRequestHandler):
             return sim.list_languages(query)
         if method == "GET" and (m := re.fullmatch(r"/api/v2/routing/queues/([^/]+)/members", path)):
             return sim.queue_members(m.group(1), query)
+        if method == "POST" and path == SKILL_EXPRESSIONS_VALIDATE_PATH:
+            return sim.validate_skill_expression(body)
         raise SimError(404, "not.found", f"the simulator does not implement {method} {path}")
 
     def _send(self, status: int, answer: Any, headers: Mapping[str, str]) -> None:

@@ -60,6 +60,24 @@ def test_the_compiled_sdk_modules_include_every_model_the_handlers_load_at_init(
     assert len(compiled) < 2000, "most of the SDK would be compiled: the layer would outgrow its size budget"
 
 
+def test_the_compiled_sdk_modules_include_the_skill_expression_validate_models():
+    """GenesysClient.validate_skill_expression (issue 28) sends SkillExpressionData and reads
+    SkillExpressionValidationResult (its errors and skill references): all reached from RoutingApi."""
+    spec = importlib.util.find_spec("PureCloudPlatformClientV2")
+    assert spec and spec.submodule_search_locations
+    sdk = Path(next(iter(spec.submodule_search_locations)))
+    listed = re.search(r"^SDK_APIS := (.*)$", (LAYER / "Makefile").read_text(), re.MULTILINE)
+    assert listed
+    chosen = {p.stem for p in _compile_layer().sdk_modules(sdk, listed.group(1).split())}
+    wanted = {
+        "skill_expression_data",
+        "skill_expression_validation_result",
+        "skill_expression_validation_error",
+        "skill_reference",
+    }
+    assert wanted <= chosen, sorted(wanted - chosen)
+
+
 def test_the_function_package_imports_from_read_only_bytecode(tmp_path):
     python = _python313()
     if python is None:

@@ -2,6 +2,7 @@
 
     skill-router matrix init [FILE]                 write a starter matrix (skill names) to edit; never overwrites
     skill-router matrix validate FILE...            exit 1 with every problem (file:line rule N 'field')
+    skill-router matrix validate --online --stack NAME FILE...   and ask Genesys about every skill expression
     skill-router matrix explain FILE --intent TEXT  which rule matches and why; exit 3 when none does
                                    [--waited 90s]   and what its escalation ladder does by then
     skill-router matrix upload FILE --bucket B      validate, then put it in S3 (refuses a broken file)
@@ -96,6 +97,14 @@ def parser() -> argparse.ArgumentParser:
         default="ses",
         help="NOTIFY_CHANNEL of the deployment: bounds a step's notify recipients (default ses)",
     )
+    p.add_argument(
+        "--online",
+        action="store_true",
+        help="also ask Genesys' validate endpoint about every skill expression (needs --stack NAME or --env)",
+    )
+    p.add_argument("--stack", help="with --online: the CloudFormation stack whose OAuth client to use")
+    p.add_argument("--region", help="with --online: the stack's region (default: AWS_DEFAULT_REGION)")
+    p.add_argument("--env", action="store_true", help="with --online: read the settings from this environment")
     p.set_defaults(run=matrix.validate)
     p = actions.add_parser("explain", help="which rule matches an intent, and what it would do")
     p.add_argument("file", metavar="FILE")

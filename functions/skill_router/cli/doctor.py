@@ -18,8 +18,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from skill_router import aws
+from skill_router.cli import expressions
 from skill_router.cli.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, UserError, aws_problem
 from skill_router.errors import ConfigurationError, MatrixError, SkillRouterError
+from skill_router.matrix import MAX_MATRIX_BYTES
 from skill_router.settings import Settings, changed_from_default, load_settings
 
 # The endpoints the function calls, the permission each needs (README Deploy step 1, one row
@@ -31,6 +33,10 @@ TOPICS = "GET /api/v2/notifications/availabletopics"
 # routing:queue:view, routing:queue:edit, routing:queue:readonly, routing:queueMember:manage").
 # Without it the guard stays off, so a 403 here is a warning, not a FIX.
 MEMBERS = "GET /api/v2/routing/queues/{id}/members"
+# Genesys' check of a skill expression (issue 28), asked about each expression the matrix names
+# (cli/expressions.py): needed only when the matrix has one, and a 403 is a warning (the function
+# does not call it; expressions are then checked by skill-router's own parser only).
+VALIDATE = expressions.ENDPOINT
 PERMISSIONS: tuple[tuple[str, str | None, str], ...] = (
     ("POST /api/v2/analytics/conversations/details/query", "analytics:conversationDetail:view", "always"),
     ("GET /api/v2/conversations/{id}", "conversation:communication:view", "always"),
@@ -41,8 +47,12 @@ PERMISSIONS: tuple[tuple[str, str | None, str], ...] = (
     (AGENTLESS, "conversation:agentlessEmail:send", "NotifyChannel=genesys"),
     (TOPICS, None, "event mode"),
     (MEMBERS, "routing:queue:view", "STAFFING_GUARD=on"),
+    (VALIDATE, expressions.PERMISSION, "a matrix skill expression"),
 )
-WARN_ONLY = {MEMBERS: "the staffing guard stays off until it is added"}
+WARN_ONLY = {
+    MEMBERS: "the staffing guard stays off until it is added",
+    VALIDATE: "Genesys cannot check the matrix's skill expressions before they are used until it is added",
+}
 EVENT_TOPICS = (
     "v2.detail.events.conversation.{id}.acd.start",
     "v2.detail.events.conversation.{id}.attributes",
@@ -111,6 +121,7 @@ class Doctor:
         if genesys is not None:
             self.permissions(genesys)
             matrix = self.matrix(genesys)
+            self.expressions(genesys)
         else:
             self.add("Genesys permissions", False, "not checked: fix the login first")
             self.add("skill matrix", False, "not checked: its skill names are resolved through Genesys")
@@ -158,6 +169,8 @@ class Doctor:
         }
         for endpoint, permission, when in PERMISSIONS:
             name = f"permission {permission}" if permission else f"permission none ({endpoint})"
+            if endpoint == VALIDATE:  # probed with the matrix's own expressions, once it is read
+                continue
             if not needed.get(endpoint, True):
                 self.add(name, True, f"{endpoint}: not used by this deployment (needed only for {when})")
                 continue
@@ -218,6 +231,44 @@ class Doctor:
             f"{source.location} version {matrix.version}: {len(matrix.rules)} rules valid, names resolved",
         )
         return matrix
+
+    def expressions(self, genesys: Any) -> None:
+        """The matrix's skill expressions, asked of Genesys' validate endpoint: the permission's
+        line (not needed without an expression; a warning on a 403) and, when asked, their line."""
+        from skill_router.matrix.raw_expressions import expressions_in
+
+        s = self.settings
+        name, location = f"permission {expressions.PERMISSION}", f"s3://{s.matrix_bucket}/{s.matrix_key}"
+        try:
+            response = aws.client("s3").get_object(Bucket=s.matrix_bucket, Key=s.matrix_key)
+            text = response["Body"].read(MAX_MATRIX_BYTES + 1).decode("utf-8")
+        except Exception:  # the skill matrix line has said why it cannot be read
+            found = []
+        else:
+            found = expressions_in(text)
+        if not found:
+            self.add(name, True, f"{VALIDATE}: not used by this deployment (needed only for a matrix skill expression)")
+            return
+        local = expressions.local_problems(found, location)
+        if local:
+            self.add("skill expressions", False, "; ".join(local) + " (not sent to Genesys)")
+            return
+        checked = expressions.check_online(found, location, genesys)
+        if checked.denied:
+            self.add(
+                name,
+                True,
+                f"{VALIDATE} answered 403: {WARN_ONLY[VALIDATE]}; add {expressions.PERMISSION} to the OAuth "
+                "client's role (README Deploy step 1)",
+                warning=True,
+            )
+            return
+        self.add(name, True, VALIDATE)
+        self.add(
+            "skill expressions",
+            not checked.problems,
+            "; ".join(checked.problems) if checked.problems else f"Genesys accepts all {checked.accepted}",
+        )
 
     def notifications(self, genesys: Any, matrix: Any) -> None:
         s = self.settings

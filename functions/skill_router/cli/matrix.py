@@ -88,21 +88,77 @@ def validate(args: argparse.Namespace) -> int:
         "notify_channel": args.notify_channel,
         "lookback_days": args.lookback_days,
     }
+    online = Online(args) if args.online else None
+    if online is None and (args.stack or args.env):
+        raise UserError("--stack and --env are for --online (Genesys' check of the skill expressions)", EXIT_USAGE)
     for path in args.files:  # every file is checked, a missing one does not stop the others
         try:
             matrix = load(path, **limits)
         except MatrixError as exc:
             print("\n".join(exc.problems))
             status = EXIT_INVALID
-            continue
         except UserError as exc:
             print(f"skill-router: {exc}", file=sys.stderr)
             status = EXIT_INVALID
             continue
-        for warning in matrix.warnings:
-            print(f"warning: {warning}")
-        print(f"{shown(path)}: {len(matrix.rules)} rules OK")
+        else:
+            for warning in matrix.warnings:
+                print(f"warning: {warning}")
+            print(f"{shown(path)}: {len(matrix.rules)} rules OK")
+        if online is not None and not online.check(path):
+            status = EXIT_INVALID
     return status
+
+
+class Online:
+    """`matrix validate --online`: after the local checks, Genesys' validate endpoint for every
+    skill expression the file names (cli/expressions.py), with one login for all the files."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        if bool(args.stack) == bool(args.env):
+            raise UserError(
+                "--online: give --stack NAME (a deployed stack) or --env (this environment's settings)", EXIT_USAGE
+            )
+        self.args = args
+        self.genesys: Any = None
+        self.denied = False
+
+    def check(self, path: str) -> bool:
+        from skill_router.cli import expressions
+        from skill_router.matrix.raw_expressions import expressions_in
+
+        name = shown(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return False  # the local check has said why
+        found = expressions_in(text)
+        local = expressions.local_problems(found, name)
+        if local:  # nothing of this file is sent while it has a problem of its own
+            print("\n".join(local))
+            return False
+        if not found:
+            return True
+        if self.denied:  # said once
+            return False
+        from skill_router.observability import logger
+
+        level = logger.log_level
+        logger.setLevel("CRITICAL")  # the function's own log lines (a new token, a retry) stay out of it
+        try:
+            if self.genesys is None:
+                from skill_router.cli.genesys_login import login
+
+                self.genesys = login(self.args)
+            checked = expressions.check_online(found, name, self.genesys)
+        finally:
+            logger.setLevel(level)
+        self.denied = checked.denied
+        if checked.problems:
+            print("\n".join(checked.problems))
+            return False
+        print(f"{name}: Genesys accepts {checked.accepted} skill expression(s)")
+        return True
 
 
 def describe(rule: Rule) -> list[str]:

@@ -44,6 +44,13 @@ MEMBER_EXPAND = ("skills", "languages", "routingStatus")  # RoutingApi.md: "Whic
 # A queue of more members than this is not read whole (10,000 users; Genesys publishes no queue
 # size limit that the product relies on): its staffing is unknown rather than undercounted.
 MAX_MEMBER_PAGES = 100
+# POST /api/v2/routing/skillexpressions/validate (RoutingApi.post_routing_skillexpressions_validate,
+# SDK 269.0.0): its name in the rate budget, the stats and errors. Permission
+# routing:skillExpressions:add (the Genesys CLI's command for it, MyPureCloud/platform-client-sdk-cli).
+VALIDATE_EXPRESSION_OPERATION = "validate_skill_expression"
+# SkillExpressionData.expression: the SDK's setter refuses a longer one ("length must be less than
+# `4096`", checked as > 4096), so such an expression is never sent.
+MAX_EXPRESSION_CHARS = 4096
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,19 @@ class LiveConversation:
     @property
     def in_queue(self) -> bool:
         return self.queue_id is not None
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """Genesys' SkillExpressionValidationResult: `valid`; `normalized`, its "Normalized SpEL
+    expression (null if validation failed)"; `errors`, (message, position) each, position "null if
+    not applicable" (SkillExpressionValidationError); `skills`, the names of the SkillReferences it
+    extracted (skills and languages)."""
+
+    valid: bool
+    normalized: str | None
+    errors: tuple[tuple[str, int | None], ...] = ()
+    skills: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -403,6 +423,32 @@ class GenesysClient:
             if more is not None and not more():
                 raise OutOfTime(f"queue members: page {page + 1} has no room in the staffing share of the budget")
             page += 1
+
+    def validate_skill_expression(self, text: str) -> ValidationResult:
+        """Genesys' own check of a skill expression in its raw form (`Skill("Spanish") >= 3 &
+        LanguageSkill("English") >= 2`): one call of the rate budget, bounded by the deadline like
+        every other. Longer than MAX_EXPRESSION_CHARS: invalid at that position, nothing sent.
+        A 403 (no routing:skillExpressions:add) raises GenesysError like any refusal."""
+        if len(text) > MAX_EXPRESSION_CHARS:
+            message = f"{len(text):,} characters; Genesys takes at most {MAX_EXPRESSION_CHARS:,}"
+            return ValidationResult(False, None, ((message, MAX_EXPRESSION_CHARS),))
+        body = _model("SkillExpressionData", expression=text)
+        answer = self._call(
+            VALIDATE_EXPRESSION_OPERATION, lambda: self.routing_api.post_routing_skillexpressions_validate(body)
+        )
+        if answer is None or not isinstance(getattr(answer, "valid", None), bool):
+            raise GenesysError(VALIDATE_EXPRESSION_OPERATION, 200, "unreadable response (no 'valid')")
+        errors = tuple(
+            (
+                str(getattr(e, "message", None) or getattr(e, "code", None) or "invalid"),
+                e.position if isinstance(getattr(e, "position", None), int) else None,
+            )
+            for e in answer.errors or []
+        )
+        skills = tuple(str(s.name) for s in answer.skills or [] if getattr(s, "name", None))
+        if not answer.valid and not errors:
+            errors = (("Genesys gave no reason", None),)
+        return ValidationResult(answer.valid, answer.expression or None, errors, skills)
 
     def probe_agentless_email(self, sender: str) -> None:
         """`skill-router doctor`: the agentless email call with no recipient, which cannot be
