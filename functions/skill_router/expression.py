@@ -54,8 +54,11 @@ class ExpressionError(ValueError):
 class Proficient(Protocol):
     """What an expression is evaluated against (staffing.Member)."""
 
-    skills: Mapping[str, float]
-    languages: Mapping[str, float]
+    @property
+    def skills(self) -> Mapping[str, float]: ...
+
+    @property
+    def languages(self) -> Mapping[str, float]: ...
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ class Term:
 
     def render(self) -> str:
         function = "Skill" if self.kind == "skill" else "LanguageSkill"
-        return f'{function}("{self.name}") {self.op} {self.level}'
+        return f'{function}("{self.label or self.name}") {self.op} {self.level}'
 
     def evaluate(self, member: Proficient) -> bool:
         have = (member.skills if self.kind == "skill" else member.languages).get(self.name.lower())

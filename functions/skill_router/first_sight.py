@@ -268,7 +268,7 @@ def decide(
     chosen = plan(
         rule,
         waited=waited_seconds(found.waiting_since, now),
-        current=Routing(live.skill_ids, live.priority, live.language_id),
+        current=Routing(live.skill_ids, live.priority, live.language_id, theirs=live.skill_expression),
         include_rule=True,
     )
     return Assignment(rule, rule.matching_keyword(value), live.queue_id, chosen)

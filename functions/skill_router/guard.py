@@ -32,6 +32,7 @@ from skill_router.escalation import (
     change_between,
     next_step_after,
 )
+from skill_router.expression import Expr
 from skill_router.matrix import Rule
 from skill_router.staffing import Staffing
 from skill_router.store import format_time
@@ -42,7 +43,9 @@ WITHHELD = "withheld"
 NEXT_STEP = "next_step"
 APPLIED_UNSTAFFED = "applied_unstaffed"
 UNKNOWN = "unknown"
-ASSIGNED = ("applied", "unchanged")  # outcomes of a rule applied on the leg: its requirement is ours to guard
+# Outcomes of a rule applied on the leg: its requirement is ours to guard (a shadowed rule's skills
+# too: Genesys routes by them again once someone else's expression is cleared).
+ASSIGNED = ("applied", "unchanged", "shadowed")
 LANGUAGE_PART = "language:"  # a part of a requirement: a skill id, or `language:<id>`
 
 
@@ -57,10 +60,11 @@ class Guarded:
     language_withheld: str = ""
     skipped: tuple[int, ...] = ()  # the `after` of each step jumped over (next_step)
     serving: int | None = None  # members on queue who meet the requirement the plan leaves
+    expression_withheld: str = ""  # skill-router's requirement (a skill expression) nobody on queue meets
 
     @property
     def parts_withheld(self) -> int:
-        return len(self.skills_withheld) + int(bool(self.language_withheld))
+        return len(self.skills_withheld) + int(bool(self.language_withheld)) + int(bool(self.expression_withheld))
 
     def fields(self, prior: dict[str, Any] | None) -> dict[str, Any]:
         """What the ledger keeps of the decision: a first sight's `guard`, and the withheld parts
@@ -84,6 +88,8 @@ class Guarded:
         ):
             out["skills_withheld"] = _merge(earlier, self.skills_withheld)
             out["language_withheld"] = self.language_withheld or earlier_language
+        if self.expression_withheld:
+            out["expression_withheld"] = self.expression_withheld
         if self.skipped:
             out["steps_skipped"] = [*((prior or {}).get("steps_skipped") or []), *self.skipped]
         return out
@@ -102,7 +108,28 @@ def guard_plan(
     rule: Rule, chosen: Plan, staffing: Staffing | None, *, applied: Iterable[int] = (), enabled: bool = True
 ) -> Guarded:
     """The plan with the guard applied (see the module's docstring). `applied`: the steps applied
-    on the leg before this plan (for `next_step`)."""
+    on the leg before this plan (for `next_step`). A requirement the plan writes (a skill
+    expression) is evaluated against each member on queue, from the same staffing (no Genesys call);
+    nobody enough meets it: withheld (unless `when_unstaffed: apply`), the rest of the plan as below."""
+    required = new_requirement(rule, chosen)
+    if enabled and rule.min_staffed > 0 and required is not None:
+        if staffing is None:
+            return Guarded(chosen, UNKNOWN)
+        serving = meeting(staffing, chosen.after, required)
+        if serving >= rule.min_staffed:
+            return Guarded(chosen, STAFFED, serving=serving)
+        if rule.when_unstaffed == "apply":
+            return Guarded(chosen, APPLIED_UNSTAFFED, serving=serving)
+        after = replace(chosen.after, requirement=chosen.before.requirement)
+        rest = guard_plan(
+            rule, replace(chosen, after=after, change=change_between(chosen.before, after)), staffing, applied=applied
+        )
+        return replace(
+            rest,
+            decision=WITHHELD,
+            expression_withheld=chosen.after.requirement or "",
+            serving=rest.serving if rest.serving is not None else _serving(staffing, rest.plan.after),
+        )
     parts = added_parts(chosen.before, chosen.after)
     if not enabled or rule.min_staffed <= 0 or not parts:
         return Guarded(chosen, None)
@@ -317,13 +344,38 @@ def without(routing: Routing, parts: Sequence[str], language_instead: str | None
     language = routing.language_id
     if language and (LANGUAGE_PART + language).lower() in gone:
         language = language_instead
-    return Routing(tuple(s for s in routing.skill_ids if s.lower() not in gone), routing.priority, language)
+    # The expression (someone else's, skill-router's) is never a part: it is kept as it is.
+    return replace(
+        routing, skill_ids=tuple(s for s in routing.skill_ids if s.lower() not in gone), language_id=language
+    )
 
 
 def with_parts(routing: Routing, parts: Sequence[str]) -> Routing:
     skills = _merge(list(routing.skill_ids), [p for p in parts if not p.startswith(LANGUAGE_PART)])
     language = next((p.removeprefix(LANGUAGE_PART) for p in parts if p.startswith(LANGUAGE_PART)), routing.language_id)
-    return Routing(tuple(skills), routing.priority, language)
+    return replace(routing, skill_ids=tuple(skills), language_id=language)
+
+
+def new_requirement(rule: Rule, chosen: Plan) -> Expr | None:
+    """The requirement (resolved: ids) this plan writes that the leg did not have, or None."""
+    text = chosen.after.requirement
+    if not text or text == chosen.before.requirement:
+        return None
+    return requirement_of(rule, text)
+
+
+def requirement_of(rule: Rule, text: str) -> Expr | None:
+    """The rule's or a step's resolved requirement whose raw form is `text`."""
+    for expr in (rule.requirement, *(s.requirement for s in rule.escalate)):
+        if expr is not None and expr.render() == text:
+            return expr
+    return None
+
+
+def meeting(staffing: Staffing, routing: Routing, required: Expr) -> int:
+    """Members on queue who meet the skills, the language and the requirement."""
+    skills = tuple(routing.skill_ids)
+    return sum(1 for m in staffing.on_queue if m.meets(skills, routing.language_id) and required.evaluate(m))
 
 
 def _serving(staffing: Staffing, routing: Routing) -> int:
