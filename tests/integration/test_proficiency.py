@@ -132,3 +132,26 @@ def test_an_invalid_expression_fails_matrix_validate_with_file_line_and_position
     out = capsys.readouterr().out
     assert f"{path}:4 rule 1 'expression'" in out, out
     assert "unknown function 'Skil'" in out and "character 25" in out
+
+
+def test_the_audit_story_and_matrix_explain_say_it_in_plain_words(
+    app: App, spanish: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    app.upload_matrix(MATRIX.format(extra=""))
+    caller = waiting(app, spanish)
+    app.sim.set_skill_expression(caller, ARCHITECT)
+    app.invoke()
+    capsys.readouterr()
+    assert main(["audit", "--conversation", caller]) == 0
+    out = capsys.readouterr().out
+    assert f"skill expression set by someone else before skill-router: {ARCHITECT!r} (never replaced)" in out, out
+    assert "rule spanish shadowed: that expression takes priority over skills" in out
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        MATRIX.format(extra="    with_expression: and\n    escalate:\n      - after: 2m\n        require: none\n")
+    )
+    assert main(["matrix", "explain", str(path), "--intent", "billing"]) == 0
+    out = capsys.readouterr().out
+    assert "requires: Spanish at 3 or better, and Billing at 1 or better" in out, out
+    assert "ANDed into it (with_expression: and)" in out
+    assert "drop the rule's requirement (someone else's expression stays, word for word)" in out
