@@ -318,4 +318,6 @@ def _any_rule_can_change(matrix: Matrix, found: Discovered) -> bool:
             return True
         if rule.escalate or rule.language_id is not None:  # steps to come while the caller waits
             return True
+        if rule.requirement is not None:  # written as the skill expression (or recorded shadowed)
+            return True
     return False

@@ -155,3 +155,13 @@ def test_the_audit_story_and_matrix_explain_say_it_in_plain_words(
     assert "requires: Spanish at 3 or better, and Billing at 1 or better" in out, out
     assert "ANDed into it (with_expression: and)" in out
     assert "drop the rule's requirement (someone else's expression stays, word for word)" in out
+
+
+def test_a_requirement_alone_is_a_change_the_rule_can_make(app: App, spanish: str):
+    """A rule with only `require:` (no priority, no steps) still reaches the caller: first sight
+    must not pass it over as a rule that changes nothing."""
+    app.upload_matrix("skill_matrix:\n  - id: spanish\n    intent_keyword: billing\n    require: {Spanish: 2}\n")
+    caller = waiting(app, spanish)
+    app.invoke()
+    assert app.sim.skill_expression(caller) == 'Skill("Spanish") >= 2'
+    assert bodies(app, caller) == [{"skillExpression": 'Skill("Spanish") >= 2'}]
