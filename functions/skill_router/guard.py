@@ -47,6 +47,8 @@ UNKNOWN = "unknown"
 # too: Genesys routes by them again once someone else's expression is cleared).
 ASSIGNED = ("applied", "unchanged", "shadowed")
 LANGUAGE_PART = "language:"  # a part of a requirement: a skill id, or `language:<id>`
+# A withheld requirement (issue 28) as a part: `expression:<skill-router's raw form>`.
+EXPRESSION_PART = "expression:"
 
 
 @dataclass(frozen=True)
@@ -235,7 +237,11 @@ def ledger_routing(entry: dict[str, Any]) -> Routing | None:
     if "skills_after" not in entry:
         return None
     return Routing(
-        tuple(entry.get("skills_after") or ()), entry.get("priority_after"), entry.get("language_after") or None
+        tuple(entry.get("skills_after") or ()),
+        entry.get("priority_after"),
+        entry.get("language_after") or None,
+        theirs=entry.get("expression_before") or None,
+        requirement=entry.get("requirement_after") or None,
     )
 
 
@@ -244,6 +250,8 @@ def withheld_of(entry: dict[str, Any]) -> list[str]:
     parts = list(entry.get("skills_withheld") or [])
     if entry.get("language_withheld"):
         parts.append(LANGUAGE_PART + str(entry["language_withheld"]))
+    if entry.get("expression_withheld"):
+        parts.append(EXPRESSION_PART + str(entry["expression_withheld"]))
     return parts
 
 
@@ -270,23 +278,29 @@ def next_look(entry: dict[str, Any] | None, now: float, hysteresis: float) -> fl
     return since + hysteresis if since else None
 
 
-def withheld_due(entry: dict[str, Any], staffing: Staffing | None, min_staffed: int, now: datetime) -> Repair | None:
+def withheld_due(
+    entry: dict[str, Any], staffing: Staffing | None, min_staffed: int, now: datetime, rule: Rule | None = None
+) -> Repair | None:
     """The withheld parts someone on queue can now serve, with what the leg has: a PATCH adding
-    them (None: none is, staffing is unknown, or nothing is withheld)."""
+    them (None: none is, staffing is unknown, or nothing is withheld). A withheld requirement is
+    evaluated with the rule's resolved form (none without the rule: it stays withheld)."""
     parts = withheld_of(entry)
     current = ledger_routing(entry)
     if not parts or staffing is None or current is None:
         return None
     kept: list[str] = []
     for part in parts:
-        if _serving(staffing, with_parts(current, [*kept, part])) >= max(min_staffed, 1):
+        if _serving(staffing, with_parts(current, [*kept, part]), rule) >= max(min_staffed, 1):
             kept.append(part)
     if not kept:
         return None
     left = [p for p in parts if p not in kept]
     after = with_parts(current, kept)
     fields = {
-        "skills_withheld": [p for p in left if not p.startswith(LANGUAGE_PART)],
+        "expression_withheld": next(
+            (p.removeprefix(EXPRESSION_PART) for p in left if p.startswith(EXPRESSION_PART)), ""
+        ),
+        "skills_withheld": [p for p in left if not p.startswith((LANGUAGE_PART, EXPRESSION_PART))],
         "language_withheld": next((p.removeprefix(LANGUAGE_PART) for p in left if p.startswith(LANGUAGE_PART)), ""),
         "withheld_applied_at": format_time(now),
     }
@@ -344,6 +358,8 @@ def without(routing: Routing, parts: Sequence[str], language_instead: str | None
     language = routing.language_id
     if language and (LANGUAGE_PART + language).lower() in gone:
         language = language_instead
+    if routing.requirement and (EXPRESSION_PART + routing.requirement).lower() in gone:
+        routing = replace(routing, requirement=None)
     # The expression (someone else's, skill-router's) is never a part: it is kept as it is.
     return replace(
         routing, skill_ids=tuple(s for s in routing.skill_ids if s.lower() not in gone), language_id=language
@@ -351,8 +367,11 @@ def without(routing: Routing, parts: Sequence[str], language_instead: str | None
 
 
 def with_parts(routing: Routing, parts: Sequence[str]) -> Routing:
-    skills = _merge(list(routing.skill_ids), [p for p in parts if not p.startswith(LANGUAGE_PART)])
+    skills = _merge(list(routing.skill_ids), [p for p in parts if not p.startswith((LANGUAGE_PART, EXPRESSION_PART))])
     language = next((p.removeprefix(LANGUAGE_PART) for p in parts if p.startswith(LANGUAGE_PART)), routing.language_id)
+    requirement = next((p.removeprefix(EXPRESSION_PART) for p in parts if p.startswith(EXPRESSION_PART)), None)
+    if requirement is not None:
+        routing = replace(routing, requirement=requirement)
     return replace(routing, skill_ids=tuple(skills), language_id=language)
 
 
@@ -378,7 +397,14 @@ def meeting(staffing: Staffing, routing: Routing, required: Expr) -> int:
     return sum(1 for m in staffing.on_queue if m.meets(skills, routing.language_id) and required.evaluate(m))
 
 
-def _serving(staffing: Staffing, routing: Routing) -> int:
+def _serving(staffing: Staffing, routing: Routing, rule: Rule | None = None) -> int:
+    """Members on queue who meet the routing's skills and language, and its requirement when the
+    rule gives its resolved form (withheld_due)."""
+    required = requirement_of(rule, routing.requirement) if rule is not None and routing.requirement else None
+    if routing.requirement and rule is not None and required is None:
+        return 0  # a requirement the matrix no longer has: never applied on a guess
+    if required is not None:
+        return meeting(staffing, routing, required)
     return staffing.serving(routing.skill_ids, routing.language_id)
 
 

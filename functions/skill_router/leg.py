@@ -323,11 +323,20 @@ def mend(
             if live is None or _left(leg, live, fresh.get("queue_id")):
                 adapters.store.note(cid, leg.leg, left_queue=True)
                 return Outcome(cid, "done", final=True, rule_id=fresh.get("rule_id"), reason="left the queue")
-            repair = repair.onto(Routing(live.skill_ids, live.priority, live.language_id), fresh)
+            # The expression's halves as the ledger knows them: a repair changes skill-router's
+            # half only (a withheld requirement written), never someone else's.
+            known = Routing(
+                live.skill_ids,
+                live.priority,
+                live.language_id,
+                theirs=fresh.get("expression_before") or None,
+                requirement=fresh.get("requirement_after") or None,
+            )
+            repair = repair.onto(known, fresh)
         change = repair.change
         if change is not None and not adapters.settings.dry_run:
             skills = list(change.skill_ids) if change.skill_ids is not None else None
-            if not patch_or_gone(adapters, leg, skills, change.priority, change.language_id):
+            if not patch_or_gone(adapters, leg, skills, change.priority, change.language_id, change.skill_expression):
                 adapters.store.note(cid, leg.leg, left_queue=True)
                 return Outcome(cid, "done", final=True, rule_id=fresh.get("rule_id"), reason="left the queue")
         fields = {
@@ -335,6 +344,9 @@ def mend(
             "skills_after": list(repair.after.skill_ids),
             "language_after": repair.after.language_id or "",
         }
+        if change is not None and change.skill_expression is not None:
+            fields["expression_written"] = change.skill_expression
+            fields["requirement_after"] = repair.after.requirement or ""
         record_ = {
             "event": repair.kind,
             "at": format_time(now),

@@ -61,6 +61,7 @@ _REMEMBERED = (
     # The skill expression (issue 28): someone else's as first seen, and skill-router's part.
     "expression_before",
     "requirement_after",
+    "expression_withheld",
     # What the staffing guard needs (guard.py): whose requirement it is, what is withheld, the clock.
     "queue_id",
     "skills_before",

@@ -165,3 +165,22 @@ def test_a_requirement_alone_is_a_change_the_rule_can_make(app: App, spanish: st
     app.invoke()
     assert app.sim.skill_expression(caller) == 'Skill("Spanish") >= 2'
     assert bodies(app, caller) == [{"skillExpression": 'Skill("Spanish") >= 2'}]
+
+
+def test_a_withheld_requirement_is_written_once_someone_on_queue_meets_it(app: App, spanish: str):
+    from tests.integration.test_guard import later as later_for_the_guard
+
+    app.set(STAFFING_GUARD="on")
+    app.upload_matrix(MATRIX.format(extra=""))
+    staff(app, spanish, 2, skills={SPANISH: 2, BILLING: 4, ENGLISH: 1})
+    caller = waiting(app, spanish)
+    app.invoke()
+    assert app.sim.skill_expression(caller) is None
+    staff(app, spanish, 1, skills={SPANISH: 3, BILLING: 1, ENGLISH: 1})  # someone who meets it comes on queue
+    later_for_the_guard(61)
+    assert app.invoke()["polls"][0]["withheld_applied"] == 1
+    written = 'Skill("Spanish") >= 3 & Skill("Billing") >= 1'
+    assert app.sim.skill_expression(caller) == written
+    assert bodies(app, caller)[-1] == {"skillExpression": written}
+    entry = app.ledger(caller)
+    assert entry is not None and entry["expression_written"] == written and not entry.get("expression_withheld")
