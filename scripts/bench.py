@@ -1599,6 +1599,43 @@ def guard_calls(endpoint: str) -> dict[str, Any]:
     return {"staffed": staffed, "stranded": stranded}
 
 
+SPANISH = "5b1c2f7e-0000-4000-8000-0000000000a5"
+EXPRESSION_MATRIX = """
+skill_matrix:
+  - id: spanish
+    intent_keyword: billing
+    require: {Spanish: 3, Billing: 1}
+    routing_priority: 5
+"""
+
+
+def expression_calls(endpoint: str) -> dict[str, Any]:
+    """Issue 28: the guard on, a rule asking for proficiencies (`require:`, written as the caller's
+    skillExpression and evaluated by the guard on the members cache): calls per caller assigned in
+    one poll of 200 callers in a queue where some members meet it. The names in the requirement are
+    resolved once per matrix version, in this poll."""
+    d = deploy(endpoint, 1.0, None, GENESYS_REQUESTS_PER_MINUTE="100000", POLL_INTERVAL_SECONDS="60")
+    d.sim.add_skill("Spanish", skill_id=SPANISH)
+    put_matrix(d, endpoint, EXPRESSION_MATRIX)
+    line = d.sim.add_queue("Spanish line")
+    for level in (3, 4, 2):
+        d.sim.add_member(line, skills={SPANISH: level, BILLING: 2}, status="IDLE")
+    now = d.clock()
+    for i in range(200):
+        d.sim.add_conversation(queue_id=line, attributes={"intent": "billing"}, start=now - 300 + i)
+    d.sim.clear_log()
+    d.invoke(timeout=POLL_TIMEOUT)
+    patched = [r for r in d.sim.requests if r.method == "PATCH" and r.status == 200]
+    figures = {
+        "calls": len(d.api()),
+        "assigned": len({r.path for r in patched}),
+        "expressions": sum(1 for r in patched if "skillExpression" in (r.body or {}) and "skillIds" not in r.body),
+        "members": _member_pages(d),
+    }
+    d.stop()
+    return figures
+
+
 def _member_pages(d: Deployment) -> int:
     return sum(1 for r in d.sim.requests if r.method == "GET" and r.path.endswith("/members"))
 
@@ -1625,6 +1662,15 @@ def report_guard(endpoint: str, speed: float) -> None:
     row(
         "calls per stranded caller, both polls (the priority now, the skill later)",
         f"{stranded['calls'] / 200:.3f}",
+    )
+    e = expression_calls(endpoint)
+    per_expression = e["calls"] / max(e["assigned"], 1)
+    row(
+        f"calls per caller assigned with a proficiency rule (require: written as skillExpression, "
+        f"{e['expressions']} of 200; {e['members']} members page(s) read)",
+        f"{per_expression:.3f}",
+        "<= 2.10",
+        per_expression <= 2.10 and e["expressions"] == 200,
     )
     row(
         f"queue entry to the rule's PATCH at PollIntervalSeconds={MIN_INTERVAL}: p50 / p95 "

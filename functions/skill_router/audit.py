@@ -317,9 +317,33 @@ def render_story(conversation_id: str, rows: list[dict[str, Any]]) -> str:
             entered = entry.get("queue_entered") or "-"
             queue = entry.get("queue_id") or "-"
             lines.append(f"  leg {number}: participant {entry['leg']} in queue {queue}, entered the queue {entered}")
+            lines += expression_story(entry)
     else:
         lines = [f"conversation {conversation_id}: no queue leg recorded yet"]
     return "\n".join([*lines, "", render(rows, STORY_COLUMNS)])
+
+
+def expression_story(entry: dict[str, Any]) -> list[str]:
+    """The leg's skill expression in plain words: someone else's (kept as it was), what skill-router
+    wrote, and a rule recorded shadowed because an expression set elsewhere takes priority."""
+    lines = []
+    theirs, written = entry.get("expression_before"), entry.get("expression_written")
+    if theirs:
+        lines.append(f"    skill expression set by someone else before skill-router: {theirs!r} (never replaced)")
+    if entry.get("outcome") == "shadowed":
+        lines.append(
+            f"    rule {entry.get('rule_id')} shadowed: that expression takes priority over skills, so the rule "
+            "changed nothing that routing uses (not counted as applied)"
+        )
+    if written is not None:
+        said = f"{written!r}" if written else "nothing (it cleared the expression it had written)"
+        lines.append(f"    skill expression skill-router wrote last: {said}")
+    if entry.get("expression_withheld"):
+        lines.append(
+            f"    requirement withheld by the staffing guard (nobody enough on queue met it): "
+            f"{entry['expression_withheld']!r}"
+        )
+    return lines
 
 
 def _printable(text: str) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from skill_router import expression
 from skill_router.matrix import Rule, Step
 
 
@@ -34,6 +35,18 @@ class Routing:
     skill_ids: tuple[str, ...] = ()
     priority: int | None = None  # None: not known; any priority the rule or a step sets is sent
     language_id: str | None = None  # None or "": no language requirement
+    # The skill expression (issue 28): `theirs` is someone else's (the flow's, a person's), kept
+    # byte for byte; `requirement` is skill-router's (a rule's or step's require/expression, in
+    # Genesys' raw form). The conversation's expression is made of the two (`expression`).
+    theirs: str | None = None
+    requirement: str | None = None
+
+    @property
+    def expression(self) -> str | None:
+        """The conversation's skillExpression: theirs, ours, or theirs ANDed with ours, parenthesised."""
+        if self.theirs and self.requirement:
+            return expression.compose(self.theirs, self.requirement)
+        return self.theirs or self.requirement or None
 
 
 @dataclass(frozen=True)
@@ -43,10 +56,16 @@ class RoutingChange:
     skill_ids: tuple[str, ...] | None = None
     priority: int | None = None
     language_id: str | None = None  # "" clears the language requirement
+    skill_expression: str | None = None  # "" clears the expression (only ever one skill-router wrote)
 
     @property
     def empty(self) -> bool:
-        return self.skill_ids is None and self.priority is None and self.language_id is None
+        return (
+            self.skill_ids is None
+            and self.priority is None
+            and self.language_id is None
+            and self.skill_expression is None
+        )
 
 
 @dataclass(frozen=True)
@@ -66,6 +85,7 @@ class Plan:
     change: RoutingChange | None  # None: nothing to send (the caller's routing already says it)
     notifications: tuple[Notification, ...]
     next_after: int | None  # seconds of waiting at which the next step falls due; None: no more
+    blocked: bool = False  # the rule is shadowed by someone else's expression: no requirement is written
 
     @property
     def applied_after(self) -> tuple[int, ...]:
@@ -98,20 +118,23 @@ def plan(
     current: Routing,
     applied_after: Iterable[int] = (),
     include_rule: bool = False,
+    shadowed_rule: bool = False,
 ) -> Plan:
     """What to do for a caller who has waited `waited` seconds in this queue leg.
 
     include_rule: the rule itself has not been applied on this leg yet (a caller first seen, or
     a new leg after a transfer): its skills, priority, language and email go in the same change.
+    shadowed_rule: the rule was recorded shadowed on this leg (its steps write no requirement either).
     """
     applied = tuple(applied_after)
     due = due_steps(rule, waited, applied)
     after = after_rule(current, rule) if include_rule else current
+    blocked = shadowed_rule or shadowed(rule, current if include_rule else None)
     notifications: list[Notification] = []
     if include_rule and rule.high_priority and rule.notify:
         notifications.append(Notification(None, rule.notify))
     for step in due:
-        after = after_step(after, step)
+        after = after_step(after, step, blocked)
         if step.notify:
             notifications.append(Notification(step, step.notify))
     return Plan(
@@ -122,6 +145,7 @@ def plan(
         change=change_between(current, after),
         notifications=tuple(notifications),
         next_after=next_step_after(rule, waited, [*applied, *(s.after for s in due)]),
+        blocked=blocked,
     )
 
 
@@ -132,16 +156,28 @@ def change_between(current: Routing, after: Routing) -> RoutingChange | None:
         skill_ids=after.skill_ids if _folded(after.skill_ids) != _folded(current.skill_ids) else None,
         priority=priority if priority is not None and priority != current.priority else None,
         language_id=language if (language or "") != (current.language_id or "") else None,
+        skill_expression=(after.expression or "") if (after.expression or "") != (current.expression or "") else None,
     )
     return None if change.empty else change
+
+
+def shadowed(rule: Rule, before: Routing | None) -> bool:
+    """The rule's requirement would have no routing effect: someone else's skill expression takes
+    priority over skills (Genesys' event models), and the rule neither may touch it (no
+    `with_expression: and`) nor has anything but skills, a language or a requirement to give.
+    None: not the rule's first sighting (its ladder follows what the rule did)."""
+    if before is None or not before.theirs or rule.with_expression == "and":
+        return False
+    return rule.requirement is not None or bool(rule.skill_ids) or rule.language_id is not None
 
 
 def step_log(rule: Rule, chosen: Plan, at: str) -> list[dict[str, Any]]:
     """One audit record per due step of a plan: which step, when (`at`), the routing before and after it."""
     log = []
     routing = after_rule(chosen.before, rule) if chosen.rule_included else chosen.before
+    blocked = chosen.blocked
     for step in chosen.due:
-        after = after_step(routing, step)
+        after = after_step(routing, step, blocked)
         log.append(
             {
                 "step": step.position,
@@ -153,6 +189,11 @@ def step_log(rule: Rule, chosen: Plan, at: str) -> list[dict[str, Any]]:
                 "priority_after": after.priority,
                 "language_before": routing.language_id or "",
                 "language_after": after.language_id or "",
+                **(
+                    {"expression_before": routing.expression or "", "expression_after": after.expression or ""}
+                    if (routing.expression or after.expression)
+                    else {}
+                ),
             }
         )
         routing = after
@@ -160,20 +201,34 @@ def step_log(rule: Rule, chosen: Plan, at: str) -> list[dict[str, Any]]:
 
 
 def after_rule(routing: Routing, rule: Rule) -> Routing:
-    """The routing once the rule itself is applied (skills merged, priority raised, its language)."""
+    """The routing once the rule itself is applied (skills merged, priority raised, its language,
+    its requirement: never over someone else's expression unless the rule ANDs it in)."""
+    requirement = routing.requirement
+    if rule.requirement is not None and (not routing.theirs or rule.with_expression == "and"):
+        requirement = rule.requirement.render()
     return Routing(
         tuple(_merge(list(routing.skill_ids), rule.skill_ids)),
         _raise(routing.priority, rule.routing_priority),
         rule.language_id if rule.language_id is not None else routing.language_id,
+        routing.theirs,
+        requirement,
     )
 
 
-def after_step(routing: Routing, step: Step) -> Routing:
-    """The routing once one escalation step is applied."""
+def after_step(routing: Routing, step: Step, blocked: bool = False) -> Routing:
+    """The routing once one escalation step is applied. `blocked`: the rule was shadowed by someone
+    else's expression, and its steps' requirements are not written either."""
+    requirement = routing.requirement
+    if step.drops_requirement:
+        requirement = None  # theirs, byte for byte, or no expression at all
+    elif step.requirement is not None and not blocked:
+        requirement = step.requirement.render()
     return Routing(
         tuple(_remove(_merge(list(routing.skill_ids), step.add_skill_ids), step.remove_skill_ids)),
         _raise(routing.priority, step.routing_priority),
         step.language_id if step.language_id is not None else routing.language_id,
+        routing.theirs,
+        requirement,
     )
 
 

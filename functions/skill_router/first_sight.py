@@ -268,7 +268,7 @@ def decide(
     chosen = plan(
         rule,
         waited=waited_seconds(found.waiting_since, now),
-        current=Routing(live.skill_ids, live.priority, live.language_id),
+        current=Routing(live.skill_ids, live.priority, live.language_id, theirs=live.skill_expression),
         include_rule=True,
     )
     return Assignment(rule, rule.matching_keyword(value), live.queue_id, chosen)
@@ -317,5 +317,7 @@ def _any_rule_can_change(matrix: Matrix, found: Discovered) -> bool:
         if rule.routing_priority is not None or rule.high_priority or not set(rule.skill_ids) <= have:
             return True
         if rule.escalate or rule.language_id is not None:  # steps to come while the caller waits
+            return True
+        if rule.requirement is not None:  # written as the skill expression (or recorded shadowed)
             return True
     return False

@@ -32,6 +32,7 @@ from skill_router.escalation import (
     change_between,
     next_step_after,
 )
+from skill_router.expression import Expr
 from skill_router.matrix import Rule
 from skill_router.staffing import Staffing
 from skill_router.store import format_time
@@ -42,8 +43,12 @@ WITHHELD = "withheld"
 NEXT_STEP = "next_step"
 APPLIED_UNSTAFFED = "applied_unstaffed"
 UNKNOWN = "unknown"
-ASSIGNED = ("applied", "unchanged")  # outcomes of a rule applied on the leg: its requirement is ours to guard
+# Outcomes of a rule applied on the leg: its requirement is ours to guard (a shadowed rule's skills
+# too: Genesys routes by them again once someone else's expression is cleared).
+ASSIGNED = ("applied", "unchanged", "shadowed")
 LANGUAGE_PART = "language:"  # a part of a requirement: a skill id, or `language:<id>`
+# A withheld requirement (issue 28) as a part: `expression:<skill-router's raw form>`.
+EXPRESSION_PART = "expression:"
 
 
 @dataclass(frozen=True)
@@ -57,10 +62,11 @@ class Guarded:
     language_withheld: str = ""
     skipped: tuple[int, ...] = ()  # the `after` of each step jumped over (next_step)
     serving: int | None = None  # members on queue who meet the requirement the plan leaves
+    expression_withheld: str = ""  # skill-router's requirement (a skill expression) nobody on queue meets
 
     @property
     def parts_withheld(self) -> int:
-        return len(self.skills_withheld) + int(bool(self.language_withheld))
+        return len(self.skills_withheld) + int(bool(self.language_withheld)) + int(bool(self.expression_withheld))
 
     def fields(self, prior: dict[str, Any] | None) -> dict[str, Any]:
         """What the ledger keeps of the decision: a first sight's `guard`, and the withheld parts
@@ -84,6 +90,8 @@ class Guarded:
         ):
             out["skills_withheld"] = _merge(earlier, self.skills_withheld)
             out["language_withheld"] = self.language_withheld or earlier_language
+        if self.expression_withheld:
+            out["expression_withheld"] = self.expression_withheld
         if self.skipped:
             out["steps_skipped"] = [*((prior or {}).get("steps_skipped") or []), *self.skipped]
         return out
@@ -102,7 +110,28 @@ def guard_plan(
     rule: Rule, chosen: Plan, staffing: Staffing | None, *, applied: Iterable[int] = (), enabled: bool = True
 ) -> Guarded:
     """The plan with the guard applied (see the module's docstring). `applied`: the steps applied
-    on the leg before this plan (for `next_step`)."""
+    on the leg before this plan (for `next_step`). A requirement the plan writes (a skill
+    expression) is evaluated against each member on queue, from the same staffing (no Genesys call);
+    nobody enough meets it: withheld (unless `when_unstaffed: apply`), the rest of the plan as below."""
+    required = new_requirement(rule, chosen)
+    if enabled and rule.min_staffed > 0 and required is not None:
+        if staffing is None:
+            return Guarded(chosen, UNKNOWN)
+        serving = meeting(staffing, chosen.after, required)
+        if serving >= rule.min_staffed:
+            return Guarded(chosen, STAFFED, serving=serving)
+        if rule.when_unstaffed == "apply":
+            return Guarded(chosen, APPLIED_UNSTAFFED, serving=serving)
+        after = replace(chosen.after, requirement=chosen.before.requirement)
+        rest = guard_plan(
+            rule, replace(chosen, after=after, change=change_between(chosen.before, after)), staffing, applied=applied
+        )
+        return replace(
+            rest,
+            decision=WITHHELD,
+            expression_withheld=chosen.after.requirement or "",
+            serving=rest.serving if rest.serving is not None else _serving(staffing, rest.plan.after),
+        )
     parts = added_parts(chosen.before, chosen.after)
     if not enabled or rule.min_staffed <= 0 or not parts:
         return Guarded(chosen, None)
@@ -208,7 +237,11 @@ def ledger_routing(entry: dict[str, Any]) -> Routing | None:
     if "skills_after" not in entry:
         return None
     return Routing(
-        tuple(entry.get("skills_after") or ()), entry.get("priority_after"), entry.get("language_after") or None
+        tuple(entry.get("skills_after") or ()),
+        entry.get("priority_after"),
+        entry.get("language_after") or None,
+        theirs=entry.get("expression_before") or None,
+        requirement=entry.get("requirement_after") or None,
     )
 
 
@@ -217,6 +250,8 @@ def withheld_of(entry: dict[str, Any]) -> list[str]:
     parts = list(entry.get("skills_withheld") or [])
     if entry.get("language_withheld"):
         parts.append(LANGUAGE_PART + str(entry["language_withheld"]))
+    if entry.get("expression_withheld"):
+        parts.append(EXPRESSION_PART + str(entry["expression_withheld"]))
     return parts
 
 
@@ -243,23 +278,29 @@ def next_look(entry: dict[str, Any] | None, now: float, hysteresis: float) -> fl
     return since + hysteresis if since else None
 
 
-def withheld_due(entry: dict[str, Any], staffing: Staffing | None, min_staffed: int, now: datetime) -> Repair | None:
+def withheld_due(
+    entry: dict[str, Any], staffing: Staffing | None, min_staffed: int, now: datetime, rule: Rule | None = None
+) -> Repair | None:
     """The withheld parts someone on queue can now serve, with what the leg has: a PATCH adding
-    them (None: none is, staffing is unknown, or nothing is withheld)."""
+    them (None: none is, staffing is unknown, or nothing is withheld). A withheld requirement is
+    evaluated with the rule's resolved form (none without the rule: it stays withheld)."""
     parts = withheld_of(entry)
     current = ledger_routing(entry)
     if not parts or staffing is None or current is None:
         return None
     kept: list[str] = []
     for part in parts:
-        if _serving(staffing, with_parts(current, [*kept, part])) >= max(min_staffed, 1):
+        if _serving(staffing, with_parts(current, [*kept, part]), rule) >= max(min_staffed, 1):
             kept.append(part)
     if not kept:
         return None
     left = [p for p in parts if p not in kept]
     after = with_parts(current, kept)
     fields = {
-        "skills_withheld": [p for p in left if not p.startswith(LANGUAGE_PART)],
+        "expression_withheld": next(
+            (p.removeprefix(EXPRESSION_PART) for p in left if p.startswith(EXPRESSION_PART)), ""
+        ),
+        "skills_withheld": [p for p in left if not p.startswith((LANGUAGE_PART, EXPRESSION_PART))],
         "language_withheld": next((p.removeprefix(LANGUAGE_PART) for p in left if p.startswith(LANGUAGE_PART)), ""),
         "withheld_applied_at": format_time(now),
     }
@@ -317,16 +358,53 @@ def without(routing: Routing, parts: Sequence[str], language_instead: str | None
     language = routing.language_id
     if language and (LANGUAGE_PART + language).lower() in gone:
         language = language_instead
-    return Routing(tuple(s for s in routing.skill_ids if s.lower() not in gone), routing.priority, language)
+    if routing.requirement and (EXPRESSION_PART + routing.requirement).lower() in gone:
+        routing = replace(routing, requirement=None)
+    # The expression (someone else's, skill-router's) is never a part: it is kept as it is.
+    return replace(
+        routing, skill_ids=tuple(s for s in routing.skill_ids if s.lower() not in gone), language_id=language
+    )
 
 
 def with_parts(routing: Routing, parts: Sequence[str]) -> Routing:
-    skills = _merge(list(routing.skill_ids), [p for p in parts if not p.startswith(LANGUAGE_PART)])
+    skills = _merge(list(routing.skill_ids), [p for p in parts if not p.startswith((LANGUAGE_PART, EXPRESSION_PART))])
     language = next((p.removeprefix(LANGUAGE_PART) for p in parts if p.startswith(LANGUAGE_PART)), routing.language_id)
-    return Routing(tuple(skills), routing.priority, language)
+    requirement = next((p.removeprefix(EXPRESSION_PART) for p in parts if p.startswith(EXPRESSION_PART)), None)
+    if requirement is not None:
+        routing = replace(routing, requirement=requirement)
+    return replace(routing, skill_ids=tuple(skills), language_id=language)
 
 
-def _serving(staffing: Staffing, routing: Routing) -> int:
+def new_requirement(rule: Rule, chosen: Plan) -> Expr | None:
+    """The requirement (resolved: ids) this plan writes that the leg did not have, or None."""
+    text = chosen.after.requirement
+    if not text or text == chosen.before.requirement:
+        return None
+    return requirement_of(rule, text)
+
+
+def requirement_of(rule: Rule, text: str) -> Expr | None:
+    """The rule's or a step's resolved requirement whose raw form is `text`."""
+    for expr in (rule.requirement, *(s.requirement for s in rule.escalate)):
+        if expr is not None and expr.render() == text:
+            return expr
+    return None
+
+
+def meeting(staffing: Staffing, routing: Routing, required: Expr) -> int:
+    """Members on queue who meet the skills, the language and the requirement."""
+    skills = tuple(routing.skill_ids)
+    return sum(1 for m in staffing.on_queue if m.meets(skills, routing.language_id) and required.evaluate(m))
+
+
+def _serving(staffing: Staffing, routing: Routing, rule: Rule | None = None) -> int:
+    """Members on queue who meet the routing's skills and language, and its requirement when the
+    rule gives its resolved form (withheld_due)."""
+    required = requirement_of(rule, routing.requirement) if rule is not None and routing.requirement else None
+    if routing.requirement and rule is not None and required is None:
+        return 0  # a requirement the matrix no longer has: never applied on a guess
+    if required is not None:
+        return meeting(staffing, routing, required)
     return staffing.serving(routing.skill_ids, routing.language_id)
 
 

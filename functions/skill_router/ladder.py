@@ -18,7 +18,9 @@ from skill_router.leg import Adapters, Leg, Outcome, carry_out, mend
 from skill_router.matrix import Matrix
 from skill_router.store.claims import STEP
 
-ASSIGNED = ("applied", "unchanged")  # outcomes after which the rule's ladder runs on the leg
+# Outcomes after which the rule's ladder runs on the leg; a shadowed rule's steps still set skills
+# (Genesys routes by them again once the expression is cleared), never a requirement.
+ASSIGNED = ("applied", "unchanged", "shadowed")
 
 
 def ledger_routing(entry: dict[str, Any] | None) -> Routing | None:
@@ -30,6 +32,8 @@ def ledger_routing(entry: dict[str, Any] | None) -> Routing | None:
         skill_ids=tuple(entry.get("skills_after") or ()),
         priority=entry.get("priority_after"),
         language_id=entry.get("language_after") or None,
+        theirs=entry.get("expression_before") or None,
+        requirement=entry.get("requirement_after") or None,
     )
 
 
@@ -70,8 +74,9 @@ def escalate(
         live = adapters.genesys.get_conversation(cid)
         if live is None or not live.in_queue or (found.participant_id and live.participant_id != found.participant_id):
             return Outcome(cid, "done", final=True, rule_id=rule.id, reason="left the queue")
-        current = Routing(live.skill_ids, live.priority, live.language_id)
-    chosen = plan(rule, waited=waited, current=current, applied_after=applied)
+        current = Routing(live.skill_ids, live.priority, live.language_id, theirs=live.skill_expression)
+    blocked = prior.get("outcome") == "shadowed"
+    chosen = plan(rule, waited=waited, current=current, applied_after=applied, shadowed_rule=blocked)
     guarded = adapters.guard(rule, chosen, found.queue_id or prior.get("queue_id"), tuple(applied))
     leg = Leg(cid, found.leg, found.queue_entered)
     return carry_out(adapters, leg, rule, chosen, matrix, now, prior=prior, guarded=guarded)
@@ -99,6 +104,6 @@ def guard_repairs(
     def decide(entry: dict[str, Any]) -> Repair | None:
         if rule is not None and rule.min_staffed <= 0:
             return None
-        return withheld_due(entry, staffing, min_staffed, now) or relax_due(entry, staffing, shared, hysteresis)
+        return withheld_due(entry, staffing, min_staffed, now, rule) or relax_due(entry, staffing, shared, hysteresis)
 
     return mend(adapters, Leg(found.conversation_id, found.leg, found.queue_entered), prior, decide, now)

@@ -18,7 +18,7 @@ from typing import Any
 
 from skill_router.emails import AWS_ERRORS, Email, rule_email, send_all, step_email
 from skill_router.errors import OutOfTime
-from skill_router.escalation import Plan, Routing, step_log
+from skill_router.escalation import Plan, Routing, shadowed, step_log
 from skill_router.genesys.client import GenesysClient, LiveConversation
 from skill_router.genesys.errors import GenesysError
 from skill_router.guard import Guarded, Repair, guard_plan
@@ -119,13 +119,22 @@ def record(adapters: Adapters, leg: Leg, outcome: str, **fields: Any) -> Outcome
 
 
 def patch_or_gone(
-    adapters: Adapters, leg: Leg, skill_ids: list[str] | None, priority: int | None, language_id: str | None
+    adapters: Adapters,
+    leg: Leg,
+    skill_ids: list[str] | None,
+    priority: int | None,
+    language_id: str | None,
+    skill_expression: str | None = None,
 ) -> bool:
     """The PATCH; False when the conversation left this queue leg. What Genesys answers for a
     conversation no longer in queue is undocumented (400, 408 or 409 are possible), so such an
     answer re-reads the conversation to tell "gone" from a real failure."""
     try:
-        return adapters.genesys.patch_routing(leg.conversation_id, skill_ids, priority, language_id)
+        if skill_expression is None:
+            return adapters.genesys.patch_routing(leg.conversation_id, skill_ids, priority, language_id)
+        return adapters.genesys.patch_routing(
+            leg.conversation_id, skill_ids, priority, language_id, skill_expression=skill_expression
+        )
     except GenesysError as exc:
         if exc.status not in (400, 408, 409):
             raise
@@ -176,7 +185,7 @@ def carry_out(
     if change is not None and not dry:
         skills = list(change.skill_ids) if change.skill_ids is not None else None
         try:
-            landed = patch_or_gone(adapters, leg, skills, change.priority, change.language_id)
+            landed = patch_or_gone(adapters, leg, skills, change.priority, change.language_id, change.skill_expression)
         except (GenesysError, OutOfTime) as exc:
             if not plan.due:
                 raise
@@ -195,9 +204,23 @@ def carry_out(
         "steps_applied": [*((prior or {}).get("steps_applied") or []), *plan.applied_after],
         **(guarded.fields(prior) if guarded is not None else {}),
     }
+    if plan.before.expression or plan.after.expression:
+        fields["requirement_after"] = plan.after.requirement or ""
+    if change is not None and change.skill_expression is not None:
+        fields["expression_written"] = change.skill_expression
     outcome = "done"
     if plan.rule_included:
         outcome = "applied" if change is not None else "unchanged"
+        if shadowed(rule, plan.before):
+            # Someone else's expression takes priority over skills: what the rule gives has no
+            # routing effect, and the rule may not touch the expression (no `with_expression: and`).
+            outcome = "shadowed"
+            fields["reason"] = (
+                "someone else's skill expression takes priority over skills: the rule's requirement has no "
+                "routing effect (with_expression: and would AND it in)"
+            )
+        if plan.before.theirs:
+            fields["expression_before"] = plan.before.theirs
         fields.update(
             rule_id=rule.id,
             matched_keyword=keyword,  # the matrix's keyword, never the caller's words
@@ -300,11 +323,20 @@ def mend(
             if live is None or _left(leg, live, fresh.get("queue_id")):
                 adapters.store.note(cid, leg.leg, left_queue=True)
                 return Outcome(cid, "done", final=True, rule_id=fresh.get("rule_id"), reason="left the queue")
-            repair = repair.onto(Routing(live.skill_ids, live.priority, live.language_id), fresh)
+            # The expression's halves as the ledger knows them: a repair changes skill-router's
+            # half only (a withheld requirement written), never someone else's.
+            known = Routing(
+                live.skill_ids,
+                live.priority,
+                live.language_id,
+                theirs=fresh.get("expression_before") or None,
+                requirement=fresh.get("requirement_after") or None,
+            )
+            repair = repair.onto(known, fresh)
         change = repair.change
         if change is not None and not adapters.settings.dry_run:
             skills = list(change.skill_ids) if change.skill_ids is not None else None
-            if not patch_or_gone(adapters, leg, skills, change.priority, change.language_id):
+            if not patch_or_gone(adapters, leg, skills, change.priority, change.language_id, change.skill_expression):
                 adapters.store.note(cid, leg.leg, left_queue=True)
                 return Outcome(cid, "done", final=True, rule_id=fresh.get("rule_id"), reason="left the queue")
         fields = {
@@ -312,6 +344,9 @@ def mend(
             "skills_after": list(repair.after.skill_ids),
             "language_after": repair.after.language_id or "",
         }
+        if change is not None and change.skill_expression is not None:
+            fields["expression_written"] = change.skill_expression
+            fields["requirement_after"] = repair.after.requirement or ""
         record_ = {
             "event": repair.kind,
             "at": format_time(now),

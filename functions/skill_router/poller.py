@@ -45,7 +45,7 @@ FINISHED_CACHE_SIZE = 50_000  # queue legs; a few MB at most
 # Callers looked up by id in one query when their steps fall due: one conversationId predicate
 # each. Genesys documents no limit on a filter's predicates that we found; 50 keeps the body small.
 DUE_PER_QUERY = 50
-LADDER_OUTCOMES = ("applied", "unchanged", "done")  # a rule was applied on the leg: its ladder runs
+LADDER_OUTCOMES = ("applied", "unchanged", "shadowed", "done")  # a rule was applied on the leg: its ladder runs
 # What a finished leg's ladder needs (ladder.py): the rule, the steps applied, the routing we left.
 _REMEMBERED = (
     "outcome",
@@ -58,6 +58,10 @@ _REMEMBERED = (
     "skills_after",
     "priority_after",
     "language_after",
+    # The skill expression (issue 28): someone else's as first seen, and skill-router's part.
+    "expression_before",
+    "requirement_after",
+    "expression_withheld",
     # What the staffing guard needs (guard.py): whose requirement it is, what is withheld, the clock.
     "queue_id",
     "skills_before",
@@ -69,7 +73,7 @@ _REMEMBERED = (
     "relax_blocked_by",
     "requirements_others",
 )
-REPORTED = ("applied", "unchanged", "gone", "failed", "retry", "no_match", "no_rule", "pending", "done")
+REPORTED = ("applied", "unchanged", "shadowed", "gone", "failed", "retry", "no_match", "no_rule", "pending", "done")
 
 
 @dataclass
@@ -439,6 +443,8 @@ class Poller:
         for name in ("applied", "unchanged", "gone", "failed", "pending"):
             metrics.add_metric(name=f"Conversations{name.title()}", unit="Count", value=report.outcomes.get(name, 0))
         metrics.add_metric(name="ConversationsMatched", unit="Count", value=report.matched)
+        # Rules whose requirement had no routing effect: someone else's skill expression takes priority.
+        metrics.add_metric(name="RulesShadowed", unit="Count", value=report.outcomes.get("shadowed", 0))
         metrics.add_metric(name="NotificationsSent", unit="Count", value=report.notified)
         metrics.add_metric(name="EscalationStepsApplied", unit="Count", value=report.escalation_steps)
         metrics.add_metric(name="SkillsWithheldUnstaffed", unit="Count", value=report.skills_withheld)

@@ -20,6 +20,8 @@ from typing import Any
 
 from skill_router.durations import format_duration
 from skill_router.escalation import due_steps, next_step_after
+from skill_router.expression import Expr, ExpressionError, parse
+from skill_router.guard import requirement_of
 from skill_router.matrix import Rule
 from skill_router.staffing import Staffing
 
@@ -43,6 +45,10 @@ OUTCOME_WORDS = {
     "gone": "skill-router recorded that the caller had left this leg",
     "failed": "skill-router could not apply its rule",
     "retry": "a Genesys call failed: the next poll tries again",
+    "shadowed": (
+        "its rule matched but is shadowed: someone else's skill expression takes priority over skills, "
+        "so what the rule gives has no routing effect (the rule's `with_expression: and` would AND it in)"
+    ),
 }
 
 
@@ -197,6 +203,34 @@ def staffing_lines(caller: Caller, staffing: Staffing | None, problem: str | Non
     return lines
 
 
+def requirement_lines(required: Expr, staffing: Staffing, withheld: bool) -> list[str]:
+    """skill-router's requirement (a skill expression) in plain words, and the term that excludes
+    the most members on queue: "Spanish at 3 or better: none of 7 on queue; 2 have Spanish at 2"."""
+    on_queue = staffing.on_queue
+    meeting = sum(1 for m in on_queue if required.evaluate(m))
+    state = "withheld (nobody enough on queue meets it)" if withheld else "written as the skill expression"
+    lines = [f"  requirement: {required.words()}: {state}; {meeting} of {len(on_queue)} on queue meet it"]
+    terms = list(required.terms())
+    if not terms or not on_queue or meeting == len(on_queue):
+        return lines
+    counts = [(sum(1 for m in on_queue if t.evaluate(m)), i, t) for i, t in enumerate(terms)]
+    met, _, term = min(counts, key=lambda c: (c[0], c[1]))
+    levels: dict[float, int] = {}
+    for member in on_queue:
+        have = (member.skills if term.kind == "skill" else member.languages).get(term.name.lower())
+        if have is not None and not term.evaluate(member):
+            levels[have] = levels.get(have, 0) + 1
+    label = term.label or term.name
+    near = ", ".join(
+        f"{n} {'has' if n == 1 else 'have'} {label} at {level:g}" for level, n in sorted(levels.items(), reverse=True)
+    )
+    lines.append(
+        f"  excluded most by: {term.words()}: {'none' if met == 0 else met} of {len(on_queue)} on queue"
+        + (f"; {near}" if near else "")
+    )
+    return lines
+
+
 def guard_lines(entry: Mapping[str, Any] | None, names: Names) -> list[str]:
     """What the staffing guard decided on this leg, withheld or relaxed, in plain words."""
     if not entry:
@@ -206,6 +240,8 @@ def guard_lines(entry: Mapping[str, Any] | None, names: Names) -> list[str]:
     if guard:
         lines.append(f"guard: {guard}: {GUARD_WORDS.get(str(guard), 'as recorded')}")
     withheld = [names.part(s) for s in _ids(entry.get("skills_withheld"))]
+    if entry.get("expression_withheld"):
+        withheld.append(f"the requirement {_expression_words(str(entry['expression_withheld']))}")
     if entry.get("language_withheld"):
         withheld.append("language " + names.language(str(entry["language_withheld"])))
     applied = entry.get("withheld_applied_at")
@@ -352,9 +388,20 @@ def explain(
             + f" (by {SOMEONE_ELSE})"
         )
     lines += staffing_lines(caller, staffing, staffing_problem, names)
+    text = (entry.get("expression_withheld") or entry.get("requirement_after")) if entry else None
+    required = requirement_of(rule, str(text)) if rule is not None and text else None
+    if required is not None and staffing is not None:
+        lines += requirement_lines(required, staffing, withheld=bool(entry and entry.get("expression_withheld")))
     lines += guard_lines(entry, names)
     lines += step_lines(rule, entry, caller, now)
     return "\n".join(_printable(line) for line in lines)
+
+
+def _expression_words(text: str) -> str:
+    try:
+        return parse(text).words()
+    except ExpressionError:
+        return repr(text)
 
 
 def _clock(value: Any) -> str:

@@ -152,6 +152,8 @@ def test_a_caller_with_a_skill_expression_keeps_it_when_a_withheld_skill_is_appl
     conversation = waiting(app, queue)
     app.sim.set_skill_expression(conversation, "Technical >= 3")
     app.invoke()
+    entry = app.ledger(conversation)
+    assert entry is not None and entry["outcome"] == "shadowed"  # the expression takes priority (issue 28)
     staff(app, queue, skills=(BILLING,))
     later(61)
     assert app.invoke()["polls"][0]["withheld_applied"] == 1

@@ -1,7 +1,8 @@
 """A caller whose routing carries a skill expression (Architect's "Set Skill Expression Filters", a
 person): skill-router reads it (LiveConversation.skill_expression) and never sends
 `skillExpression`, so its skillIds PATCH leaves the expression intact (SDK
-RoutingConversationAttributesRequest: a field left out is left as it is)."""
+RoutingConversationAttributesRequest: a field left out is left as it is). The expression takes
+priority over skills, so the rule is recorded `shadowed`, never `applied` (issue 28)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def test_the_expression_is_read_and_kept_by_the_rule_s_patch(app: App, queue: st
     caller = queued(app, queue, "billing please", skills=(ENGLISH,))
     app.sim.set_skill_expression(caller, EXPRESSION)
     report = app.invoke()["polls"][0]
-    assert report["applied"] == 1
+    assert report["shadowed"] == 1 and report["applied"] == 0
     assert app.sim.routing(caller)[0] == [ENGLISH, BILLING]
     assert app.sim.skill_expression(caller) == EXPRESSION  # kept, word for word
     sent = [r.body for r in app.sim.requests if r.method == "PATCH" and r.path.startswith(PATCH)]

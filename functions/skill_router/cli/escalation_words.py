@@ -52,6 +52,10 @@ def step_text(step: Step) -> str:
         parts.append(f"raise routing priority to {step.routing_priority}")
     if step.language_id is not None:
         parts.append(f"language {_language(step.language_id)}")
+    if step.requirement is not None:
+        parts.append(f"require instead: {step.requirement.words()}")
+    if step.drops_requirement:
+        parts.append("drop the rule's requirement (someone else's expression stays, word for word)")
     if step.notify:
         parts.append(f"email {', '.join(step.notify)} once")
     return "; ".join(parts)

@@ -163,7 +163,22 @@ class Online:
 
 def describe(rule: Rule) -> list[str]:
     skills = [*rule.skill_ids, *(f"{name} (name, resolved by the function)" for name in rule.skill_names)]
-    lines = [f"  skills merged in: {', '.join(skills)} (existing skills are kept)"]
+    if rule.requirement is not None:
+        lines = [
+            f"  requires: {rule.requirement.words()}",
+            f"    written as the caller's skill expression {rule.requirement.render()!r} (no skills are added);",
+            "    Genesys routes by it instead of the requested skills",
+            "    a caller who already has someone else's expression: "
+            + (
+                "the requirement is ANDed into it (with_expression: and), theirs kept word for word"
+                if rule.with_expression == "and"
+                else "theirs is kept and the rule is recorded shadowed (it would change nothing)"
+            ),
+            f"    staffing guard: fewer than {rule.min_staffed} member(s) on queue meeting it: "
+            + ("it is written anyway" if rule.when_unstaffed == "apply" else "it is withheld, the priority applied"),
+        ]
+    else:
+        lines = [f"  skills merged in: {', '.join(skills)} (existing skills are kept)"]
     lines.append(
         f"  routing priority: {rule.routing_priority}"
         if rule.routing_priority is not None

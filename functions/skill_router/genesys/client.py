@@ -360,8 +360,11 @@ class GenesysClient:
         skill_ids: Sequence[str] | None,
         priority: int | None,
         language_id: str | None = None,
+        skill_expression: str | None = None,
     ) -> bool:
         """Send only what changes: a None field is absent from the body and left as it is.
+        `skillExpression` "" removes the expression ("To remove the skill expression, specify an
+        empty string": SDK RoutingConversationAttributesRequest.skill_expression).
         `skillIds` replaces the requested skills and `[]` removes them all (SDK
         RoutingConversationAttributesRequest), so it is sent only when given (the merged list);
         `languageId` "" clears the language requirement. False when the conversation is gone (404)."""
@@ -373,6 +376,8 @@ class GenesysClient:
             body.priority = priority
         if language_id is not None:
             body.language_id = language_id
+        if skill_expression is not None:
+            body.skill_expression = skill_expression
         try:
             self._call(
                 "PATCH /api/v2/routing/conversations/{conversationId}",

@@ -25,9 +25,10 @@ from typing import Any
 import re2
 import yaml
 
-from skill_router import yaml_problems
+from skill_router import expression, yaml_problems
 from skill_router.durations import format_duration, parse_duration
 from skill_router.errors import MatrixError
+from skill_router.expression import Expr, ExpressionError, Join, Not, Term
 from skill_router.matrix.lint import shadowed
 from skill_router.matrix.model import (
     DEFAULT_MAX_WAIT_SECONDS,
@@ -75,9 +76,13 @@ RULE_KEYS = (
     "escalate",
     "min_staffed",
     "when_unstaffed",
+    "require",
+    "expression",
+    "with_expression",
 )
 MAX_MIN_STAFFED = 10_000  # members a queue may need on it before a rule adds a skill
-STEP_KEYS = ("after", "add_skills", "remove_skills", "routing_priority", "language", "notify")
+STEP_KEYS = ("after", "add_skills", "remove_skills", "routing_priority", "language", "notify", "require", "expression")
+WITH_EXPRESSION = ("and",)
 
 
 # libyaml's parser (bundled in PyYAML's wheels) is ~20x faster than the pure-Python one: a 1 MB
@@ -306,8 +311,22 @@ def _parse_rule(
                 f"{where('skill_id')}: {skill!r} is not a Genesys skill id (a UUID); put names under 'skills:'"
             )
     named_skills = strings("skills")
-    if not seed_skill and not named_skills and "skill_id" not in raw and "skills" not in raw:
-        problems.append(f"{where()}: missing 'skill_id' (or 'skills')")
+    requirement = _requirement(raw, where, problems, allow_none=False)
+    has_requirement = "require" in raw or "expression" in raw
+    if has_requirement and ("skill_id" in raw or "skills" in raw):
+        problems.append(
+            f"{where('require' if 'require' in raw else 'expression')}: give skills or a requirement "
+            "(require/expression), not both: a requirement is written as the skill expression, which "
+            "takes priority over skills"
+        )
+    if not seed_skill and not named_skills and "skill_id" not in raw and "skills" not in raw and not has_requirement:
+        problems.append(f"{where()}: missing 'skill_id' (or 'skills', 'require', 'expression')")
+    with_expression = raw.get("with_expression")
+    if with_expression is not None:
+        if not isinstance(with_expression, str) or with_expression.strip().lower() not in WITH_EXPRESSION:
+            problems.append(f"{where('with_expression')}: expected 'and' (or leave it out: never touch another's)")
+        elif not has_requirement:
+            problems.append(f"{where('with_expression')}: only a rule with 'require' or 'expression' can AND it in")
     skill_ids = [*seed_skill, *(s for s in named_skills if _UUID.match(s))]
     skill_names = [s for s in named_skills if not _UUID.match(s)]
     urgency = raw.get("priority")
@@ -386,6 +405,8 @@ def _parse_rule(
         key_lines=dict(raw.key_lines),
         min_staffed=int(min_staffed),
         when_unstaffed=str(when_unstaffed).strip().lower(),
+        requirement=requirement if isinstance(requirement, Term | Not | Join) else None,
+        with_expression=str(with_expression).strip().lower() if with_expression is not None else None,
     )
 
 
@@ -532,6 +553,9 @@ def _parse_escalation(
             step_raw.get("routing_priority"), priorities, where("routing_priority"), problems
         )
         language_id, language_name = _language(step_raw.get("language"), where("language"), problems)
+        step_requirement = _requirement(step_raw, where, problems, allow_none=True)
+        if step_requirement is not None and rule is not None and rule.requirement is None:
+            problems.append(f"{where()}: a step's require/expression needs one on its rule (the rule writes skills)")
         notify: list[str] = []
         notify_users: list[str] = []
         for address in strings("notify"):
@@ -556,7 +580,7 @@ def _parse_escalation(
         raises = step_priority is not None and (priority is None or step_priority > priority)
         new_language = language_id if language_id is not None else language_name
         relanguages = new_language is not None and new_language != language
-        if not (adds or removes or raises or relanguages or recipients):
+        if not (adds or removes or raises or relanguages or recipients or step_requirement is not None):
             why = []
             if step_priority is not None:
                 why.append(f"routing_priority {step_priority} is not above {priority}, and priorities are only raised")
@@ -596,11 +620,74 @@ def _parse_escalation(
             language_name=language_name,
             notify_users=tuple(dict.fromkeys(notify_users)),
             key_lines=dict(step_raw.key_lines),
+            requirement=step_requirement if isinstance(step_requirement, Term | Not | Join) else None,
+            drops_requirement=step_requirement == NONE,
         )
         steps.append(previous)
     if len(problems) > before:
         return None
     return tuple(steps)
+
+
+NONE = "none"
+
+
+def _requirement(raw: _Lines, where: Callable[[str], str], problems: list[str], allow_none: bool) -> Expr | str | None:
+    """`require: {Spanish: 3, language: {English: 2}}` and/or `expression: 'Skill("X") >= 2'` (both:
+    ANDed), parsed by expression.py; a step's `require: none` drops skill-router's requirement."""
+    found: Expr | None = None
+    if "require" in raw:
+        value = raw["require"]
+        if allow_none and isinstance(value, str) and value.strip().lower() == NONE:
+            if "expression" in raw:
+                problems.append(f"{where('require')}: 'require: none' drops the requirement; give no expression")
+            return NONE
+        found = _required_levels(value, where("require"), problems)
+    if "expression" in raw:
+        text = raw["expression"]
+        try:
+            found = expression.both(found, expression.parse(text))
+        except ExpressionError as exc:
+            problems.append(f"{where('expression')}: {exc.message} at character {exc.position + 1}")
+    return found
+
+
+def _required_levels(value: Any, where: str, problems: list[str]) -> Expr | None:
+    expected = (
+        f"{where}: expected skill names with a proficiency from 0 to {expression.MAX_LEVEL}, and languages "
+        "under 'language', e.g. {Spanish: 3, language: {English: 2}}"
+    )
+    if not isinstance(value, dict) or not value:
+        problems.append(expected)
+        return None
+    skills: dict[str, int] = {}
+    languages: dict[str, int] = {}
+    for name, level in value.items():
+        if name == "language" and isinstance(level, dict) and level:
+            for language, language_level in level.items():
+                if not _level_ok(language, language_level):
+                    problems.append(f"{where}: language {language!r}: {expected.split(': ', 1)[1]}")
+                    return None
+                languages[language.strip()] = int(language_level)
+            continue
+        if not _level_ok(name, level):
+            problems.append(f"{where}: {str(name)[:40]!r}: {expected.split(': ', 1)[1]}")
+            return None
+        skills[name.strip()] = int(level)
+    return expression.from_requirement(skills, languages)
+
+
+def _level_ok(name: Any, level: Any) -> bool:
+    return (
+        isinstance(name, str)
+        and bool(name.strip())
+        and '"' not in name
+        and "\\" not in name
+        and len(name) <= 200
+        and isinstance(level, int)
+        and not isinstance(level, bool)
+        and 0 <= level <= expression.MAX_LEVEL
+    )
 
 
 def _raw_strings(value: Any) -> list[str]:

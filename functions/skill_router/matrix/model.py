@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from skill_router.expression import Expr
+
 # Attribute values are caller- or bot-controlled: bound what is ever matched.
 MAX_MATCHED_CHARS = 1_000
 MATCH_MODES = ("contains", "exact", "regex")
@@ -45,13 +47,23 @@ class Step:
     language_name: str | None = None
     notify_users: tuple[str, ...] = ()
     key_lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+    # `require:` / `expression:` (expression.py): skill-router's requirement from this step on,
+    # replacing the rule's; `require: none` drops it (someone else's expression is left as it was).
+    requirement: Expr | None = None
+    drops_requirement: bool = False
 
     def line_of(self, key: str) -> int:
         return self.key_lines.get(key, self.line)
 
     @property
     def unresolved(self) -> bool:
-        return bool(self.add_skill_names or self.remove_skill_names or self.language_name or self.notify_users)
+        return bool(
+            self.add_skill_names
+            or self.remove_skill_names
+            or self.language_name
+            or self.notify_users
+            or unresolved(self.requirement)
+        )
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,12 @@ class Rule:
     # `when_unstaffed` decides: skip (withhold the unstaffed part), next_step, or apply anyway.
     min_staffed: int = DEFAULT_MIN_STAFFED
     when_unstaffed: str = "skip"
+    # `require:` / `expression:` (expression.py): written as the caller's skillExpression (no
+    # skillIds); names resolved to ids when the matrix loads (each Term keeps its name as label).
+    requirement: Expr | None = None
+    # `with_expression: and`: AND the requirement into someone else's expression ("and"); None:
+    # never touch it (the rule is recorded shadowed).
+    with_expression: str | None = None
 
     def line_of(self, key: str) -> int:
         """The line of one of the rule's keys in the file (for errors found after parsing)."""
@@ -143,7 +161,13 @@ class Matrix:
         """Some rule names a skill or a user that only Genesys can turn into an id or an email."""
         return any(
             not r.broken
-            and (r.skill_names or r.notify_users or r.language_name or any(s.unresolved for s in r.escalate))
+            and (
+                r.skill_names
+                or r.notify_users
+                or r.language_name
+                or unresolved(r.requirement)
+                or any(s.unresolved for s in r.escalate)
+            )
             for r in self.rules
         )
 
@@ -164,6 +188,11 @@ class Matrix:
             if rule.matching(prepared[name]) is not None:
                 return rule, value
         return None
+
+
+def unresolved(requirement: Expr | None) -> bool:
+    """A requirement that still names skills or languages (resolved terms keep the name as label)."""
+    return requirement is not None and any(t.label is None for t in requirement.terms())
 
 
 def fold(value: str) -> str:

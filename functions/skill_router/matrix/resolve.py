@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from skill_router.errors import MatrixError
+from skill_router.expression import Expr
 from skill_router.matrix.model import Matrix, Rule, Step
 
 
@@ -25,13 +26,20 @@ def resolve_matrix(
     if not matrix.unresolved:
         return matrix
     steps = [s for r in matrix.rules for s in r.escalate]
+    requirements = [
+        e for e in (*(r.requirement for r in matrix.rules), *(s.requirement for s in steps)) if e is not None
+    ]
+    terms = [t for e in requirements for t in e.terms() if t.label is None]
     names = sorted(
         {n for r in matrix.rules for n in r.skill_names}
         | {n for s in steps for n in (*s.add_skill_names, *s.remove_skill_names)}
+        | {t.name for t in terms if t.kind == "skill"}
     )
     found = skill_ids_by_name(names) if names else {}
     language_names = sorted(
-        {r.language_name for r in matrix.rules if r.language_name} | {s.language_name for s in steps if s.language_name}
+        {r.language_name for r in matrix.rules if r.language_name}
+        | {s.language_name for s in steps if s.language_name}
+        | {t.name for t in terms if t.kind == "language"}
     )
     languages: Mapping[str, str] = {}
     if language_names:
@@ -70,6 +78,24 @@ def resolve_matrix(
                 problems.append(f"{where}: no Genesys user {user!r}, or the user has no email")
         return result
 
+    def requirement(expr: Expr | None, where: str) -> Expr | None:
+        """The requirement with each skill and language name turned into its id (lower case)."""
+        if expr is None:
+            return None
+
+        def lookup(kind: str, name: str) -> str:
+            if kind == "skill":
+                if name in found:
+                    return found[name].lower()
+                problems.append(f"{where}: no routing skill named {name!r} in this Genesys org")
+            else:
+                if name in languages:
+                    return languages[name].lower()
+                problems.append(f"{where}: no routing language named {name!r} in this Genesys org")
+            return name
+
+        return expr.resolved(lookup)
+
     rules = []
     for rule in matrix.rules:
         before = len(problems)
@@ -94,6 +120,9 @@ def resolve_matrix(
                     ),
                     language_id=language(step.language_name, step.language_id, at("language")),
                     notify=tuple(dict.fromkeys([*step.notify, *recipients(step.notify_users, at("notify"))])),
+                    requirement=requirement(
+                        step.requirement, at("require" if "require" in step.key_lines else "expression")
+                    ),
                     add_skill_names=(),
                     remove_skill_names=(),
                     language_name=None,
@@ -103,6 +132,7 @@ def resolve_matrix(
         skill_ids = tuple(dict.fromkeys([*rule.skill_ids, *skills(rule.skill_names, where("skills"))]))
         notify = tuple(dict.fromkeys([*rule.notify, *recipients(rule.notify_users, where("notify"))]))
         language_id = language(rule.language_name, rule.language_id, where("language"))
+        required = requirement(rule.requirement, where("require" if "require" in rule.key_lines else "expression"))
         if len(problems) > before:
             rules.append(replace(rule, broken=tuple(problems[before:])))
             continue
@@ -115,6 +145,7 @@ def resolve_matrix(
                 skill_names=(),
                 notify_users=(),
                 language_name=None,
+                requirement=required,
                 escalate=tuple(ladder),
             )
         )

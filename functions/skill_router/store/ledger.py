@@ -29,7 +29,7 @@ from skill_router.store.codec import format_time, typed
 from skill_router.store.table import Table
 
 FINAL_OUTCOMES = frozenset(
-    {"applied", "unchanged", "no_match", "no_intent", "not_queued", "gone", "failed", "no_rule", "too_old"}
+    {"applied", "unchanged", "shadowed", "no_match", "no_intent", "not_queued", "gone", "failed", "no_rule", "too_old"}
 )
 _NOT_FINAL = "attribute_not_exists(#outcome) OR NOT (#outcome IN ({}))".format(
     ", ".join(f":final{i}" for i in range(len(FINAL_OUTCOMES)))
