@@ -38,7 +38,6 @@ def matrix_file(tmp_path: Path, expression: str) -> Path:
         "  - intent_keyword: billing\n"
         "    skills: [Billing]\n"
         "  - intent_keyword: espanol\n"
-        "    skills: [Spanish]\n"
         f"    expression: '{expression}'\n"
         "    escalate:\n"
         "      - after: 2m\n"
@@ -94,11 +93,6 @@ def test_online_accepts_a_good_expression_and_the_require_mapping(
     assert not [line for line in lines if "refuse" in line or "403" in line or '"level"' in line], lines
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="until expr-28's matrix keys land, the loader calls 'expression:' and 'require:' unknown keys; "
-    "remove this marker when they merge",
-)
 def test_online_exits_0_on_a_good_matrix(org: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     status, lines = validate_online(matrix_file(tmp_path, GOOD), capsys)
     assert status == 0, lines
@@ -111,7 +105,7 @@ def test_online_refuses_an_unknown_skill_with_file_line_and_position(
     status, lines = validate_online(path, capsys)
     refused = [line for line in lines if "Genesys refuses" in line]
     assert status == 1 and len(refused) == 1, lines
-    assert refused[0].startswith(f"{path}:6 rule 2 'expression': ")
+    assert refused[0].startswith(f"{path}:5 rule 2 'expression': ")
     assert f"position {KLINGON_AT}" in refused[0] and "Klingon" in refused[0]
 
 
@@ -131,14 +125,14 @@ def test_an_expression_over_4096_characters_is_refused_locally_before_any_call(
     path = matrix_file(tmp_path, long)
     status, lines = validate_online(path, capsys)
     assert status == 1
-    assert any(line.startswith(f"{path}:6 rule 2 'expression': ") and "4,096" in line for line in lines), lines
+    assert any(line.startswith(f"{path}:5 rule 2 'expression': ") and "4,096" in line for line in lines), lines
     assert org.sim.count("POST", VALIDATE) == 0  # nothing is sent while the file has a local problem
 
 
 def test_doctor_warns_naming_the_permission_when_the_matrix_has_an_expression(
     org: App, capsys: pytest.CaptureFixture[str]
 ):
-    org.upload_matrix(f"skill_matrix:\n  - intent_keyword: espanol\n    skills: [Spanish]\n    expression: '{GOOD}'\n")
+    org.upload_matrix(f"skill_matrix:\n  - intent_keyword: espanol\n    expression: '{GOOD}'\n")
     org.sim.deny_skill_expressions()
     _, found, out = run_doctor(org, capsys)
     warnings = [line for line in out.splitlines() if line.startswith("warn ")]
@@ -147,12 +141,10 @@ def test_doctor_warns_naming_the_permission_when_the_matrix_has_an_expression(
 
 
 def test_doctor_validates_the_matrix_expressions_online(org: App, capsys: pytest.CaptureFixture[str]):
-    org.upload_matrix(
-        f"skill_matrix:\n  - intent_keyword: espanol\n    skills: [Spanish]\n    expression: '{UNKNOWN}'\n"
-    )
+    org.upload_matrix(f"skill_matrix:\n  - intent_keyword: espanol\n    expression: '{UNKNOWN}'\n")
     _, found, out = run_doctor(org, capsys)
     assert found[f"permission {PERMISSION}"] == "ok" and found["skill expressions"] == "FIX", out
-    assert ":4 rule 1 'expression'" in out and "Klingon" in out
+    assert ":3 rule 1 'expression'" in out and "Klingon" in out
 
 
 def test_doctor_does_not_need_the_permission_without_an_expression(org: App, capsys: pytest.CaptureFixture[str]):

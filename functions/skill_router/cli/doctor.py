@@ -21,7 +21,6 @@ from skill_router import aws
 from skill_router.cli import expressions
 from skill_router.cli.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, UserError, aws_problem
 from skill_router.errors import ConfigurationError, MatrixError, SkillRouterError
-from skill_router.matrix import MAX_MATRIX_BYTES
 from skill_router.settings import Settings, changed_from_default, load_settings
 
 # The endpoints the function calls, the permission each needs (README Deploy step 1, one row
@@ -121,7 +120,7 @@ class Doctor:
         if genesys is not None:
             self.permissions(genesys)
             matrix = self.matrix(genesys)
-            self.expressions(genesys)
+            self.expressions(genesys, matrix)
         else:
             self.add("Genesys permissions", False, "not checked: fix the login first")
             self.add("skill matrix", False, "not checked: its skill names are resolved through Genesys")
@@ -232,20 +231,13 @@ class Doctor:
         )
         return matrix
 
-    def expressions(self, genesys: Any) -> None:
+    def expressions(self, genesys: Any, matrix: Any) -> None:
         """The matrix's skill expressions, asked of Genesys' validate endpoint: the permission's
         line (not needed without an expression; a warning on a 403) and, when asked, their line."""
-        from skill_router.matrix.raw_expressions import expressions_in
-
         s = self.settings
         name, location = f"permission {expressions.PERMISSION}", f"s3://{s.matrix_bucket}/{s.matrix_key}"
-        try:
-            response = aws.client("s3").get_object(Bucket=s.matrix_bucket, Key=s.matrix_key)
-            text = response["Body"].read(MAX_MATRIX_BYTES + 1).decode("utf-8")
-        except Exception:  # the skill matrix line has said why it cannot be read
-            found = []
-        else:
-            found = expressions_in(text)
+        # A matrix that could not be loaded has had its line; it asks for no expression here.
+        found = expressions.expressions_of(matrix) if matrix is not None else []
         if not found:
             self.add(name, True, f"{VALIDATE}: not used by this deployment (needed only for a matrix skill expression)")
             return

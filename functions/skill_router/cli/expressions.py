@@ -1,7 +1,9 @@
 """Genesys' own check of a matrix's skill expressions, for `matrix validate --online` and `doctor`.
 
-Each expression the file names (matrix/raw_expressions.py) is first checked here (its length: the
-SDK refuses more than 4,096 characters), and only a file without such a problem is sent: one
+Each expression the matrix carries (a rule's or a step's `require:` / `expression:`, parsed by
+expression.py and written back in Genesys' raw form by `Expr.render`, names and not ids) is first
+checked here (its length: the SDK refuses more than 4,096 characters), and only a file without
+such a problem is sent: one
 POST /api/v2/routing/skillexpressions/validate per expression, through the rate budget and
 bounded by the deadline like every Genesys call. A refusal is one line with the file, the line
 and the position Genesys gave; a 403 is one line naming routing:skillExpressions:add.
@@ -14,11 +16,47 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from skill_router.errors import OutOfTime
-from skill_router.matrix.raw_expressions import FoundExpression
+from skill_router.genesys.client import MAX_EXPRESSION_CHARS
+from skill_router.matrix import Matrix
 
 ENDPOINT = "POST /api/v2/routing/skillexpressions/validate"
 PERMISSION = "routing:skillExpressions:add"  # the Genesys CLI's command for the endpoint names it
 TIME_BUDGET_SECONDS = 60.0  # every wait and retry of one `matrix validate --online` ends by then
+
+
+@dataclass(frozen=True)
+class FoundExpression:
+    """One requirement of the matrix: where it is (as the loader names places) and its raw form."""
+
+    line: int
+    where: str  # "rule 2 'require'", "rule 2 escalate step 1 'expression'"
+    text: str
+
+    def place(self, source: str) -> str:
+        return f"{source}:{self.line} {self.where}"
+
+    def local_problem(self) -> str | None:
+        """What is wrong before Genesys is asked, or None."""
+        if len(self.text) > MAX_EXPRESSION_CHARS:
+            return f"{len(self.text):,} characters; Genesys takes at most {MAX_EXPRESSION_CHARS:,}"
+        return None
+
+
+def expressions_of(matrix: Matrix) -> list[FoundExpression]:
+    """Every requirement of the matrix's rules and escalation steps, in file order."""
+    found = []
+    for rule in matrix.rules:
+        places = [(f"rule {rule.position}", rule.requirement, rule.key_lines)]
+        places += [
+            (f"rule {rule.position} escalate step {step.position}", step.requirement, step.key_lines)
+            for step in rule.escalate
+        ]
+        for where, requirement, lines in places:
+            if requirement is None:
+                continue
+            key = "require" if "require" in lines else "expression"
+            found.append(FoundExpression(lines.get(key, rule.line), f"{where} '{key}'", requirement.render()))
+    return found
 
 
 @dataclass

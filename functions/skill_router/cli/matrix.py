@@ -92,6 +92,7 @@ def validate(args: argparse.Namespace) -> int:
     if online is None and (args.stack or args.env):
         raise UserError("--stack and --env are for --online (Genesys' check of the skill expressions)", EXIT_USAGE)
     for path in args.files:  # every file is checked, a missing one does not stop the others
+        matrix = None
         try:
             matrix = load(path, **limits)
         except MatrixError as exc:
@@ -105,7 +106,7 @@ def validate(args: argparse.Namespace) -> int:
             for warning in matrix.warnings:
                 print(f"warning: {warning}")
             print(f"{shown(path)}: {len(matrix.rules)} rules OK")
-        if online is not None and not online.check(path):
+        if online is not None and not online.check(path, matrix):
             status = EXIT_INVALID
     return status
 
@@ -123,16 +124,14 @@ class Online:
         self.genesys: Any = None
         self.denied = False
 
-    def check(self, path: str) -> bool:
+    def check(self, path: str, matrix: Matrix | None) -> bool:
+        """Genesys' check of a file's expressions; a file that failed its local checks (None) sends nothing."""
         from skill_router.cli import expressions
-        from skill_router.matrix.raw_expressions import expressions_in
 
-        name = shown(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+        if matrix is None:
             return False  # the local check has said why
-        found = expressions_in(text)
+        name = shown(path)
+        found = expressions.expressions_of(matrix)
         local = expressions.local_problems(found, name)
         if local:  # nothing of this file is sent while it has a problem of its own
             print("\n".join(local))
