@@ -13,7 +13,9 @@ one) or a repair of a leg already decided, carried out by leg.py, the one path f
   staffed it withholds like `skip`), `apply` sends it anyway. A priority is never withheld.
 - `withheld_due`: withheld parts someone on queue can now serve, applied on a later poll.
 - `relax_due`: a leg whose whole requirement nobody on queue meets for `hysteresis` seconds
-  loses the parts skill-router added (and only those) that make it unservable; once per leg.
+  loses the parts skill-router added (and only those) that make it unservable; once per leg. The
+  requirement skill-router wrote (a skill expression) is such a part: removed, the caller's own
+  expression (`expression_before`) is back byte for byte, or none.
 """
 
 from __future__ import annotations
@@ -222,6 +224,8 @@ class Repair:
             after = with_parts(live, parts)
         else:  # only what the leg still has is removed (and counted): a person may have removed it
             have = {s.lower() for s in live.skill_ids} | {(LANGUAGE_PART + (live.language_id or "")).lower()}
+            if live.requirement:  # skill-router's expression, still as it wrote it (leg.mend)
+                have.add((EXPRESSION_PART + live.requirement).lower())
             parts = [p for p in parts if p.lower() in have]
             after = without(live, parts, self.after.language_id)
         fields = dict(self.fields)
@@ -313,36 +317,47 @@ def ours(entry: dict[str, Any], routing: Routing) -> list[str]:
     someone else (the flow, Architect, a person) and is never removed."""
     before = Routing(tuple(entry.get("skills_before") or ()), None, entry.get("language_before") or None)
     others = {p.lower() for p in entry.get("requirements_others") or []}
-    return [p for p in added_parts(before, routing) if p.lower() not in others]
+    parts = [p for p in added_parts(before, routing) if p.lower() not in others]
+    if routing.requirement:  # skill-router's half of the expression (the caller's is `theirs`)
+        parts.append(EXPRESSION_PART + routing.requirement)
+    return parts
 
 
-def relax_due(entry: dict[str, Any], staffing: Staffing | None, now: datetime, hysteresis: float) -> Repair | None:
+def relax_due(
+    entry: dict[str, Any], staffing: Staffing | None, now: datetime, hysteresis: float, rule: Rule | None = None
+) -> Repair | None:
     """Each poll, for a leg whose requirement skill-router set: nobody on queue meets it ->
     start the clock (`unstaffed_since`); still nobody `hysteresis` seconds on -> remove the parts
     skill-router added whose removal makes it servable (once: `relaxed`, `relaxed_at`). When only a
-    requirement someone else set blocks, it is recorded (`relax_blocked_by`), never touched."""
+    requirement someone else set blocks, it is recorded (`relax_blocked_by`), never touched.
+    skill-router's requirement (a skill expression, part `expression:<raw>`) is evaluated with the
+    rule's resolved form; without it (no rule, the matrix changed) it is never relaxed on a guess."""
     current = ledger_routing(entry)
     if staffing is None or current is None or entry.get("relaxed_at") or entry.get("outcome") not in ASSIGNED:
         return None
     mine = ours(entry, current)
+    judge = rule
+    if current.requirement and (rule is None or requirement_of(rule, current.requirement) is None):
+        mine = [p for p in mine if not p.startswith(EXPRESSION_PART)]
+        judge = None  # the requirement is left as it is, and judged by skills and language alone
     if not mine:
         return None
     since = float(entry.get("unstaffed_since") or 0)
-    if _serving(staffing, current) > 0:
+    if _serving(staffing, current, judge) > 0:
         return Repair("note", current, current, {"unstaffed_since": 0}) if since else None
     if not since:
         return Repair("note", current, current, {"unstaffed_since": int(now.timestamp())})
     if now.timestamp() - since < hysteresis:
         return None
     theirs = without(current, mine, entry.get("language_before") or None)
-    if _serving(staffing, theirs) == 0:
+    if _serving(staffing, theirs, judge) == 0:
         blocking = added_parts(Routing(), theirs)
         if entry.get("relax_blocked_by") == blocking:
             return None
         return Repair("note", current, current, {"relax_blocked_by": blocking, "relax_blocked_at": format_time(now)})
     kept: list[str] = []
     for part in mine:
-        if _serving(staffing, with_parts(theirs, [*kept, part])) > 0:
+        if _serving(staffing, with_parts(theirs, [*kept, part]), judge) > 0:
             kept.append(part)
     removed = [p for p in mine if p not in kept]
     after = without(current, removed, entry.get("language_before") or "")

@@ -104,6 +104,7 @@ def guard_repairs(
     def decide(entry: dict[str, Any]) -> Repair | None:
         if rule is not None and rule.min_staffed <= 0:
             return None
-        return withheld_due(entry, staffing, min_staffed, now, rule) or relax_due(entry, staffing, shared, hysteresis)
+        applied = withheld_due(entry, staffing, min_staffed, now, rule)
+        return applied or relax_due(entry, staffing, shared, hysteresis, rule)
 
     return mend(adapters, Leg(found.conversation_id, found.leg, found.queue_entered), prior, decide, now)

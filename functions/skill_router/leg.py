@@ -332,6 +332,10 @@ def mend(
                 theirs=fresh.get("expression_before") or None,
                 requirement=fresh.get("requirement_after") or None,
             )
+            written = fresh.get("expression_written") or fresh.get("expression_before") or ""
+            if repair.kind == "relaxed" and (live.skill_expression or "") != written:
+                # Someone else set the expression since our last write: it is theirs, never relaxed.
+                known = Routing(known.skill_ids, known.priority, known.language_id, theirs=live.skill_expression)
             repair = repair.onto(known, fresh)
         change = repair.change
         if change is not None and not adapters.settings.dry_run:

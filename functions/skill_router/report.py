@@ -31,6 +31,9 @@ from typing import Any
 from skill_router.ids import is_genesys_id
 
 ASSIGNED = ("applied", "unchanged")  # the rule matched and its routing stands on the leg
+# The rule matched, but someone else's skill expression takes priority over what it asked (issue
+# 28): a matched caller of the rule (its row counts it, a `shadowed` row tells it apart), never baseline.
+SHADOWED = "shadowed"
 BASELINE = ("no_match", "no_intent")  # no rule matched the caller (no keyword, or no intent at all)
 OUTCOMES = ("answered", "abandoned", "flowout", "transferred", "waiting", "no_details")
 ANSWERED, ABANDONED, FLOWOUT = "tAnswered", "tAbandon", "tFlowOut"
@@ -57,7 +60,7 @@ class Touch:
 
 @dataclass
 class Row:
-    kind: str  # rule | step | withheld | relaxed | baseline
+    kind: str  # rule | step | shadowed | withheld | relaxed | baseline
     rule_id: str
     label: str
     touches: list[Touch] = field(default_factory=list)
@@ -147,15 +150,15 @@ def build(
     until: datetime,
     rule: str | None = None,
 ) -> list[Row]:
-    """The report's rows: per rule (decided in [since, until)), its steps, its legs whose parts the
-    staffing guard withheld or relaxed, then the baseline in the rule's queues; last, the baseline
+    """The report's rows: per rule (decided in [since, until)), its steps, its shadowed legs, its
+    legs whose parts the staffing guard withheld or relaxed, then the baseline in the rule's queues; last, the baseline
     over every queue. `outcomes` by (conversation id, leg); a missing one is "no details"."""
     legs = [e for e in entries if leg_key(e) is not None and since <= (decided_at(e) or since) < until]
     legs = [e for e in legs if decided_at(e) is not None]
     ruled: dict[str, list[Mapping[str, Any]]] = {}
     baseline: list[Mapping[str, Any]] = []
     for entry in legs:
-        if entry.get("outcome") in ASSIGNED and entry.get("rule_id"):
+        if entry.get("outcome") in (*ASSIGNED, SHADOWED) and entry.get("rule_id"):
             ruled.setdefault(str(entry["rule_id"]), []).append(entry)
         elif entry.get("outcome") in BASELINE:
             baseline.append(entry)
@@ -167,6 +170,9 @@ def build(
         queues = tuple(sorted({str(e.get("queue_id")) for e in mine if e.get("queue_id")}))
         rows.append(_row("rule", rule_id, f"rule {rule_id}", [(e, decided_at(e)) for e in mine], queues, outcomes))
         rows += _steps(rule_id, mine, queues, outcomes)
+        shadowed = [(e, decided_at(e)) for e in mine if e.get("outcome") == SHADOWED]
+        if shadowed:
+            rows.append(_row("shadowed", rule_id, "  shadowed: another's expression", shadowed, queues, outcomes))
         withheld = [e for e in mine if _withheld(e)]
         if withheld:
             touches = [(e, decided_at(e)) for e in withheld]
@@ -191,6 +197,7 @@ def _withheld(entry: Mapping[str, Any]) -> bool:
         entry.get("guard") == "withheld"
         or entry.get("skills_withheld")
         or entry.get("language_withheld")
+        or entry.get("expression_withheld")
         or entry.get("withheld_applied_at")
     )
 

@@ -184,3 +184,60 @@ def test_a_withheld_requirement_is_written_once_someone_on_queue_meets_it(app: A
     assert bodies(app, caller)[-1] == {"skillExpression": written}
     entry = app.ledger(caller)
     assert entry is not None and entry["expression_written"] == written and not entry.get("expression_withheld")
+
+
+def test_the_relax_removes_the_requirement_skill_router_wrote_and_restores_the_callers_exactly(app: App, spanish: str):
+    """Issue 20's "relax only what blocks" covers skill-router's requirement (issue 28): nobody on
+    queue meets it for UNSTAFFED_RELAX_SECONDS, and without it someone could serve the caller ->
+    it is removed once, and the caller's own expression is back byte for byte."""
+    from tests.integration.test_guard import later as later_for_the_guard
+
+    app.set(STAFFING_GUARD="on", UNSTAFFED_RELAX_SECONDS="60")
+    app.upload_matrix(MATRIX.format(extra="    with_expression: and\n"))
+    (expert,) = staff(app, spanish, skills={SPANISH: 3, BILLING: 1, ENGLISH: 1})
+    staff(app, spanish, skills={BILLING: 2, ENGLISH: 1})
+    composing = waiting(app, spanish)
+    app.sim.set_skill_expression(composing, ARCHITECT)
+    alone = waiting(app, spanish)  # no expression of its own: "" once relaxed
+    app.invoke()
+    written = 'Skill("Spanish") >= 3 & Skill("Billing") >= 1'
+    assert app.sim.skill_expression(composing) == f"({ARCHITECT}) & ({written})"
+    assert app.sim.skill_expression(alone) == written
+    app.sim.set_member(spanish, expert, status="OFF_QUEUE")  # the only one who meets it logs off
+
+    later_for_the_guard(61)  # the cache reads the members again: nobody meets the requirement
+    assert app.invoke()["polls"][0]["requirements_relaxed"] == 0
+    entry = app.ledger(alone)
+    assert entry and entry["unstaffed_since"]
+    later_for_the_guard(61 + 62)
+    assert app.invoke()["polls"][0]["requirements_relaxed"] == 2
+    assert app.sim.skill_expression(composing) == ARCHITECT  # byte for byte
+    assert bodies(app, composing)[-1] == {"skillExpression": ARCHITECT}
+    assert not app.sim.skill_expression(alone)
+    assert bodies(app, alone)[-1] == {"skillExpression": ""}
+    for caller in (composing, alone):
+        entry = app.ledger(caller)
+        assert entry and entry["relaxed"] == ["expression:" + written] and entry["relaxed_at"]
+        assert not entry.get("requirement_after")
+    later_for_the_guard(61 + 200)
+    assert app.invoke()["polls"][0]["requirements_relaxed"] == 0  # once per leg
+    assert len(bodies(app, alone)) == 2
+
+
+def test_the_relax_never_touches_an_expression_someone_else_set_since(app: App, spanish: str):
+    from tests.integration.test_guard import later as later_for_the_guard
+
+    app.set(STAFFING_GUARD="on", UNSTAFFED_RELAX_SECONDS="60")
+    app.upload_matrix(MATRIX.format(extra=""))
+    (expert,) = staff(app, spanish, skills={SPANISH: 3, BILLING: 1, ENGLISH: 1})
+    staff(app, spanish, skills={BILLING: 2, ENGLISH: 1})
+    caller = waiting(app, spanish)
+    app.invoke()
+    app.sim.set_skill_expression(caller, ARCHITECT)  # a person replaces skill-router's expression
+    app.sim.set_member(spanish, expert, status="OFF_QUEUE")
+    later_for_the_guard(61)
+    app.invoke()
+    later_for_the_guard(61 + 62)
+    app.invoke()
+    assert app.sim.skill_expression(caller) == ARCHITECT
+    assert len(bodies(app, caller)) == 1

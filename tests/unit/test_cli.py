@@ -96,6 +96,51 @@ def test_diff_follows_attribute_and_queue_rules_and_says_unchanged_priority(
     assert "2 of 2 sample intents change outcome" in out
 
 
+RULE_28 = "skill_matrix:\n  - id: es\n    keywords: [soporte]\n{body}"
+
+
+@pytest.mark.parametrize(
+    ("old_body", "new_body", "before", "after"),
+    [
+        (
+            "    require: {Spanish: 3}\n",
+            "    require: {Spanish: 2}\n",
+            "requires Spanish at 3 or better",
+            "requires Spanish at 2 or better",
+        ),
+        (
+            "    require: {Spanish: 3}\n",
+            '    expression: \'Skill("Spanish") >= 3 | Skill("Billing") >= 4\'\n',
+            "requires Spanish at 3 or better;",
+            "requires Spanish at 3 or better, or Billing at 4 or better",
+        ),
+        (
+            "    require: {Spanish: 3}\n",
+            "    require: {Spanish: 3}\n    with_expression: and\n",
+            "someone else's expression kept, the rule shadowed",
+            "ANDed into someone else's expression",
+        ),
+        (
+            "    require: {Spanish: 3}\n    escalate:\n      - after: 60\n        require: {Spanish: 2}\n",
+            "    require: {Spanish: 3}\n    escalate:\n      - after: 60\n        require: none\n",
+            "require instead: Spanish at 2 or better",
+            "drop the rule's requirement",
+        ),
+    ],
+    ids=["require", "expression", "with_expression", "step"],
+)
+def test_diff_shows_a_changed_requirement_in_plain_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], old_body: str, new_body: str, before: str, after: str
+):
+    old = write(tmp_path, RULE_28.format(body=old_body), "old.yaml")
+    new = write(tmp_path, RULE_28.format(body=new_body), "new.yaml")
+    assert main(["matrix", "diff", old, new]) == 4
+    out = capsys.readouterr().out
+    was, now = out.split("\n  after")[0], out.split("\n  after")[1]
+    assert before in was and after in now, out
+    assert "1 of 1 sample intents change outcome" in out
+
+
 def test_diff_compares_regex_rules_on_the_samples(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     old = write(
         tmp_path,

@@ -172,6 +172,33 @@ def test_withheld_and_relaxed_legs_are_rows_of_their_own_measured_from_their_cha
     assert rows["relaxed"]["touched"] == 1 and rows["relaxed"]["answer_median_seconds"] == 40.0
 
 
+def test_shadowed_legs_are_matched_callers_of_their_rule_told_apart_and_never_baseline():
+    """Issue 28: a leg recorded `shadowed` (someone else's skill expression takes priority) was
+    matched by its rule: the rule's row counts it, a `shadowed` row shows how many and how they
+    fared, and the baseline (no rule matched) never includes it."""
+    start = T0 + timedelta(minutes=1)
+    applied = [entry("applied", "spanish", Q1, start) for _ in range(3)]
+    shadowed = [entry("shadowed", "spanish", Q1, start, expression_before='Skill("iPhone") >= 5') for _ in range(2)]
+    base = entry("no_match", None, Q1, start)
+    legs = [*applied, *shadowed, base]
+    outcomes = {key(e): LegOutcome("answered", start + timedelta(seconds=30)) for e in applied}
+    outcomes |= {key(e): LegOutcome("abandoned", start + timedelta(seconds=200)) for e in shadowed}
+    rows = build(legs, outcomes, T0, UNTIL)
+    by = {(r.kind, r.rule_id): r.figures() for r in rows}
+    assert by[("rule", "spanish")]["touched"] == 5
+    row = by[("shadowed", "spanish")]
+    assert (row["touched"], row["abandoned"], row["abandon_median_seconds"]) == (2, 2, 200.0)
+    assert by[("baseline", "spanish")]["touched"] == 1 and by[("baseline", "")]["touched"] == 1
+    assert [r.kind for r in rows if r.rule_id == "spanish"] == ["rule", "shadowed", "baseline"]
+
+
+def test_a_withheld_requirement_is_a_withheld_leg():
+    start = T0 + timedelta(minutes=1)
+    leg = entry("applied", "spanish", Q1, start, expression_withheld='Skill("Spanish") >= 3')
+    rows = {r.kind: r.figures() for r in build([leg], {}, T0, UNTIL, rule="spanish")}
+    assert rows["withheld"]["touched"] == 1
+
+
 def test_the_period_the_rule_filter_and_unreadable_entries():
     inside = entry("applied", "billing", Q1, T0 + timedelta(minutes=5))
     before = entry("applied", "billing", Q1, T0 - timedelta(minutes=5))

@@ -289,9 +289,22 @@ def outcome_of(rule: Rule | None) -> str:
     if rule is None:
         return "no match"
     email = "email" if rule.high_priority and (rule.notify or rule.notify_users) else "no email"
-    skills = ", ".join([*rule.skill_ids, *rule.skill_names])
+    what = ", ".join([*rule.skill_ids, *rule.skill_names])
+    extra = requirement_words(rule)
+    if extra:
+        what = f"{what}; {extra}" if what else extra
     priority = "unchanged" if rule.routing_priority is None else str(rule.routing_priority)
-    return f"rule '{rule.id}': {skills}; priority {priority}; {email}" + escalation_words.summary(rule)
+    return f"rule '{rule.id}': {what}; priority {priority}; {email}" + escalation_words.summary(rule)
+
+
+def requirement_words(rule: Rule) -> str:
+    """The rule's requirement and how it meets someone else's expression, as `diff` shows them (issue 28)."""
+    if rule.requirement is None and rule.with_expression != "and":
+        return ""
+    text = f"requires {rule.requirement.words()}; " if rule.requirement is not None else ""
+    if rule.with_expression == "and":
+        return text + "ANDed into someone else's expression (with_expression: and)"
+    return text + "someone else's expression kept, the rule shadowed"
 
 
 def diff(args: argparse.Namespace) -> int:
