@@ -1,34 +1,37 @@
-"""`skill-router matrix validate --online`: a login to Genesys with the stack's own OAuth client,
-as `doctor` and `why` log in (the function's token cache is neither read nor written)."""
+"""The CLI's own way to Genesys, for `why`, `report` and `matrix validate --online`: the
+deployment's settings (`--stack NAME`, or this environment's with `--env`) and a client logged in
+with the stack's own OAuth client. The function's token cache is neither read nor written, and the
+client has a rate budget of its own sized like the function's (`doctor` builds its own client the
+same way, step by step, so that each step is a line of its report)."""
 
 from __future__ import annotations
 
 import argparse
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skill_router.cli.errors import EXIT_USAGE, UserError, aws_problem
-from skill_router.cli.expressions import TIME_BUDGET_SECONDS
 from skill_router.errors import ConfigurationError, SkillRouterError
 
-
-def login(args: argparse.Namespace) -> Any:
-    """A GenesysClient with the stack's own OAuth client (--stack NAME) or this environment's (--env),
-    as `doctor` and `why` log in: the function's token cache is neither read nor written."""
-    from skill_router.cli.doctor import stack_environment
-    from skill_router.deadline import Deadline
-    from skill_router.genesys.budget import RateBudget
+if TYPE_CHECKING:
     from skill_router.genesys.client import GenesysClient
     from skill_router.genesys.token import TokenProvider
-    from skill_router.secrets import SecretsAdapter
+    from skill_router.settings import Settings
+
+
+def stack_settings(args: argparse.Namespace, option: str = "") -> Settings:
+    """The deployment's settings: the stack's function environment (--stack NAME) or this
+    environment's (--env); --region first, when given. `option` names the flag that needs them."""
+    from skill_router.cli.doctor import stack_environment
     from skill_router.settings import load_settings
 
     if bool(args.stack) == bool(args.env):
+        prefix = f"{option}: " if option else ""
         raise UserError(
-            "--online: give --stack NAME (a deployed stack) or --env (this environment's settings)", EXIT_USAGE
+            f"{prefix}give --stack NAME (a deployed stack) or --env (this environment's settings)", EXIT_USAGE
         )
-    if args.region:
+    if getattr(args, "region", None):
         os.environ["AWS_DEFAULT_REGION"] = args.region
     env: Mapping[str, str] = os.environ
     if args.stack:
@@ -39,32 +42,51 @@ def login(args: argparse.Namespace) -> Any:
         except Exception as exc:
             raise UserError(aws_problem(exc, f"reading stack {args.stack!r}")) from None
     try:
-        settings = load_settings(env)
+        return load_settings(env)
     except ConfigurationError as exc:
         raise UserError(f"the function's settings: {exc}") from None
+
+
+def client(settings: Settings, max_attempts: int | None = 2) -> tuple[GenesysClient, TokenProvider]:
+    """A Genesys client of the CLI's own (not logged in yet), and its token provider."""
+    from skill_router.genesys.budget import RateBudget
+    from skill_router.genesys.client import GenesysClient
+    from skill_router.genesys.token import TokenProvider
+    from skill_router.secrets import SecretsAdapter
+
     secrets = SecretsAdapter(settings.credentials_secret, settings.token_secret)
     tokens = TokenProvider(
         settings.login_url,
         load_credentials=secrets.load_credentials,
-        read_cache=lambda: None,
+        read_cache=lambda: None,  # a login of its own: the function's token cache is left alone
         write_cache=lambda token: None,
         timeout=(settings.http_connect_timeout, settings.http_read_timeout),
     )
+    extra: dict[str, Any] = {} if max_attempts is None else {"max_attempts": max_attempts}
     genesys = GenesysClient(
         settings.api_url,
         tokens,
         connect_timeout=settings.http_connect_timeout,
         read_timeout=settings.http_read_timeout,
-        max_attempts=2,
         budget=RateBudget(settings.requests_per_minute, settings.rate_headroom),
+        **extra,
     )
-    genesys.begin(Deadline.fixed(TIME_BUDGET_SECONDS))
+    return genesys, tokens
+
+
+def login(settings: Settings, seconds: float, problem: Any = str) -> GenesysClient:
+    """A client logged in now, every call of it bounded by `seconds` from now; a failure is one
+    line (`problem` words a Genesys failure)."""
+    from skill_router.deadline import Deadline
+
+    genesys, tokens = client(settings)
+    genesys.begin(Deadline.fixed(seconds))
     try:
         tokens.token()
     except ConfigurationError as exc:
         raise UserError(f"{exc} (README Deploy step 3; `skill-router doctor` checks it)") from None
     except SkillRouterError as exc:
-        raise UserError(f"Genesys login failed: {exc}") from None
+        raise UserError(f"Genesys login failed: {problem(exc)}") from None
     except Exception as exc:  # the credentials secret could not be read: an AWS failure
         raise UserError(aws_problem(exc, f"reading secret {settings.credentials_secret!r}")) from None
     return genesys

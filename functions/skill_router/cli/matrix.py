@@ -146,9 +146,9 @@ class Online:
         logger.setLevel("CRITICAL")  # the function's own log lines (a new token, a retry) stay out of it
         try:
             if self.genesys is None:
-                from skill_router.cli.genesys_login import login
+                from skill_router.cli.genesys_login import login, stack_settings
 
-                self.genesys = login(self.args)
+                self.genesys = login(stack_settings(self.args, "--online"), expressions.TIME_BUDGET_SECONDS)
             checked = expressions.check_online(found, name, self.genesys)
         finally:
             logger.setLevel(level)

@@ -15,7 +15,6 @@ query returns none) nor a conversation id.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,8 +24,9 @@ from typing import Any
 
 from skill_router.cli.audit import parse_since
 from skill_router.cli.errors import EXIT_NO_MATCH, EXIT_OK, EXIT_USAGE, UserError, aws_problem, shown
+from skill_router.cli.genesys_login import client, stack_settings
 from skill_router.cli.report_format import FORMATS, Header, render
-from skill_router.errors import ConfigurationError, OutOfTime, SkillRouterError
+from skill_router.errors import OutOfTime, SkillRouterError
 from skill_router.report import ASSIGNED, BASELINE, build, decided_at, leg_key, leg_outcome, legs_to_read
 
 BATCH = 100  # the details query's page size maximum (genesys/client.py PAGE_SIZE): one page per batch
@@ -63,11 +63,7 @@ def _run(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     since, until = _period(args.since, args.until, now)
     rule = _rule(args.rule)
-    if bool(args.stack) == bool(args.env):
-        raise UserError("give --stack NAME (a deployed stack) or --env (this environment's settings)", EXIT_USAGE)
-    if args.region:
-        os.environ["AWS_DEFAULT_REGION"] = args.region
-    settings = _settings(args)
+    settings = stack_settings(args)
     entries = _entries(settings.state_table, since)
     # The legs a row counts: a rule's (applied, unchanged) and the baseline's (no_match, no_intent).
     wanted = [e for e in entries if e.get("outcome") in (*ASSIGNED, *BASELINE) and _in_period(e, since, until)]
@@ -75,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"no decision recorded from {_iso(since)} to {_iso(until)}", file=sys.stderr)
         return EXIT_NO_MATCH
     started = time.monotonic()
-    details, calls = fetch_details(_genesys(settings), legs_to_read(wanted), since, now, settings)
+    details, calls = fetch_details(client(settings, max_attempts=None)[0], legs_to_read(wanted), since, now, settings)
     outcomes = {key: leg_outcome(details.get(key[0]), key[1], until) for e in wanted if (key := leg_key(e)) is not None}
     rows = build(wanted, outcomes, since, until, rule)
     if rule is not None and not any(r.kind == "rule" for r in rows):
@@ -185,26 +181,6 @@ def _rule(text: str | None) -> str | None:
     return text.strip()
 
 
-def _settings(args: argparse.Namespace) -> Any:
-    from skill_router.cli.doctor import stack_environment
-    from skill_router.settings import load_settings
-
-    env: Mapping[str, str]
-    if args.stack:
-        try:
-            env, _ = stack_environment(args.stack)
-        except SkillRouterError:
-            raise
-        except Exception as exc:
-            raise UserError(aws_problem(exc, f"reading stack {args.stack!r}")) from None
-    else:
-        env = os.environ
-    try:
-        return load_settings(env)
-    except ConfigurationError as exc:
-        raise UserError(f"the function's settings: {exc}") from None
-
-
 def _entries(table: str, since: datetime) -> list[dict[str, Any]]:
     from skill_router import aws
     from skill_router.store import StateStore
@@ -215,29 +191,6 @@ def _entries(table: str, since: datetime) -> list[dict[str, Any]]:
         raise
     except Exception as exc:
         raise UserError(aws_problem(exc, f"reading table {table!r}")) from None
-
-
-def _genesys(settings: Any) -> Any:
-    from skill_router.genesys.budget import RateBudget
-    from skill_router.genesys.client import GenesysClient
-    from skill_router.genesys.token import TokenProvider
-    from skill_router.secrets import SecretsAdapter
-
-    secrets = SecretsAdapter(settings.credentials_secret, settings.token_secret)
-    tokens = TokenProvider(
-        settings.login_url,
-        load_credentials=secrets.load_credentials,
-        read_cache=lambda: None,  # a login of its own: the function's token cache is left alone
-        write_cache=lambda token: None,
-        timeout=(settings.http_connect_timeout, settings.http_read_timeout),
-    )
-    return GenesysClient(
-        settings.api_url,
-        tokens,
-        connect_timeout=settings.http_connect_timeout,
-        read_timeout=settings.http_read_timeout,
-        budget=RateBudget(settings.requests_per_minute, settings.rate_headroom),
-    )
 
 
 def _in_period(entry: Mapping[str, Any], since: datetime, until: datetime) -> bool:

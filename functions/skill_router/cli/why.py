@@ -13,19 +13,19 @@ through a rate budget like the function's. Every failure is one line saying what
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from skill_router.cli.errors import EXIT_INVALID, EXIT_NO_MATCH, EXIT_OK, EXIT_USAGE, UserError, aws_problem
-from skill_router.errors import ConfigurationError, MatrixError, OutOfTime, SkillRouterError
+from skill_router.cli.genesys_login import login, stack_settings
+from skill_router.errors import MatrixError, OutOfTime, SkillRouterError
 from skill_router.genesys.client import PAGE_SIZE, QUEUE_MEMBERS_OPERATION
 from skill_router.ids import is_genesys_id
-from skill_router.settings import Settings, load_settings
+from skill_router.settings import Settings
 from skill_router.staffing import MEMBERS_PERMISSION
 
 # Wall-clock bound of one `why`: every wait and retry of its Genesys calls ends by then.
@@ -56,12 +56,8 @@ def why(args: argparse.Namespace) -> int:
 
 def _why(args: argparse.Namespace) -> int:
     conversation, queue = _target(args)
-    if bool(args.stack) == bool(args.env):
-        raise UserError("give --stack NAME (a deployed stack) or --env (this environment's settings)", EXIT_USAGE)
-    if args.region:
-        os.environ["AWS_DEFAULT_REGION"] = args.region
-    settings = _settings(args)
-    reader = Reader(settings, _login(settings))
+    settings = stack_settings(args)
+    reader = Reader(settings, login(settings, TIME_BUDGET_SECONDS, genesys_problem))
     try:
         if conversation is not None:
             return reader.conversation(conversation)
@@ -91,60 +87,6 @@ def _target(args: argparse.Namespace) -> tuple[str | None, str | None]:
         )
     value = value.lower()
     return (value, None) if args.conversation is not None else (None, value)
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    from skill_router.cli.doctor import stack_environment
-
-    env: Mapping[str, str]
-    if args.stack:
-        try:
-            env, _ = stack_environment(args.stack)
-        except SkillRouterError:
-            raise
-        except Exception as exc:
-            raise UserError(aws_problem(exc, f"reading stack {args.stack!r}")) from None
-    else:
-        env = os.environ
-    try:
-        return load_settings(env)
-    except ConfigurationError as exc:
-        raise UserError(f"the function's settings: {exc}") from None
-
-
-def _login(settings: Settings) -> Any:
-    from skill_router.deadline import Deadline
-    from skill_router.genesys.budget import RateBudget
-    from skill_router.genesys.client import GenesysClient
-    from skill_router.genesys.token import TokenProvider
-    from skill_router.secrets import SecretsAdapter
-
-    secrets = SecretsAdapter(settings.credentials_secret, settings.token_secret)
-    tokens = TokenProvider(
-        settings.login_url,
-        load_credentials=secrets.load_credentials,
-        read_cache=lambda: None,
-        write_cache=lambda token: None,
-        timeout=(settings.http_connect_timeout, settings.http_read_timeout),
-    )
-    genesys = GenesysClient(
-        settings.api_url,
-        tokens,
-        connect_timeout=settings.http_connect_timeout,
-        read_timeout=settings.http_read_timeout,
-        max_attempts=2,
-        budget=RateBudget(settings.requests_per_minute, settings.rate_headroom),
-    )
-    genesys.begin(Deadline.fixed(TIME_BUDGET_SECONDS))
-    try:
-        tokens.token()
-    except ConfigurationError as exc:
-        raise UserError(f"{exc} (README Deploy step 3; `skill-router doctor` checks it)") from None
-    except SkillRouterError as exc:
-        raise UserError(f"Genesys login failed: {genesys_problem(exc)}") from None
-    except Exception as exc:  # the credentials secret could not be read: an AWS failure
-        raise UserError(aws_problem(exc, f"reading secret {settings.credentials_secret!r}")) from None
-    return genesys
 
 
 def genesys_problem(exc: Exception) -> str:
