@@ -335,6 +335,8 @@ def expression_story(entry: dict[str, Any]) -> list[str]:
             f"    rule {entry.get('rule_id')} shadowed: that expression takes priority over skills, so the rule "
             "changed nothing that routing uses (not counted as applied)"
         )
+    if entry.get("expression_unsupported"):
+        lines.append("    queue does not evaluate expressions: skills applied without proficiency")
     if written is not None:
         said = f"{written!r}" if written else "nothing (it cleared the expression it had written)"
         lines.append(f"    skill expression skill-router wrote last: {said}")

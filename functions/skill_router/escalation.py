@@ -86,6 +86,9 @@ class Plan:
     notifications: tuple[Notification, ...]
     next_after: int | None  # seconds of waiting at which the next step falls due; None: no more
     blocked: bool = False  # the rule is shadowed by someone else's expression: no requirement is written
+    # The queue does not evaluate skill expressions (NO_EXPRESSION_QUEUES) and the plan has a
+    # requirement: its skills and language are applied without the proficiency, no expression written.
+    expression_unsupported: bool = False
 
     @property
     def applied_after(self) -> tuple[int, ...]:
@@ -119,22 +122,28 @@ def plan(
     applied_after: Iterable[int] = (),
     include_rule: bool = False,
     shadowed_rule: bool = False,
+    no_expression: bool = False,
 ) -> Plan:
     """What to do for a caller who has waited `waited` seconds in this queue leg.
 
     include_rule: the rule itself has not been applied on this leg yet (a caller first seen, or
     a new leg after a transfer): its skills, priority, language and email go in the same change.
     shadowed_rule: the rule was recorded shadowed on this leg (its steps write no requirement either).
+    no_expression: the caller's queue does not evaluate skill expressions (NO_EXPRESSION_QUEUES): a
+    requirement is applied as its skills and language, without proficiency (`expression_unsupported`).
     """
     applied = tuple(applied_after)
     due = due_steps(rule, waited, applied)
-    after = after_rule(current, rule) if include_rule else current
+    unsupported = no_expression and (
+        (include_rule and rule.requirement is not None) or any(s.requirement is not None for s in due)
+    )
+    after = after_rule(current, rule, unsupported) if include_rule else current
     blocked = shadowed_rule or shadowed(rule, current if include_rule else None)
     notifications: list[Notification] = []
     if include_rule and rule.high_priority and rule.notify:
         notifications.append(Notification(None, rule.notify))
     for step in due:
-        after = after_step(after, step, blocked)
+        after = after_step(after, step, blocked, unsupported)
         if step.notify:
             notifications.append(Notification(step, step.notify))
     return Plan(
@@ -146,6 +155,7 @@ def plan(
         notifications=tuple(notifications),
         next_after=next_step_after(rule, waited, [*applied, *(s.after for s in due)]),
         blocked=blocked,
+        expression_unsupported=unsupported,
     )
 
 
@@ -174,10 +184,11 @@ def shadowed(rule: Rule, before: Routing | None) -> bool:
 def step_log(rule: Rule, chosen: Plan, at: str) -> list[dict[str, Any]]:
     """One audit record per due step of a plan: which step, when (`at`), the routing before and after it."""
     log = []
-    routing = after_rule(chosen.before, rule) if chosen.rule_included else chosen.before
+    unsupported = chosen.expression_unsupported
+    routing = after_rule(chosen.before, rule, unsupported) if chosen.rule_included else chosen.before
     blocked = chosen.blocked
     for step in chosen.due:
-        after = after_step(routing, step, blocked)
+        after = after_step(routing, step, blocked, unsupported)
         log.append(
             {
                 "step": step.position,
@@ -200,33 +211,41 @@ def step_log(rule: Rule, chosen: Plan, at: str) -> list[dict[str, Any]]:
     return log
 
 
-def after_rule(routing: Routing, rule: Rule) -> Routing:
+def after_rule(routing: Routing, rule: Rule, no_expression: bool = False) -> Routing:
     """The routing once the rule itself is applied (skills merged, priority raised, its language,
-    its requirement: never over someone else's expression unless the rule ANDs it in)."""
-    requirement = routing.requirement
-    if rule.requirement is not None and (not routing.theirs or rule.with_expression == "and"):
+    its requirement: never over someone else's expression unless the rule ANDs it in). With
+    `no_expression` the requirement is applied as its skills and language, without proficiency."""
+    requirement, skills, language = routing.requirement, list(rule.skill_ids), rule.language_id
+    if rule.requirement is not None and no_expression:
+        terms, term_language = expression.skills_and_language(rule.requirement)
+        skills, language = [*skills, *terms], language if language is not None else term_language
+    elif rule.requirement is not None and (not routing.theirs or rule.with_expression == "and"):
         requirement = rule.requirement.render()
     return Routing(
-        tuple(_merge(list(routing.skill_ids), rule.skill_ids)),
+        tuple(_merge(list(routing.skill_ids), skills)),
         _raise(routing.priority, rule.routing_priority),
-        rule.language_id if rule.language_id is not None else routing.language_id,
+        language if language is not None else routing.language_id,
         routing.theirs,
         requirement,
     )
 
 
-def after_step(routing: Routing, step: Step, blocked: bool = False) -> Routing:
+def after_step(routing: Routing, step: Step, blocked: bool = False, no_expression: bool = False) -> Routing:
     """The routing once one escalation step is applied. `blocked`: the rule was shadowed by someone
-    else's expression, and its steps' requirements are not written either."""
-    requirement = routing.requirement
+    else's expression, and its steps' requirements are not written either. `no_expression`: the
+    queue does not evaluate expressions; a step's requirement adds its skills and sets its language."""
+    requirement, add, language = routing.requirement, list(step.add_skill_ids), step.language_id
     if step.drops_requirement:
         requirement = None  # theirs, byte for byte, or no expression at all
+    elif step.requirement is not None and no_expression:
+        terms, term_language = expression.skills_and_language(step.requirement)
+        add, language = [*add, *terms], language if language is not None else term_language
     elif step.requirement is not None and not blocked:
         requirement = step.requirement.render()
     return Routing(
-        tuple(_remove(_merge(list(routing.skill_ids), step.add_skill_ids), step.remove_skill_ids)),
+        tuple(_remove(_merge(list(routing.skill_ids), add), step.remove_skill_ids)),
         _raise(routing.priority, step.routing_priority),
-        step.language_id if step.language_id is not None else routing.language_id,
+        language if language is not None else routing.language_id,
         routing.theirs,
         requirement,
     )

@@ -197,6 +197,15 @@ def both(first: Expr | None, second: Expr | None) -> Expr | None:
     return Join("&", (first, second))
 
 
+def skills_and_language(expr: Expr) -> tuple[tuple[str, ...], str | None]:
+    """A requirement without its proficiency, for a queue that does not evaluate expressions
+    (NO_EXPRESSION_QUEUES): its skill terms' ids, and its first language term's id (None: none)."""
+    terms = list(expr.terms())
+    skills = tuple(dict.fromkeys(t.name for t in terms if t.kind == "skill"))
+    language = next((t.name for t in terms if t.kind == "language"), None)
+    return skills, language
+
+
 def compose(theirs: str, ours: str) -> str:
     """Someone else's expression ANDed with ours, each parenthesised, theirs byte for byte first."""
     return f"({theirs}) & ({ours})"

@@ -270,6 +270,7 @@ def decide(
         waited=waited_seconds(found.waiting_since, now),
         current=Routing(live.skill_ids, live.priority, live.language_id, theirs=live.skill_expression),
         include_rule=True,
+        no_expression=(live.queue_id or "").lower() in settings.no_expression_queue_ids,
     )
     return Assignment(rule, rule.matching_keyword(value), live.queue_id, chosen)
 

@@ -76,8 +76,12 @@ def escalate(
             return Outcome(cid, "done", final=True, rule_id=rule.id, reason="left the queue")
         current = Routing(live.skill_ids, live.priority, live.language_id, theirs=live.skill_expression)
     blocked = prior.get("outcome") == "shadowed"
-    chosen = plan(rule, waited=waited, current=current, applied_after=applied, shadowed_rule=blocked)
-    guarded = adapters.guard(rule, chosen, found.queue_id or prior.get("queue_id"), tuple(applied))
+    queue_id = found.queue_id or prior.get("queue_id")
+    no_expression = str(queue_id or "").lower() in adapters.settings.no_expression_queue_ids
+    chosen = plan(
+        rule, waited=waited, current=current, applied_after=applied, shadowed_rule=blocked, no_expression=no_expression
+    )
+    guarded = adapters.guard(rule, chosen, queue_id, tuple(applied))
     leg = Leg(cid, found.leg, found.queue_entered)
     return carry_out(adapters, leg, rule, chosen, matrix, now, prior=prior, guarded=guarded)
 

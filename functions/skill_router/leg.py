@@ -208,6 +208,8 @@ def carry_out(
         fields["requirement_after"] = plan.after.requirement or ""
     if change is not None and change.skill_expression is not None:
         fields["expression_written"] = change.skill_expression
+    if plan.expression_unsupported:  # NO_EXPRESSION_QUEUES: the requirement went in as skills and language
+        fields["expression_unsupported"] = True
     outcome = "done"
     if plan.rule_included:
         outcome = "applied" if change is not None else "unchanged"

@@ -336,6 +336,14 @@ SETTINGS: tuple[Setting, ...] = (
         parameter="UnstaffedRelaxSeconds",
     ),
     Setting(
+        "NO_EXPRESSION_QUEUES",
+        "no_expression_queues",
+        "",
+        "comma-separated ids of queues that do not evaluate skill expressions: there a rule's `require:`/"
+        "`expression:` is applied as its skills and language, without proficiency (the API does not say which)",
+        parameter="NoExpressionQueues",
+    ),
+    Setting(
         "EVENT_MODE",
         "event_mode",
         False,
@@ -405,9 +413,15 @@ class Settings:
     staffing_guard: str
     staffing_cache_seconds: int
     unstaffed_relax_seconds: int
+    no_expression_queues: str
     event_mode: bool
     event_source: str
     org_id: str
+
+    @property
+    def no_expression_queue_ids(self) -> frozenset[str]:
+        """The queues named in NO_EXPRESSION_QUEUES (lower case): rules' requirements apply without proficiency."""
+        return queue_ids(self.no_expression_queues)
 
 
 def _read(setting: Setting, env: Mapping[str, str], problems: list[str]) -> Any:
@@ -471,6 +485,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     values["api_url"] = (values["api_url"] or f"https://api.{environment}").rstrip("/")
     values["login_url"] = (values["login_url"] or f"https://login.{environment}").rstrip("/")
     values["org_id"] = values["org_id"].lower()
+    _check_queues(values["no_expression_queues"], problems)
     if values["notify_channel"] != "none" and not values["notify_from"]:
         problems.append(f"NOTIFY_FROM is not set, but NOTIFY_CHANNEL={values['notify_channel']} needs a sender")
     settings = Settings(**values)
@@ -593,6 +608,19 @@ def _check_discovery_share(settings: Settings, problems: list[str]) -> None:
             f"DISCOVERY_BUDGET_SHARE={share:g} of GENESYS_REQUESTS_PER_MINUTE={rpm} (GENESYS_RATE_HEADROOM="
             f"{headroom:g}) leaves discovery no query page a minute, so waiting callers could never all be "
             f"reached; raise the share to at least {math.ceil(100 / math.floor(rpm * (1.0 - headroom))) / 100:g}"
+        )
+
+
+def queue_ids(text: str) -> frozenset[str]:
+    """NO_EXPRESSION_QUEUES' queue ids, lower case (blanks between commas ignored)."""
+    return frozenset(part.strip().lower() for part in text.split(",") if part.strip())
+
+
+def _check_queues(text: str, problems: list[str]) -> None:
+    wrong = sorted(q for q in {p.strip() for p in text.split(",")} if q and not is_genesys_id(q))
+    if wrong:
+        problems.append(
+            f"NO_EXPRESSION_QUEUES names {', '.join(repr(q) for q in wrong)}: give queue ids (UUIDs), comma-separated"
         )
 
 

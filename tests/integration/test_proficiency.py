@@ -241,3 +241,23 @@ def test_the_relax_never_touches_an_expression_someone_else_set_since(app: App, 
     app.invoke()
     assert app.sim.skill_expression(caller) == ARCHITECT
     assert len(bodies(app, caller)) == 1
+
+
+def test_a_queue_named_in_no_expression_queues_gets_the_skills_without_proficiency(
+    app: App, spanish: str, capsys: pytest.CaptureFixture[str]
+):
+    app.set(NO_EXPRESSION_QUEUES=spanish, STAFFING_GUARD="on")
+    app.upload_matrix(MATRIX.format(extra=""))
+    # Below the levels the rule requires: the guard counts members on the skills alone, as for a skills rule.
+    staff(app, spanish, 1, skills={SPANISH: 1, BILLING: 1, ENGLISH: 1})
+    caller = waiting(app, spanish)
+    assert app.invoke()["polls"][0]["applied"] == 1
+    assert app.sim.skill_expression(caller) is None
+    assert bodies(app, caller) == [{"priority": 10, "skillIds": [ENGLISH, SPANISH, BILLING]}]
+    entry = app.ledger(caller)
+    assert entry is not None and entry["outcome"] == "applied" and entry["guard"] == "staffed"
+    assert entry["expression_unsupported"] is True and "expression_written" not in entry
+    capsys.readouterr()
+    assert main(["audit", "--conversation", caller]) == 0
+    out = capsys.readouterr().out
+    assert "queue does not evaluate expressions: skills applied without proficiency" in out, out

@@ -4,12 +4,18 @@ evaluating a requirement against the members it was given, and `why`'s plain wor
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import UTC, datetime
+
 import pytest
 
 from skill_router.errors import MatrixError
 from skill_router.escalation import Routing, plan, shadowed
+from skill_router.first_sight import Assignment, decide
+from skill_router.genesys.client import Discovered, LiveConversation
 from skill_router.guard import WITHHELD, guard_plan
-from skill_router.matrix import Rule, parse_matrix, resolve_matrix
+from skill_router.matrix import Matrix, Rule, parse_matrix, resolve_matrix
+from skill_router.settings import load_settings
 from skill_router.staffing import Member, Staffing
 from skill_router.why import requirement_lines
 
@@ -120,3 +126,42 @@ def test_matrix_keys_are_validated_with_file_and_line(extra: str, words: str):
     with pytest.raises(MatrixError) as raised:
         parse_matrix(text, "m.yaml")
     assert any(words in p and p.startswith("m.yaml:") for p in raised.value.problems), raised.value.problems
+
+
+def test_a_queue_that_does_not_evaluate_expressions_gets_the_skills_and_language_without_proficiency():
+    r = rule(require="{Spanish: 3, Billing: 1, language: {English: 2}}")
+    chosen = plan(r, waited=0, current=Routing(("flow-skill",), 0), include_rule=True, no_expression=True)
+    assert chosen.expression_unsupported
+    assert chosen.change is not None and chosen.change.skill_expression is None
+    assert chosen.change.skill_ids == ("flow-skill", "s-es", "s-bi")
+    assert chosen.change.language_id == "l-en"
+    assert chosen.after.requirement is None
+    # The guard counts members on the skills and the language, as for a skills rule.
+    guarded = guard_plan(r, chosen, members({"s-es": 1, "s-bi": 1}))
+    assert guarded.decision == WITHHELD and set(guarded.skills_withheld) == {"s-es", "s-bi"}
+    assert guarded.language_withheld == "l-en" and guarded.expression_withheld == ""
+
+
+def test_a_step_requirement_in_such_a_queue_adds_its_skills_without_proficiency():
+    r = rule("    escalate:\n      - after: 60\n        require: {Billing: 4}\n", require="{Spanish: 3}")
+    first = plan(r, waited=0, current=Routing(), include_rule=True, no_expression=True)
+    second = plan(r, waited=61, current=first.after, no_expression=True)
+    assert second.expression_unsupported and second.change is not None
+    assert second.change.skill_ids == ("s-es", "s-bi") and second.change.skill_expression is None
+
+
+def test_decide_plans_without_expressions_for_a_queue_named_in_no_expression_queues():
+    queue = "0f0e0d0c-0000-4000-8000-00000000000a"
+    env = {"GENESYS_CREDENTIALS_SECRET": "c", "GENESYS_TOKEN_SECRET": "t", "STATE_TABLE": "s"}
+    env |= {"SKILL_MATRIX_BUCKET": "b", "NO_EXPRESSION_QUEUES": f" {queue.upper()} , "}
+    settings = load_settings(env)
+    assert settings.no_expression_queue_ids == frozenset({queue})
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    live = LiveConversation("c", {"intent": "billing"}, queue, False, (), 0)
+    found = Discovered("c", now, False, queue, False, ())
+    matrix = Matrix(rules=(rule(),), version="v", source="m.yaml")
+    decided = decide(live, found, None, matrix, settings, 10**9, now, False)
+    assert isinstance(decided, Assignment) and decided.plan.expression_unsupported
+    assert decided.plan.change is not None and decided.plan.change.skill_ids == ("s-es", "s-bi")
+    other = decide(dataclasses.replace(live, queue_id="elsewhere"), found, None, matrix, settings, 10**9, now, False)
+    assert isinstance(other, Assignment) and not other.plan.expression_unsupported

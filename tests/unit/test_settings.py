@@ -83,3 +83,12 @@ def test_the_staffing_settings_default_to_the_contract_and_are_bounded():
         bad = {"STAFFING_GUARD": "maybe", "STAFFING_CACHE_SECONDS": "1", "UNSTAFFED_RELAX_SECONDS": "-1"}
         load_settings({**BASE, **bad})
     assert all(name in str(refused.value) for name in ("STAFFING_GUARD", "STAFFING_CACHE_SECONDS", "UNSTAFFED_RELAX"))
+
+
+def test_no_expression_queues_default_to_none_and_must_be_genesys_ids():
+    assert load_settings(BASE).no_expression_queue_ids == frozenset()
+    queues = "0F0E0D0C-0000-4000-8000-00000000000A,0f0e0d0c-0000-4000-8000-00000000000b"
+    assert len(load_settings({**BASE, "NO_EXPRESSION_QUEUES": queues}).no_expression_queue_ids) == 2
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings({**BASE, "NO_EXPRESSION_QUEUES": "0f0e0d0c-0000-4000-8000-00000000000a,Support"})
+    assert "NO_EXPRESSION_QUEUES" in str(refused.value) and "'Support'" in str(refused.value)
