@@ -19,7 +19,7 @@ from typing import Any
 
 from skill_router import aws
 from skill_router.cli import expressions
-from skill_router.cli.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, UserError, aws_problem
+from skill_router.cli.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, UserError, aws_problem, function_logs_muted
 from skill_router.errors import ConfigurationError, MatrixError, SkillRouterError
 from skill_router.settings import Settings, changed_from_default, load_settings
 
@@ -350,14 +350,8 @@ def stack_environment(stack: str) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from skill_router.observability import logger
-
-    level = logger.log_level
-    logger.setLevel("CRITICAL")  # the function's own log lines would bury the checklist
-    try:
+    with function_logs_muted():  # the function's own log lines would bury the checklist
         return _run(args)
-    finally:
-        logger.setLevel(level)  # in-process callers (tests) get their logger back
 
 
 def _run(args: argparse.Namespace) -> int:

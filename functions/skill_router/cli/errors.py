@@ -3,7 +3,9 @@ and one line for an AWS failure."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_NO_MATCH, EXIT_CHANGED = 0, 1, 2, 3, 4
 # The reader of stdout went away (`| head`): what a shell reports for a tool SIGPIPE ended (128 + 13).
@@ -17,6 +19,20 @@ class UserError(Exception):
     def __init__(self, message: str, status: int = EXIT_INVALID) -> None:
         super().__init__(message)
         self.status = status
+
+
+@contextlib.contextmanager
+def function_logs_muted() -> Iterator[None]:
+    """While a command runs, the function's own log lines (a new token, a retry) stay out of its
+    output; in-process callers (tests) get their logger back."""
+    from skill_router.observability import logger
+
+    level = logger.log_level
+    logger.setLevel("CRITICAL")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def shown(path: str) -> str:

@@ -22,6 +22,7 @@ from skill_router.cli.errors import (
     EXIT_USAGE,
     UserError,
     aws_problem,
+    function_logs_muted,
     shown,
 )
 from skill_router.errors import MatrixError
@@ -140,18 +141,12 @@ class Online:
             return True
         if self.denied:  # said once
             return False
-        from skill_router.observability import logger
-
-        level = logger.log_level
-        logger.setLevel("CRITICAL")  # the function's own log lines (a new token, a retry) stay out of it
-        try:
+        with function_logs_muted():
             if self.genesys is None:
                 from skill_router.cli.genesys_login import login, stack_settings
 
                 self.genesys = login(stack_settings(self.args, "--online"), expressions.TIME_BUDGET_SECONDS)
             checked = expressions.check_online(found, name, self.genesys)
-        finally:
-            logger.setLevel(level)
         self.denied = checked.denied
         if checked.problems:
             print("\n".join(checked.problems))

@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from skill_router.cli.audit import parse_since
-from skill_router.cli.errors import EXIT_NO_MATCH, EXIT_OK, EXIT_USAGE, UserError, aws_problem, shown
+from skill_router.cli.errors import (
+    EXIT_NO_MATCH,
+    EXIT_OK,
+    EXIT_USAGE,
+    UserError,
+    aws_problem,
+    function_logs_muted,
+    shown,
+)
 from skill_router.cli.genesys_login import client, stack_settings
 from skill_router.cli.report_format import FORMATS, Header, render
 from skill_router.errors import OutOfTime, SkillRouterError
@@ -49,14 +57,8 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from skill_router.observability import logger
-
-    level = logger.log_level
-    logger.setLevel("CRITICAL")  # the function's own log lines would bury the report
-    try:
+    with function_logs_muted():  # the function's own log lines would bury the report
         return _run(args)
-    finally:
-        logger.setLevel(level)
 
 
 def _run(args: argparse.Namespace) -> int:

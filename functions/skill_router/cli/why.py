@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from skill_router.cli.errors import EXIT_INVALID, EXIT_NO_MATCH, EXIT_OK, EXIT_USAGE, UserError, aws_problem
+from skill_router.cli.errors import (
+    EXIT_INVALID,
+    EXIT_NO_MATCH,
+    EXIT_OK,
+    EXIT_USAGE,
+    UserError,
+    aws_problem,
+    function_logs_muted,
+)
 from skill_router.cli.genesys_login import login, stack_settings
 from skill_router.errors import MatrixError, OutOfTime, SkillRouterError
 from skill_router.genesys.client import PAGE_SIZE, QUEUE_MEMBERS_OPERATION
@@ -44,14 +52,8 @@ PERMISSIONS = {
 
 
 def why(args: argparse.Namespace) -> int:
-    from skill_router.observability import logger
-
-    level = logger.log_level
-    logger.setLevel("CRITICAL")  # the function's own log lines would bury the explanation
-    try:
+    with function_logs_muted():  # the function's own log lines would bury the explanation
         return _why(args)
-    finally:
-        logger.setLevel(level)
 
 
 def _why(args: argparse.Namespace) -> int:
