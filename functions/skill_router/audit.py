@@ -133,7 +133,9 @@ def entry_rows(entry: dict[str, Any], number: int | None = None) -> list[dict[st
                 "sort_at": step.get("at") or "",
                 "event": f"step {step.get('step')} after {step.get('after')}s",
                 "outcome": "skipped (next_step)" if step.get("skipped") else "escalated",
-                "reason": GUARD_WORDS.get(str(step.get("guard"))) if step.get("guard") else None,
+                "reason": GUARD_WORDS.get(str(step.get("guard")))
+                if step.get("guard")
+                else step.get("requirement_skipped"),
                 "skills_before": step.get("skills_before"),
                 "skills_after": step.get("skills_after"),
                 "priority": _change(step.get("priority_before"), step.get("priority_after")),

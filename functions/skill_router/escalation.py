@@ -86,6 +86,9 @@ class Plan:
     notifications: tuple[Notification, ...]
     next_after: int | None  # seconds of waiting at which the next step falls due; None: no more
     blocked: bool = False  # the rule is shadowed by someone else's expression: no requirement is written
+    # Why the rule, on its first sighting, is recorded shadowed (None: it is not): someone else's
+    # expression takes priority, or composing with it would exceed what Genesys takes.
+    shadow_reason: str | None = None
     # The queue does not evaluate skill expressions (NO_EXPRESSION_QUEUES) and the plan has a
     # requirement: its skills and language are applied without the proficiency, no expression written.
     expression_unsupported: bool = False
@@ -137,8 +140,9 @@ def plan(
     unsupported = no_expression and (
         (include_rule and rule.requirement is not None) or any(s.requirement is not None for s in due)
     )
-    after = after_rule(current, rule, unsupported) if include_rule else current
-    blocked = shadowed_rule or shadowed(rule, current if include_rule else None)
+    reason = shadow_reason(rule, current, unsupported) if include_rule else None
+    blocked = shadowed_rule or reason is not None
+    after = after_rule(current, rule, unsupported, blocked) if include_rule else current
     notifications: list[Notification] = []
     if include_rule and rule.high_priority and rule.notify:
         notifications.append(Notification(None, rule.notify))
@@ -155,6 +159,7 @@ def plan(
         notifications=tuple(notifications),
         next_after=next_step_after(rule, waited, [*applied, *(s.after for s in due)]),
         blocked=blocked,
+        shadow_reason=reason,
         expression_unsupported=unsupported,
     )
 
@@ -171,24 +176,48 @@ def change_between(current: Routing, after: Routing) -> RoutingChange | None:
     return None if change.empty else change
 
 
-def shadowed(rule: Rule, before: Routing | None) -> bool:
-    """The rule's requirement would have no routing effect: someone else's skill expression takes
-    priority over skills (Genesys' event models), and the rule neither may touch it (no
-    `with_expression: and`) nor has anything but skills, a language or a requirement to give.
-    None: not the rule's first sighting (its ladder follows what the rule did)."""
-    if before is None or not before.theirs or rule.with_expression == "and":
-        return False
-    return rule.requirement is not None or bool(rule.skill_ids) or rule.language_id is not None
+SHADOWED_BY_THEIRS = (
+    "someone else's skill expression takes priority over skills: the rule's requirement has no "
+    "routing effect (with_expression: and would AND it in)"
+)
+
+
+def shadow_reason(rule: Rule, before: Routing, no_expression: bool = False) -> str | None:
+    """Why the rule, first applied to a caller routed as `before`, writes no requirement (None: it
+    does). Someone else's skill expression takes priority over skills (Genesys' event models), and
+    the rule neither may touch it (no `with_expression: and`) nor has anything but skills, a
+    language or a requirement to give; or the expression it would write is longer than Genesys
+    takes (composed with a long one of theirs), and Genesys would refuse the whole PATCH."""
+    if before.theirs and rule.with_expression != "and":
+        if rule.requirement is not None or bool(rule.skill_ids) or rule.language_id is not None:
+            return SHADOWED_BY_THEIRS
+        return None
+    if rule.requirement is not None and not no_expression:
+        return too_long(before.theirs, rule.requirement.render())
+    return None
+
+
+def too_long(theirs: str | None, requirement: str) -> str | None:
+    """Why `requirement` (composed with `theirs`) cannot be written: longer than Genesys takes."""
+    length = len(Routing(theirs=theirs, requirement=requirement).expression or "")
+    if length <= expression.MAX_CHARS:
+        return None
+    whose = "composed with someone else's, " if theirs else ""
+    return (
+        f"the skill expression would be {length:,} characters, {whose}more than the "
+        f"{expression.MAX_CHARS:,} Genesys takes: the requirement is not written"
+    )
 
 
 def step_log(rule: Rule, chosen: Plan, at: str) -> list[dict[str, Any]]:
     """One audit record per due step of a plan: which step, when (`at`), the routing before and after it."""
     log = []
     unsupported = chosen.expression_unsupported
-    routing = after_rule(chosen.before, rule, unsupported) if chosen.rule_included else chosen.before
     blocked = chosen.blocked
+    routing = after_rule(chosen.before, rule, unsupported, blocked) if chosen.rule_included else chosen.before
     for step in chosen.due:
         after = after_step(routing, step, blocked, unsupported)
+        skipped = _step_too_long(routing, step, blocked, unsupported)
         log.append(
             {
                 "step": step.position,
@@ -205,21 +234,23 @@ def step_log(rule: Rule, chosen: Plan, at: str) -> list[dict[str, Any]]:
                     if (routing.expression or after.expression)
                     else {}
                 ),
+                **({"requirement_skipped": skipped} if skipped else {}),
             }
         )
         routing = after
     return log
 
 
-def after_rule(routing: Routing, rule: Rule, no_expression: bool = False) -> Routing:
+def after_rule(routing: Routing, rule: Rule, no_expression: bool = False, blocked: bool = False) -> Routing:
     """The routing once the rule itself is applied (skills merged, priority raised, its language,
-    its requirement: never over someone else's expression unless the rule ANDs it in). With
-    `no_expression` the requirement is applied as its skills and language, without proficiency."""
+    its requirement: never over someone else's expression unless the rule ANDs it in, never when
+    `blocked` (shadow_reason)). With `no_expression` the requirement is applied as its skills and
+    language, without proficiency."""
     requirement, skills, language = routing.requirement, list(rule.skill_ids), rule.language_id
     if rule.requirement is not None and no_expression:
         terms, term_language = expression.skills_and_language(rule.requirement)
         skills, language = [*skills, *terms], language if language is not None else term_language
-    elif rule.requirement is not None and (not routing.theirs or rule.with_expression == "and"):
+    elif rule.requirement is not None and not blocked and (not routing.theirs or rule.with_expression == "and"):
         requirement = rule.requirement.render()
     return Routing(
         tuple(_merge(list(routing.skill_ids), skills)),
@@ -240,7 +271,7 @@ def after_step(routing: Routing, step: Step, blocked: bool = False, no_expressio
     elif step.requirement is not None and no_expression:
         terms, term_language = expression.skills_and_language(step.requirement)
         add, language = [*add, *terms], language if language is not None else term_language
-    elif step.requirement is not None and not blocked:
+    elif step.requirement is not None and not blocked and not _step_too_long(routing, step, blocked, no_expression):
         requirement = step.requirement.render()
     return Routing(
         tuple(_remove(_merge(list(routing.skill_ids), add), step.remove_skill_ids)),
@@ -249,6 +280,14 @@ def after_step(routing: Routing, step: Step, blocked: bool = False, no_expressio
         routing.theirs,
         requirement,
     )
+
+
+def _step_too_long(routing: Routing, step: Step, blocked: bool, no_expression: bool) -> str | None:
+    """Why a step's requirement is not written although the rule's was: composed with someone
+    else's expression it would be longer than Genesys takes (the step's other changes still apply)."""
+    if step.requirement is None or step.drops_requirement or blocked or no_expression:
+        return None
+    return too_long(routing.theirs, step.requirement.render())
 
 
 def _merge(skills: list[str], add: Iterable[str]) -> list[str]:

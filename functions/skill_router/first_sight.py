@@ -169,7 +169,12 @@ def _serve_claimed(
         # every write pushes `expires_at` on: a caller younger than this still has the entry that
         # says "done" or "emailed", so no later event or poll acts on it again.
         horizon = adapters.store.ttl_seconds - LEDGER_TTL_SLACK_SECONDS
-        decision = decide(live, found, prior, matrix, adapters.settings, horizon, now, too_old)
+        carried = None
+        if live is not None and live.skill_expression and live.earlier_legs:
+            # Worth one ledger read (BatchGetItem), and only then: an expression on a leg after a
+            # transfer may be the one skill-router left on an earlier leg.
+            carried = carried_from(live, adapters.store.ledger((cid, p) for p in live.earlier_legs))
+        decision = decide(live, found, prior, matrix, adapters.settings, horizon, now, too_old, carried)
         if isinstance(decision, Assignment):
             return carry_out(
                 adapters,
@@ -231,9 +236,12 @@ def decide(
     horizon: float,
     now: datetime,
     too_old: bool,
+    carried: dict[str, Any] | None = None,
 ) -> Assignment | Verdict:
     """First sight of a leg: a pure function of the caller as read now (`live`), its ledger entry,
-    the matrix and the time. `horizon`: the oldest caller the ledger still remembers (seconds)."""
+    the matrix and the time. `horizon`: the oldest caller the ledger still remembers (seconds).
+    `carried`: the ledger entry of an earlier leg whose expression the transfer carried over
+    (carried_from): skill-router's part of it is not someone else's."""
     if live is None or not live.in_queue:
         return Verdict("gone", {"reason": "conversation no longer exists" if live is None else "left the queue"})
     if live.started is not None and (now - live.started).total_seconds() > horizon:
@@ -268,11 +276,38 @@ def decide(
     chosen = plan(
         rule,
         waited=waited_seconds(found.waiting_since, now),
-        current=Routing(live.skill_ids, live.priority, live.language_id, theirs=live.skill_expression),
+        current=_first_routing(live, carried),
         include_rule=True,
         no_expression=(live.queue_id or "").lower() in settings.no_expression_queue_ids,
     )
     return Assignment(rule, rule.matching_keyword(value), live.queue_id, chosen)
+
+
+def carried_from(live: LiveConversation, earlier: dict[Any, dict[str, Any]]) -> dict[str, Any] | None:
+    """The earlier leg's entry whose routing, as skill-router left it, is the expression this leg
+    shows: Genesys kept the conversation's expression across the transfer, so its `theirs` is that
+    leg's `expression_before`, and the rest is skill-router's own (never someone else's to shadow
+    or compose with). None: the expression is not one skill-router left."""
+    for entry in earlier.values():
+        ours = entry.get("requirement_after") or None
+        if ours is None:
+            continue
+        left = Routing(theirs=entry.get("expression_before") or None, requirement=ours).expression
+        if left == live.skill_expression:
+            return entry
+    return None
+
+
+def _first_routing(live: LiveConversation, carried: dict[str, Any] | None) -> Routing:
+    if carried is None:
+        return Routing(live.skill_ids, live.priority, live.language_id, theirs=live.skill_expression)
+    return Routing(
+        live.skill_ids,
+        live.priority,
+        live.language_id,
+        theirs=carried.get("expression_before") or None,
+        requirement=carried.get("requirement_after") or None,
+    )
 
 
 def _current_leg(found: Discovered, live: LiveConversation | None, now: datetime) -> Discovered | None:

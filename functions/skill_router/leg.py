@@ -18,7 +18,7 @@ from typing import Any
 
 from skill_router.emails import AWS_ERRORS, Email, rule_email, send_all, step_email
 from skill_router.errors import OutOfTime
-from skill_router.escalation import Plan, Routing, shadowed, step_log
+from skill_router.escalation import Plan, Routing, step_log
 from skill_router.genesys.client import GenesysClient, LiveConversation
 from skill_router.genesys.errors import GenesysError
 from skill_router.guard import Guarded, Repair, guard_plan
@@ -213,14 +213,11 @@ def carry_out(
     outcome = "done"
     if plan.rule_included:
         outcome = "applied" if change is not None else "unchanged"
-        if shadowed(rule, plan.before):
-            # Someone else's expression takes priority over skills: what the rule gives has no
-            # routing effect, and the rule may not touch the expression (no `with_expression: and`).
+        if plan.shadow_reason is not None:
+            # Someone else's expression takes priority over skills and the rule may not touch it,
+            # or the expression would be longer than Genesys takes: the requirement is not written.
             outcome = "shadowed"
-            fields["reason"] = (
-                "someone else's skill expression takes priority over skills: the rule's requirement has no "
-                "routing effect (with_expression: and would AND it in)"
-            )
+            fields["reason"] = plan.shadow_reason
         if plan.before.theirs:
             fields["expression_before"] = plan.before.theirs
         fields.update(

@@ -62,11 +62,6 @@ def _transferred_with_our_expression(app: App, queue: str) -> tuple[str, dict[st
     return caller, entry
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="first sight of the new leg takes skill-router's own expression (carried over by the "
-    "transfer) for someone else's: the rule is recorded shadowed with expression_before == ours",
-)
 def test_a_transfer_carrying_our_expression_is_not_recorded_as_someone_elses(app: App, spanish: str):
     app.upload_matrix(MATRIX.format(extra=""))
     _, entry = _transferred_with_our_expression(app, spanish)
@@ -74,11 +69,6 @@ def test_a_transfer_carrying_our_expression_is_not_recorded_as_someone_elses(app
     assert entry.get("expression_before") != OURS, entry
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with_expression: and on the new leg composes our own carried-over expression with "
-    "ours again: '(ours) & (ours)' is written and recorded as theirs",
-)
 def test_a_transfer_carrying_our_expression_is_not_composed_twice(app: App, spanish: str):
     app.upload_matrix(MATRIX.format(extra=AND))
     caller, _ = _transferred_with_our_expression(app, spanish)
@@ -223,12 +213,6 @@ def test_their_expression_in_a_form_we_cannot_parse_is_kept_and_nothing_crashes(
     assert entry is not None and entry["outcome"] in ("applied", "shadowed"), entry
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with_expression: and composes '(theirs) & (ours)' with no length check: onto a valid "
-    "4,090-character expression of theirs it PATCHes 4,139 characters, Genesys answers 400 and the "
-    "leg's outcome is 'failed' (neither applied nor shadowed)",
-)
 def test_composing_onto_a_long_expression_of_theirs_stays_within_4096(app: App, spanish: str):
     app.upload_matrix(MATRIX.format(extra=AND))
     caller = waiting(app, spanish)

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from skill_router import expression
 from skill_router.errors import MatrixError
-from skill_router.escalation import Routing, plan, shadowed
-from skill_router.first_sight import Assignment, decide
+from skill_router.escalation import SHADOWED_BY_THEIRS, Routing, plan, shadow_reason
+from skill_router.first_sight import Assignment, carried_from, decide
 from skill_router.genesys.client import Discovered, LiveConversation
 from skill_router.guard import WITHHELD, guard_plan
 from skill_router.matrix import Matrix, Rule, parse_matrix, resolve_matrix
@@ -52,7 +53,7 @@ def test_a_plan_writes_the_expression_and_no_skill_ids():
 def test_someone_else_s_expression_shadows_the_rule_and_is_never_written_over():
     r = rule()
     current = Routing((), 0, theirs=THEIRS)
-    assert shadowed(r, current)
+    assert shadow_reason(r, current) == SHADOWED_BY_THEIRS
     chosen = plan(r, waited=0, current=current, include_rule=True)
     assert chosen.change is None or chosen.change.skill_expression is None
     assert chosen.after.expression == THEIRS
@@ -62,7 +63,7 @@ def test_with_expression_and_composes_and_require_none_restores_the_original_exa
     steps = "    with_expression: and\n    escalate:\n      - after: 60\n        require: none\n"
     r = rule(steps)
     current = Routing((), 0, theirs=THEIRS)
-    assert not shadowed(r, current)
+    assert shadow_reason(r, current) is None
     first = plan(r, waited=0, current=current, include_rule=True)
     assert first.change is not None
     composed = f'({THEIRS}) & (Skill("Spanish") >= 3 & Skill("Billing") >= 1)'
@@ -165,3 +166,58 @@ def test_decide_plans_without_expressions_for_a_queue_named_in_no_expression_que
     assert decided.plan.change is not None and decided.plan.change.skill_ids == ("s-es", "s-bi")
     other = decide(dataclasses.replace(live, queue_id="elsewhere"), found, None, matrix, settings, 10**9, now, False)
     assert isinstance(other, Assignment) and not other.plan.expression_unsupported
+
+
+def test_composing_past_what_genesys_takes_is_shadowed_with_the_reason_and_writes_nothing():
+    r = rule("    with_expression: and\n")
+    long_theirs = 'Skill("Billing") >= 1' + " " * (expression.MAX_CHARS - 30)
+    current = Routing((), 0, theirs=long_theirs)
+    reason = shadow_reason(r, current)
+    assert reason is not None and "4,096" in reason
+    chosen = plan(r, waited=0, current=current, include_rule=True)
+    assert chosen.blocked and chosen.shadow_reason == reason
+    assert chosen.change is None or chosen.change.skill_expression is None
+    assert chosen.after.expression == long_theirs
+
+
+def test_a_step_whose_requirement_would_not_fit_keeps_the_rule_s_and_applies_the_rest():
+    steps = (
+        "    with_expression: and\n    escalate:\n      - after: 60\n        routing_priority: 50\n"
+        "        expression: '" + " | ".join(['Skill("Spanish") >= 2'] * 150) + "'\n"
+    )
+    r = rule(steps)
+    theirs = 'Skill("Billing") >= 1' + " " * 1000
+    first = plan(r, waited=0, current=Routing((), 0, theirs=theirs), include_rule=True)
+    assert first.shadow_reason is None and first.change is not None
+    second = plan(r, waited=61, current=first.after)
+    assert second.change is not None and second.change.priority == 50
+    assert second.change.skill_expression is None  # the step's requirement would exceed 4,096
+    assert second.after.expression == first.after.expression
+
+
+def test_a_new_leg_carrying_what_we_left_on_the_earlier_one_is_ours_not_theirs():
+    env = {
+        "GENESYS_CREDENTIALS_SECRET": "c",
+        "GENESYS_TOKEN_SECRET": "t",
+        "STATE_TABLE": "s",
+        "SKILL_MATRIX_BUCKET": "b",
+    }
+    settings = load_settings(env)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    r = rule("    with_expression: and\n")
+    ours = r.requirement.render() if r.requirement else ""
+    composed = f"({THEIRS}) & ({ours})"
+    earlier = {("c", "p1"): {"expression_before": THEIRS, "requirement_after": ours, "expression_written": composed}}
+    live = LiveConversation("c", {"intent": "billing"}, "q2", False, (), 0, skill_expression=composed)
+    live = dataclasses.replace(live, earlier_legs=("p1",))
+    carried = carried_from(live, earlier)
+    assert carried is earlier[("c", "p1")]
+    found = Discovered("c", now, False, "q2", False, ())
+    matrix = Matrix(rules=(r,), version="v", source="m.yaml")
+    decided = decide(live, found, None, matrix, settings, 10**9, now, False, carried)
+    assert isinstance(decided, Assignment)
+    assert decided.plan.shadow_reason is None and decided.plan.before.theirs == THEIRS
+    assert decided.plan.change is None or decided.plan.change.skill_expression is None  # composed once
+    # someone else's expression that is not what we left stays theirs
+    other = dataclasses.replace(live, skill_expression=THEIRS)
+    assert carried_from(other, earlier) is None

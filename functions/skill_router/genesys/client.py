@@ -111,6 +111,9 @@ class LiveConversation:
     # The open ACD participant's queueName (SDK Participant.queue_name: "If present, the queue name
     # that the communication channel came in on"): a label for `skill-router why`, never a key.
     queue_name: str | None = None
+    # The ACD participants whose queue leg has ended (a transfer's earlier legs), oldest first: a
+    # new leg's skill expression may be the one skill-router wrote on one of them, carried over.
+    earlier_legs: tuple[str, ...] = ()
 
     @property
     def in_queue(self) -> bool:
@@ -759,6 +762,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
     queue_entered: datetime | None = None
     skill_expression: str | None = None
     queue_name: str | None = None
+    earlier: list[str] = []
     for participant in conversation.participants or []:
         values = {str(k): str(v) for k, v in (participant.attributes or {}).items() if v is not None}
         # The caller's participant data is authoritative; others may carry stale copies.
@@ -766,6 +770,8 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
         if participant.purpose != "acd":
             continue
         had_queue = True
+        if participant.end_time is not None and is_genesys_id(participant.id):  # part of a ledger key
+            earlier.append(str(participant.id).lower())
         if participant.end_time is None:
             routing = participant.conversation_routing_data
             queue_id = participant.queue_id or (routing.queue.id if routing and routing.queue else None)
@@ -792,6 +798,7 @@ def _live(conversation_id: str, conversation: Any) -> LiveConversation:
         queue_entered=queue_entered,
         skill_expression=skill_expression,
         queue_name=queue_name,
+        earlier_legs=tuple(earlier),
     )
 
 
