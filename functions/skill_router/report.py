@@ -25,9 +25,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from skill_router.genesys.payload import dicts, utc_time
 from skill_router.ids import is_genesys_id
 
 ASSIGNED = ("applied", "unchanged")  # the rule matched and its routing stands on the leg
@@ -111,25 +112,25 @@ def leg_outcome(conversation: Mapping[str, Any] | None, leg: str, until: datetim
     by its queue and entry time) in one conversation of the details answer, as of `until`."""
     if not isinstance(conversation, Mapping):
         return NO_DETAILS
-    acd = [p for p in _dicts(conversation.get("participants")) if p.get("purpose") == "acd"]
+    acd = [p for p in dicts(conversation.get("participants")) if p.get("purpose") == "acd"]
     mine = next((p for p in acd if _is_leg(p, leg)), None)
     if mine is None:
         return NO_DETAILS
-    segments = [s for session in _dicts(mine.get("sessions")) for s in _dicts(session.get("segments"))]
+    segments = [s for session in dicts(mine.get("sessions")) for s in dicts(session.get("segments"))]
     interact = [s for s in segments if s.get("segmentType") in (None, "interact")]
-    started = min((t for s in interact if (t := _time(s.get("segmentStart"))) is not None), default=None)
-    ends = [_time(s.get("segmentEnd")) for s in interact]
+    started = min((t for s in interact if (t := utc_time(s.get("segmentStart"))) is not None), default=None)
+    ends = [utc_time(s.get("segmentEnd")) for s in interact]
     ended = max((t for t in ends if t is not None), default=None) if ends and None not in ends else None
     metrics = {
         str(m.get("name")): m
-        for session in _dicts(mine.get("sessions"))
-        for m in _dicts(session.get("metrics"))
+        for session in dicts(mine.get("sessions"))
+        for m in dicts(session.get("metrics"))
         if m.get("name")
     }
     found: LegOutcome | None = None
     for name, outcome in ((ANSWERED, "answered"), (ABANDONED, "abandoned"), (FLOWOUT, "flowout")):
         if name in metrics:
-            found = LegOutcome(outcome, _time(metrics[name].get("emitDate")) or ended)
+            found = LegOutcome(outcome, utc_time(metrics[name].get("emitDate")) or ended)
             break
     if found is None and ended is None:
         return LegOutcome("waiting")
@@ -179,7 +180,7 @@ def build(
             rows.append(_row("withheld", rule_id, "  withheld: nobody staffed", touches, queues, outcomes))
         relaxed = [e for e in mine if e.get("relaxed") or e.get("relaxed_at")]
         if relaxed:
-            touches = [(e, _time(e.get("relaxed_at")) or decided_at(e)) for e in relaxed]
+            touches = [(e, utc_time(e.get("relaxed_at")) or decided_at(e)) for e in relaxed]
             rows.append(_row("relaxed", rule_id, "  relaxed: nobody staffed", touches, queues, outcomes))
         same = [(e, decided_at(e)) for e in baseline if str(e.get("queue_id")) in queues]
         rows.append(_row("baseline", rule_id, "  baseline: no rule, same queues", same, queues, outcomes))
@@ -210,10 +211,10 @@ def _steps(
 ) -> list[Row]:
     fired: dict[tuple[int, int], list[tuple[Mapping[str, Any], datetime | None]]] = {}
     for entry in entries:
-        for step in _dicts(entry.get("step_log")):
+        for step in dicts(entry.get("step_log")):
             number, after = step.get("step"), step.get("after")
             if isinstance(number, int | float) and isinstance(after, int | float):
-                fired.setdefault((int(number), int(after)), []).append((entry, _time(step.get("at"))))
+                fired.setdefault((int(number), int(after)), []).append((entry, utc_time(step.get("at"))))
     rows = []
     for (number, after), touches in sorted(fired.items()):
         row = _row("step", rule_id, f"  step {number} after {after}s", touches, queues, outcomes)
@@ -229,7 +230,7 @@ def _hung_up_before(entry: Mapping[str, Any], after: int, outcomes: Mapping[tupl
     """The caller abandoned before waiting `after` seconds in the queue: a step that late never reached them."""
     key = leg_key(entry)
     outcome = outcomes.get(key) if key else None
-    entered = _time(entry.get("queue_entered")) or decided_at(entry)
+    entered = utc_time(entry.get("queue_entered")) or decided_at(entry)
     if outcome is None or outcome.outcome != "abandoned" or outcome.at is None or entered is None:
         return False
     return (outcome.at - entered).total_seconds() < after
@@ -275,7 +276,7 @@ def leg_key(entry: Mapping[str, Any]) -> tuple[str, str] | None:
 def decided_at(entry: Mapping[str, Any]) -> datetime | None:
     """When the function decided on the leg: `decided_at` (a rule's outcome), else the time the
     final outcome was written (`no_match` and `no_intent` entries are written once, then)."""
-    return _time(entry.get("decided_at")) or _time(entry.get("updated_at"))
+    return utc_time(entry.get("decided_at")) or utc_time(entry.get("updated_at"))
 
 
 def _is_leg(participant: Mapping[str, Any], leg: str) -> bool:
@@ -285,9 +286,9 @@ def _is_leg(participant: Mapping[str, Any], leg: str) -> bool:
     queue, _, epoch = leg.partition("@")
     if not epoch.isdecimal():
         return False
-    for session in _dicts(participant.get("sessions")):
-        for segment in _dicts(session.get("segments")):
-            start = _time(segment.get("segmentStart"))
+    for session in dicts(participant.get("sessions")):
+        for segment in dicts(session.get("segments")):
+            start = utc_time(segment.get("segmentStart"))
             if str(segment.get("queueId") or "").lower() == queue and start and int(start.timestamp()) == int(epoch):
                 return True
     return False
@@ -296,28 +297,12 @@ def _is_leg(participant: Mapping[str, Any], leg: str) -> bool:
 def _entered_after(participant: Mapping[str, Any], started: datetime | None) -> bool:
     if started is None:
         return False
-    for session in _dicts(participant.get("sessions")):
-        for segment in _dicts(session.get("segments")):
-            start = _time(segment.get("segmentStart"))
+    for session in dicts(participant.get("sessions")):
+        for segment in dicts(session.get("segments")):
+            start = utc_time(segment.get("segmentStart"))
             if segment.get("queueId") and start is not None and start > started:
                 return True
     return False
-
-
-def _dicts(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def _time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _round(value: float | None) -> float | None:

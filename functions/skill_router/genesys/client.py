@@ -24,6 +24,7 @@ from skill_router.errors import OutOfTime
 from skill_router.genesys.budget import RateBudget, retry_after_seconds
 from skill_router.genesys.errors import GenesysError, message_from_body
 from skill_router.genesys.http import BoundedHttpClient, bounded_pool
+from skill_router.genesys.payload import dicts, utc_time
 from skill_router.genesys.sdk import ApiException, sdk
 from skill_router.genesys.token import TokenProvider
 from skill_router.ids import InvalidId, is_genesys_id, require_id
@@ -667,11 +668,11 @@ def _discovered_json(conversation: Any) -> Discovered | None:
     requested: tuple[str, ...] = ()
     participant_id: str | None = None
     entered: datetime | None = None
-    for participant in _dicts(conversation.get("participants")):
+    for participant in dicts(conversation.get("participants")):
         if participant.get("purpose") != "acd":
             continue
-        for session in _dicts(participant.get("sessions")):
-            for segment in _dicts(session.get("segments")):
+        for session in dicts(participant.get("sessions")):
+            for segment in dicts(session.get("segments")):
                 queue = segment.get("queueId")
                 if not isinstance(queue, str) or not queue or segment.get("segmentType") not in (None, "interact"):
                     continue
@@ -682,8 +683,8 @@ def _discovered_json(conversation: Any) -> Discovered | None:
                     requested = tuple(str(s) for s in skills if isinstance(s, str)) if isinstance(skills, list) else ()
                     pid = participant.get("participantId")
                     participant_id = str(pid).lower() if is_genesys_id(pid) else None  # part of the ledger key
-                    entered = _time(segment.get("segmentStart"))
-    start = _time(conversation.get("conversationStart"))
+                    entered = utc_time(segment.get("segmentStart"))
+    start = utc_time(conversation.get("conversationStart"))
     cid = conversation.get("conversationId")
     if start is None or not is_genesys_id(cid):  # it becomes a URL and a key
         return None
@@ -697,20 +698,6 @@ def _discovered_json(conversation: Any) -> Discovered | None:
         participant_id=participant_id,
         queue_entered=entered,
     )
-
-
-def _dicts(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _utc(moment: datetime | None) -> datetime | None:
