@@ -45,7 +45,7 @@ def main(argv: list[str]) -> int:
             events = client("events", endpoint)
             events.create_partner_event_source(Name=EVENT_SOURCE, Account="123456789012")
             events.create_event_bus(Name=EVENT_SOURCE, EventSourceName=EVENT_SOURCE)
-            env.update(EVENT_MODE="true", GENESYS_EVENT_SOURCE_NAME=EVENT_SOURCE)
+            env.update(EVENT_MODE="true", GENESYS_EVENT_SOURCE=EVENT_SOURCE)
         print(f"$ skill-router doctor --env   (moto server {endpoint}, Genesys simulator {sim.base_url})", flush=True)
         return subprocess.call([str(Path(sys.executable).parent / "skill-router"), "doctor", "--env"], env=env)
     finally:

@@ -3,7 +3,7 @@
 `escalation.py` decides (pure); this reads what the decision needs from the leg's ledger entry
 (the routing our last write left there, so a step costs one PATCH and no GET, and the steps
 applied or claimed), and hands the plan to `leg.carry_out`, the one path that claims the steps,
-PATCHes, records and emails. docs/design.md, "Escalation" and "Escalation in the cycle".
+PATCHes, records and emails. docs/design.md, "Escalation" and "Escalation in the poller".
 """
 
 from __future__ import annotations

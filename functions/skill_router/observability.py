@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 # Genesys SDK's own logger is off (CRITICAL+1, genesys/sdk.py), and lowering it to WARNING would
 # let its multi-line plain-text request dumps through.
 # What they do log (a warning, an error) is written through the function's own handler, one JSON
-# line like every other (README "When something fails"), never as plain text through the root
+# line like every other (README "When things fail"), never as plain text through the root
 # logger; "py.warnings" is where Python's warnings go (logging.captureWarnings).
 QUIET_LOGGERS = (
     "botocore",

@@ -211,7 +211,7 @@ def holds(app: App) -> dict[str, float]:
 
 def await_holds_lapsed(app: App) -> None:
     """Wait until every lease and claim in the table has lapsed as the product judges it: more than
-    SKEW_MARGIN_SECONDS after DynamoDB's time passed its expiry (store.py), or written absurdly far
+    SKEW_MARGIN_SECONDS after DynamoDB's time passed its expiry (store/claims.py), or written absurdly far
     ahead. A killed handler's holds end with its invocation; how long that is comes from the table,
     so the wait is bounded by the expiries themselves, never by a sleep tuned to one machine."""
     store = app.store

@@ -107,7 +107,10 @@ def test_an_unverified_ses_sender_is_named(app: App, capsys: pytest.CaptureFixtu
 def test_event_mode_needs_the_topics_for_eventbridge_and_the_associated_source(
     app: App, capsys: pytest.CaptureFixture[str]
 ):
-    app.set(EVENT_MODE="true", GENESYS_EVENT_SOURCE_NAME="aws.partner/genesys.com/cloud/org/never-associated")
+    app.set(
+        EVENT_MODE="true",
+        GENESYS_EVENT_SOURCE="aws.partner/genesys.com/cloud/8a4c3fa7-2c1d-4e5f-9a0b-1c2d3e4f5a6b/never-associated",
+    )
     app.sim.topic_transports = {"v2.detail.events.conversation.{id}.acd.start": ["Websocket"]}
     status, found, out = run_doctor(app, capsys)
     assert status == 1 and found["event topics"] == "FIX" and found["event source"] == "FIX"

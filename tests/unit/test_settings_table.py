@@ -111,9 +111,7 @@ def test_the_retired_settings_appear_in_the_readme_only_as_refused():
 
 def test_the_code_reads_no_variable_the_table_does_not_hold():
     """Every os.environ / env .get("NAME") in the package names a setting, a retired one, or a library's."""
-    allowed = (
-        set(BY_ENV) | set(RETIRED) | LIBRARY_VARIABLES | {"HOME", "SKILL_ROUTER_DEBUG", "GENESYS_EVENT_SOURCE_NAME"}
-    )
+    allowed = set(BY_ENV) | set(RETIRED) | LIBRARY_VARIABLES | {"HOME", "SKILL_ROUTER_DEBUG"}
     for path in (ROOT / "functions" / "skill_router").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if (

@@ -370,13 +370,13 @@ def _run(args: argparse.Namespace) -> int:
         event_source, schedule = parameters.get("GenesysEventSourceName") or None, parameters.get("ScheduleState")
     else:
         env = os.environ
-        event_source, schedule = os.environ.get("GENESYS_EVENT_SOURCE_NAME") or None, None
+        event_source, schedule = None, None
     try:
         settings = load_settings(env)
     except ConfigurationError as exc:
         print(Check("settings", False, str(exc)).line())
         return EXIT_INVALID
-    # The event function's own variable (GENESYS_EVENT_SOURCE) names the source too.
+    # With --env, the event function's own variable (GENESYS_EVENT_SOURCE) names the source.
     event_source = event_source or settings.event_source or None
     print(Check("settings", True, f"region {settings.genesys_environment}, table {settings.state_table}").line())
     changed = changed_from_default(env)

@@ -46,7 +46,7 @@ from skill_router.matrix.model import (
 )
 
 MAX_MATRIX_BYTES = 1_000_000
-# Bounds that keep loading and matching linear (README "Skill matrix format", limits). YAML aliases
+# Bounds that keep loading and matching linear (README "Writing the skill matrix", limits). YAML aliases
 # can repeat a rule or a keyword list without repeating its bytes, so counts are bounded too.
 MAX_RULES = 10_000
 MAX_KEYWORDS_PER_RULE = 100

@@ -8,7 +8,7 @@ A claim named `<name>` lives on one item as two attributes, `<name>_owner` (who 
 - absurd: no claim lasts longer than an invocation can (900 s), so an expiry further ahead than
   that was written by a clock that was wrong, and is treated as lapsed rather than obeyed for hours.
 
-The names (docs/design.md, "State in DynamoDB"):
+The names (docs/design.md, "Two handlers, clocks, event snapshots and emails": one claim):
 | claim  | item                               | guards                                          |
 |--------|------------------------------------|-------------------------------------------------|
 | lease  | `watermark#poll`                   | one poller per deployment                       |
