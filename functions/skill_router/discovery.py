@@ -136,7 +136,13 @@ class DiscoveryBudget:
         last = self._last_poll
         since = self.interval if last is None else min(max(now - last, 0.0), WINDOW_SECONDS)
         self._last_poll = now
-        per_poll = max(1, math.ceil(self.per_minute * since / WINDOW_SECONDS))
+        # Never plan more pages than the rolling minute can give this poll (pages read more than
+        # MAX_PAGE_WAIT_SECONDS from lapsing hold their place): a poll a little late at a share of
+        # two pages a minute planned two, the newest page took the one there was room for, and
+        # the sweep stood still for good (issue 19, class 1, under the schedule's own jitter).
+        self.spent(now)
+        held = sum(1 for sent in self._sent if sent > now - WINDOW_SECONDS + MAX_PAGE_WAIT_SECONDS)
+        per_poll = max(1, min(math.ceil(self.per_minute * since / WINDOW_SECONDS), self.per_minute - held))
         return PollPages(self, per_poll)
 
 

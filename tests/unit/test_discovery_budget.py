@@ -223,6 +223,26 @@ def test_a_list_that_shrank_behind_the_sweep_is_stepped_back_over():
     assert set(range(2700, 2750)) <= seen  # the callers who moved up past page 28
 
 
+@pytest.mark.parametrize("late", [0.5, 2.0])
+def test_polls_a_little_late_at_the_lowest_share_still_move_the_sweep(late: float):
+    """Class 1 again, found by make bench's "polls for a full sweep" at DISCOVERY_BUDGET_SHARE=0.01
+    (15 polls for 6 pages): at the default 300 requests a minute that share is 2 pages a minute,
+    1 a poll at 30 s. A poll `late` seconds after the interval planned 2 (the share of 30.5 s),
+    spent the one page the rolling minute had room for on the newest page, and the sweep never
+    read another page. A poll plans no more pages than the rolling minute can give it."""
+    clock = Clock()
+    budget = DiscoveryBudget.of(300, 0.05, 0.01, clock, interval=30)
+    queue = Queue(range(500))  # 6 pages, the last one empty
+    seen: set[int] = set()
+    polls = 0
+    while len(seen) < 500:
+        poll(budget, queue, clock, seen)
+        clock.now += 30 + late
+        polls += 1
+        assert polls <= 2 * bound(500, budget.per_minute), f"{len(seen)} of 500 read after {polls} polls"
+    assert polls == 5  # one sweep page a poll, as at exactly 30 s
+
+
 def test_no_minute_holds_more_pages_than_the_share_at_a_10_s_cadence():
     clock = Clock()
     budget = DiscoveryBudget.of(300, 0.05, 0.10, clock)

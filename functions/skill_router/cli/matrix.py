@@ -172,7 +172,11 @@ def describe(rule: Rule) -> list[str]:
             + ("it is written anyway" if rule.when_unstaffed == "apply" else "it is withheld, the priority applied"),
         ]
     else:
-        lines = [f"  skills merged in: {', '.join(skills)} (existing skills are kept)"]
+        lines = [
+            f"  skills merged in: {', '.join(skills)} (existing skills are kept)"
+            if skills
+            else "  skills: none added (the caller's are kept)"
+        ]
     lines.append(
         f"  routing priority: {rule.routing_priority}"
         if rule.routing_priority is not None
@@ -288,6 +292,7 @@ def outcome_of(rule: Rule | None) -> str:
     extra = requirement_words(rule)
     if extra:
         what = f"{what}; {extra}" if what else extra
+    what = what or "no skills"
     priority = "unchanged" if rule.routing_priority is None else str(rule.routing_priority)
     return f"rule '{rule.id}': {what}; priority {priority}; {email}" + escalation_words.summary(rule)
 

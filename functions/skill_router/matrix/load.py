@@ -319,8 +319,6 @@ def _parse_rule(
             "(require/expression), not both: a requirement is written as the skill expression, which "
             "takes priority over skills"
         )
-    if not seed_skill and not named_skills and "skill_id" not in raw and "skills" not in raw and not has_requirement:
-        problems.append(f"{where()}: missing 'skill_id' (or 'skills', 'require', 'expression')")
     with_expression = raw.get("with_expression")
     if with_expression is not None:
         if not isinstance(with_expression, str) or with_expression.strip().lower() not in WITH_EXPRESSION:
@@ -379,6 +377,16 @@ def _parse_rule(
     when_unstaffed = raw.get("when_unstaffed", "skip")
     if not isinstance(when_unstaffed, str) or when_unstaffed.strip().lower() not in WHEN_UNSTAFFED:
         problems.append(f"{where('when_unstaffed')}: expected one of {', '.join(WHEN_UNSTAFFED)}")
+    # Nothing in Genesys requires a skill (the routing PATCH's skillIds, priority and languageId are
+    # each optional: SDK RoutingConversationAttributesRequest), so a rule may only raise priority,
+    # set a language, email or escalate; a rule that does none of these is a mistake (issue 19).
+    gives_skills = "skill_id" in raw or "skills" in raw or has_requirement
+    emails = urgency == "high" and bool(notify or notify_users)
+    if not (gives_skills or routing_priority is not None or "language" in raw or "escalate" in raw or emails):
+        problems.append(
+            f"{where()}: the rule changes nothing; give it 'skills' (or 'skill_id', 'require', 'expression'), "
+            "a 'routing_priority', a 'language', 'escalate' steps or an email ('priority: high' with 'notify')"
+        )
     if len(problems) > before:
         return None
     first = re.sub(r"[^a-z0-9]+", "-", keywords[0].lower()).strip("-") if keywords else "rule"
