@@ -478,3 +478,46 @@ def test_a_step_without_an_expression_to_write_costs_no_get(app: App, spanish: s
     app.invoke()
     assert app.sim.routing(caller)[1] == 20
     assert app.sim.count("GET", "/api/v2/conversations/" + caller) == 0
+
+
+# --- (11) more legs: a step's requirement carried, a relaxed leg, another rule on the new leg --------
+
+
+def test_a_step_s_requirement_carried_to_the_new_leg_is_ours(app: App, spanish: str):
+    steps = "    escalate:\n      - after: 60\n        require: {Spanish: 4, Billing: 1}\n"
+    app.upload_matrix(MATRIX.format(extra=steps))
+    caller = waiting(app, spanish)
+    app.invoke()
+    later(120)
+    app.invoke()
+    assert app.sim.skill_expression(caller) == STEP
+    other = transfer(app, caller, "Second")
+    later(130)  # the new leg has waited nothing yet: its step is not due
+    app.invoke()
+    entry = leg_in(app, caller, other)
+    assert entry["outcome"] in ("applied", "unchanged") and not entry.get("expression_before"), entry
+
+
+@pytest.mark.parametrize("theirs", [None, ARCHITECT])
+def test_another_rule_on_the_new_leg_is_not_counted_applied_under_our_carried_expression(
+    app: App, spanish: str, theirs: str | None
+):
+    """The caller's intent changes before the transfer, and the new leg matches a skills-only rule:
+    the expression skill-router left on the first leg (carried over) would still take priority over
+    those skills. The new leg's rule decides: the carried requirement (ours) is taken out, theirs
+    is back byte for byte (and the rule shadowed by it), or the caller routes by the skills."""
+    tech_rule = f"  - id: tech\n    intent_keyword: technical\n    skills: [{BILLING}]\n"
+    app.upload_matrix(MATRIX.format(extra=AND + tech_rule))
+    caller = waiting(app, spanish)
+    if theirs:
+        app.sim.set_skill_expression(caller, theirs)
+    app.invoke()
+    assert app.sim.skill_expression(caller) == (f"({theirs}) & ({OURS})" if theirs else OURS)
+    app.sim.set_attributes(caller, {"intent": "technical"})
+    other = transfer(app, caller, "Second")
+    app.invoke()
+    entry = leg_in(app, caller, other)
+    assert entry["rule_id"] == "tech", entry
+    assert app.sim.skill_expression(caller) == theirs, bodies(app, caller)
+    assert entry["outcome"] == ("shadowed" if theirs else "applied"), entry
+    assert bodies(app, caller)[-1].get("skillExpression") == (theirs or ""), bodies(app, caller)
