@@ -17,7 +17,7 @@ from skill_router.cli import main
 from skill_router.escalation import SHADOWED_BY_THEIRS
 from tests.attack.helpers import acd_start, send
 from tests.attack.test_expressions_attack import later
-from tests.integration.conftest import BILLING, ENGLISH, PATCH, App, minutes_ago, staff
+from tests.integration.conftest import BILLING, ENGLISH, PATCH, App, await_holds_lapsed, minutes_ago, staff
 
 pytestmark = pytest.mark.integration
 
@@ -521,3 +521,60 @@ def test_another_rule_on_the_new_leg_is_not_counted_applied_under_our_carried_ex
     assert app.sim.skill_expression(caller) == theirs, bodies(app, caller)
     assert entry["outcome"] == ("shadowed" if theirs else "applied"), entry
     assert bodies(app, caller)[-1].get("skillExpression") == (theirs or ""), bodies(app, caller)
+
+
+def test_acd_start_on_the_new_leg_within_the_first_leg_s_claim_is_left_to_the_poll_which_serves_it(
+    app: App, spanish: str
+):
+    """Event mode end to end: acd.start decides the first leg; the transfer's acd.start comes while
+    that invocation's caller claim (the conversation's) still holds, so it is left "pending" with
+    no Genesys call; the next poll serves the new leg, reading the carried expression as ours."""
+    app.set(EVENT_MODE="true")
+    app.upload_matrix(MATRIX.format(extra=AND))
+    caller = waiting(app, spanish)
+    app.sim.set_skill_expression(caller, ARCHITECT)
+    assert send(acd_start(app, caller, spanish))["outcome"] == "applied"
+    left = f"({ARCHITECT}) & ({OURS})"
+    other = transfer(app, caller, "Second")
+    assert send(acd_start(app, caller, other))["outcome"] in ("pending", "applied", "unchanged")
+    await_holds_lapsed(app)
+    app.invoke()
+    entry = leg_in(app, caller, other)
+    assert entry["outcome"] in ("applied", "unchanged") and entry["expression_before"] == ARCHITECT, entry
+    assert app.sim.skill_expression(caller) == left and written(app, caller) == [left]
+
+
+def test_a_step_already_due_at_the_new_leg_s_first_sight_replaces_only_our_carried_half(app: App, spanish: str):
+    steps = AND + "    escalate:\n      - after: 60\n        require: {Spanish: 4, Billing: 1}\n"
+    app.upload_matrix(MATRIX.format(extra=steps))
+    caller = waiting(app, spanish)
+    app.sim.set_skill_expression(caller, ARCHITECT)
+    app.invoke()
+    transfer(app, caller, "Second")
+    app.sim.wait(caller, 90)  # first seen on the new leg with its step already due
+    app.invoke()
+    assert app.sim.skill_expression(caller) == f"({ARCHITECT}) & ({STEP})"
+    assert written(app, caller) == [f"({ARCHITECT}) & ({OURS})", f"({ARCHITECT}) & ({STEP})"]
+
+
+def test_a_leg_relaxed_back_to_theirs_then_transferred_composes_afresh_on_the_new_leg(app: App, spanish: str):
+    app.set(STAFFING_GUARD="on", UNSTAFFED_RELAX_SECONDS="60")
+    app.upload_matrix(MATRIX.format(extra=AND))
+    (expert,) = staff(app, spanish, 1, skills={SPANISH: 3, BILLING: 1, ENGLISH: 1})
+    staff(app, spanish, 1, skills={BILLING: 2, ENGLISH: 1})
+    caller = waiting(app, spanish)
+    app.sim.set_skill_expression(caller, THEIRS)
+    app.invoke()
+    app.sim.set_member(spanish, expert, status="OFF_QUEUE")
+    for seconds in (61, 130):
+        later(seconds)
+        app.invoke()
+    assert app.sim.skill_expression(caller) == THEIRS  # relaxed on the first leg
+    other = app.sim.add_queue("Second")
+    staff(app, other, 1, skills={SPANISH: 3, BILLING: 1, ENGLISH: 1})
+    app.sim.transfer(caller, other, skills=(ENGLISH,))
+    app.sim.set_skill_expression(caller, THEIRS)  # carried over
+    later(200)
+    app.invoke()
+    assert app.sim.skill_expression(caller) == f"({THEIRS}) & ({OURS})"
+    assert leg_in(app, caller, other)["expression_before"] == THEIRS
