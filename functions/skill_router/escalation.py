@@ -252,6 +252,11 @@ def after_rule(routing: Routing, rule: Rule, no_expression: bool = False, blocke
         skills, language = [*skills, *terms], language if language is not None else term_language
     elif rule.requirement is not None and not blocked and (not routing.theirs or rule.with_expression == "and"):
         requirement = rule.requirement.render()
+    elif routing.requirement is not None:
+        # Only a new leg starts with a requirement: skill-router's, from an earlier leg, carried over
+        # by a transfer (first_sight.carried_from). This leg's rule writes none (it has none, or may
+        # not over theirs): ours is taken out, theirs is back byte for byte, or no expression at all.
+        requirement = None
     return Routing(
         tuple(_merge(list(routing.skill_ids), skills)),
         _raise(routing.priority, rule.routing_priority),

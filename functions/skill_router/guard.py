@@ -221,6 +221,9 @@ class Repair:
         if self.kind == "withheld_applied":
             if (live.language_id or "").lower() != (self.before.language_id or "").lower():
                 parts = [p for p in parts if not p.startswith(LANGUAGE_PART)]
+            if (live.theirs or "") != (self.before.theirs or ""):
+                # Someone else set an expression since: theirs, never replaced by a withheld requirement.
+                parts = [p for p in parts if not p.startswith(EXPRESSION_PART)]
             after = with_parts(live, parts)
         else:  # only what the leg still has is removed (and counted): a person may have removed it
             have = {s.lower() for s in live.skill_ids} | {(LANGUAGE_PART + (live.language_id or "")).lower()}

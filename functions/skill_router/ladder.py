@@ -69,7 +69,7 @@ def escalate(
     applied = applied_steps(prior, adapters.store.now())
     if not due_steps(rule, waited, applied):
         return guard_repairs(found, prior, matrix, adapters, now) or Outcome(cid, "done", final=True, rule_id=rule.id)
-    current = ledger_routing(prior)
+    current, live = ledger_routing(prior), None
     if current is None:
         live = adapters.genesys.get_conversation(cid)
         if live is None or not live.in_queue or (found.participant_id and live.participant_id != found.participant_id):
@@ -81,6 +81,26 @@ def escalate(
     chosen = plan(
         rule, waited=waited, current=current, applied_after=applied, shadowed_rule=blocked, no_expression=no_expression
     )
+    writes_expression = chosen.change is not None and chosen.change.skill_expression is not None
+    if writes_expression and live is None and not adapters.settings.dry_run:
+        # A step that writes the skill expression reads it first (one GET, only then): someone else
+        # (a person, a flow) may have set one since our last write, and it is never replaced or
+        # cleared. Theirs now: the step writes no requirement over it (with `with_expression: and`,
+        # it is ANDed into theirs), and the ledger learns it (`expression_before`, leg.carry_out).
+        live = adapters.genesys.get_conversation(cid)
+        if live is None or not live.in_queue or (found.participant_id and live.participant_id != found.participant_id):
+            return Outcome(cid, "done", final=True, rule_id=rule.id, reason="left the queue")
+        if (live.skill_expression or "") != (current.expression or ""):
+            current = Routing(current.skill_ids, current.priority, current.language_id, theirs=live.skill_expression)
+            blocked = blocked or (bool(live.skill_expression) and rule.with_expression != "and")
+            chosen = plan(
+                rule,
+                waited=waited,
+                current=current,
+                applied_after=applied,
+                shadowed_rule=blocked,
+                no_expression=no_expression,
+            )
     guarded = adapters.guard(rule, chosen, queue_id, tuple(applied))
     leg = Leg(cid, found.leg, found.queue_entered)
     return carry_out(adapters, leg, rule, chosen, matrix, now, prior=prior, guarded=guarded)

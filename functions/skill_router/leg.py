@@ -245,6 +245,9 @@ def carry_out(
         if log:
             store.record_steps(cid, leg.leg, log)
     else:
+        if (plan.before.theirs or "") != ((prior or {}).get("expression_before") or ""):
+            # The step read someone else's expression set since our last write (ladder.escalate).
+            fields["expression_before"] = plan.before.theirs or ""
         store.record_steps(cid, leg.leg, log, owed=[e.key for e in emails], **fields)
     _log(cid, rule, plan, dry, guarded)
     entry = {**(prior or {}), **{k: v for k, v in fields.items() if v is not None}}
@@ -331,9 +334,11 @@ def mend(
                 theirs=fresh.get("expression_before") or None,
                 requirement=fresh.get("requirement_after") or None,
             )
-            written = fresh.get("expression_written") or fresh.get("expression_before") or ""
-            if repair.kind == "relaxed" and (live.skill_expression or "") != written:
-                # Someone else set the expression since our last write: it is theirs, never relaxed.
+            # What skill-router left on the leg is the ledger's halves composed: also when it wrote
+            # nothing there itself (a new leg whose expression a transfer carried over, first_sight).
+            if (live.skill_expression or "") != (known.expression or ""):
+                # Someone else set the expression since our last write: it is theirs, never relaxed,
+                # never replaced by a withheld requirement (Repair.onto drops that part).
                 known = Routing(known.skill_ids, known.priority, known.language_id, theirs=live.skill_expression)
             repair = repair.onto(known, fresh)
         change = repair.change
