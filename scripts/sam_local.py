@@ -91,7 +91,10 @@ def image(env: dict[str, str]) -> list[str]:
         print(f"sam-local: Lambda's public image ({PUBLIC_IMAGE})", flush=True)
         return []
     script = ROOT / "scripts" / "lambda_image" / "build.sh"
-    build = subprocess.run([shutil.which("bash") or "/bin/bash", str(script)], env=env, check=False)
+    # IMAGE: build.sh builds the image this run passes to --invoke-image (LOCAL_LAMBDA_IMAGE too).
+    build = subprocess.run(
+        [shutil.which("bash") or "/bin/bash", str(script)], env={**env, "IMAGE": LOCAL_IMAGE}, check=False
+    )
     if build.returncode != 0:
         raise Stop("the local Lambda image could not be built (see above); LAMBDA_IMAGE=public pulls AWS's instead")
     return ["--invoke-image", LOCAL_IMAGE, "--skip-pull-image"]
@@ -155,9 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         env.pop("AWS_PROFILE", None)
         env.pop("AWS_SESSION_TOKEN", None)
         build_dir = Path(args.build_dir)
+        # As `make build`: pyenv machines have a 3.13 that PYENV_VERSION makes visible, to sam build
+        # and to the stand-in image's build (its `python3.13`) alike.
+        build_env = {**env, "PYENV_VERSION": f"3.13.0:{platform.python_version()}"}
         if not args.no_build or not (build_dir / "template.yaml").is_file():
-            # As `make build`: pyenv machines have a 3.13 that PYENV_VERSION makes visible.
-            build_env = {**env, "PYENV_VERSION": f"3.13.0:{platform.python_version()}"}
             built = subprocess.run(
                 [str(SAM), "build", "--build-dir", str(build_dir), "--template", str(ROOT / "template.yaml")],
                 cwd=ROOT,
@@ -166,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             if built.returncode != 0:
                 raise Stop("sam build failed (see above); it needs a python3.13 on PATH")
-        options = image(env)
+        options = image(build_env)
         event = json.loads(Path(args.event).read_text())
         function = "EventFunction" if is_genesys_event(event) else "PollFunction"
         with tempfile.TemporaryDirectory() as scratch:

@@ -7,6 +7,7 @@ a directory outside the repository, so nothing is imported from the work tree.
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -31,7 +32,9 @@ COMMANDS = [
     ["matrix", "diff"],
     ["matrix", "init"],
     ["audit"],
+    ["report"],
     ["doctor"],
+    ["why"],
 ]
 
 
@@ -104,6 +107,23 @@ def test_matrix_init_writes_the_starter_from_the_installed_package(installed: In
     assert done.returncode == 0 and target.is_file(), done.stderr
     check = installed.run("matrix", "validate", "skill_matrix.yaml")
     assert check.returncode == 0 and "rules OK" in check.stdout, check.stdout + check.stderr
+
+
+def parser_commands(parser: argparse.ArgumentParser, prefix: list[str]) -> list[list[str]]:
+    """`prefix` and every command below it in the console script's parser."""
+    found = [prefix]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += parser_commands(sub, [*prefix, name])
+    return found
+
+
+def test_the_list_holds_every_command_the_parser_has():
+    """A command added to the CLI (report, why) is in COMMANDS, so its --help runs from the venv."""
+    from skill_router.cli.commands import parser
+
+    assert sorted(parser_commands(parser(), [])) == sorted(COMMANDS)
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "top")

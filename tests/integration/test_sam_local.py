@@ -117,8 +117,9 @@ def test_the_scheduled_sample_assigns_the_demo_s_callers(local_services: dict[st
     report = result(done.stdout)
     assert report["status"] == "ok", report
     first = report["polls"][0]
-    # The first caller was served by the acd.start test: already skilled now (unchanged).
-    assert first["matched"] >= 4 and first["applied"] >= 2, first
+    # The first caller was served by the acd.start test: the poll finds its leg done by the event
+    # handler (its ledger entry), not matched again; the demo's other callers are matched and applied.
+    assert first["done"] >= 1 and first["matched"] >= 3 and first["applied"] >= 2, first
     assert first["gone"] == 1 and first["failed"] == 0, first
     assert "python3.13" in done.stderr
     print(f"make sam-local EVENT=events/scheduled.json: {seconds:.0f} s (image, two polls 30 s apart)")
