@@ -199,7 +199,7 @@ def shadow_reason(rule: Rule, before: Routing, no_expression: bool = False) -> s
 
 def too_long(theirs: str | None, requirement: str) -> str | None:
     """Why `requirement` (composed with `theirs`) cannot be written: longer than Genesys takes."""
-    length = len(Routing(theirs=theirs, requirement=requirement).expression or "")
+    length = expression.written_length(Routing(theirs=theirs, requirement=requirement).expression or "")
     if length <= expression.MAX_CHARS:
         return None
     whose = "composed with someone else's, " if theirs else ""

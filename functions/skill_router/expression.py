@@ -44,6 +44,14 @@ WORDS = {
 }
 
 
+def written_length(text: str) -> int:
+    """How long Genesys may count `text`: in UTF-16 code units, as a Java string's length() does
+    (the docs say "4,096 characters" without saying how they count), so a skill or language name
+    outside the Basic Multilingual Plane (an emoji) counts 2. Never less than len(text): what is
+    written within this bound is within Genesys' whichever way it counts."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 class ExpressionError(ValueError):
     def __init__(self, message: str, position: int) -> None:
         super().__init__(f"{message} (at character {position + 1})")

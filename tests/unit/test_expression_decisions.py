@@ -221,3 +221,15 @@ def test_a_new_leg_carrying_what_we_left_on_the_earlier_one_is_ours_not_theirs()
     # someone else's expression that is not what we left stays theirs
     other = dataclasses.replace(live, skill_expression=THEIRS)
     assert carried_from(other, earlier) is None
+
+
+def test_the_length_bound_counts_as_genesys_may_count_an_emoji_as_two():
+    assert expression.written_length('Skill("a") >= 1') == len('Skill("a") >= 1')
+    assert expression.written_length("🇪🇸") == 4  # two regional indicators, each a surrogate pair
+    r = rule("    with_expression: and\n")
+    ours = r.requirement.render() if r.requirement else ""
+    room = expression.MAX_CHARS - len(f"() & ({ours})")
+    fits = "x" * room  # 4,096 exactly, composed
+    assert shadow_reason(r, Routing((), 0, theirs=fits)) is None
+    emoji = "x" * (room - 1) + "🙂"  # 4,096 code points, 4,097 UTF-16 units
+    assert shadow_reason(r, Routing((), 0, theirs=emoji)) is not None
