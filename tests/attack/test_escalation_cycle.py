@@ -110,3 +110,13 @@ def test_a_run_two_minutes_fast_never_takes_over_a_step_another_run_is_applying(
     # ...when run B, its clock two minutes ahead (past A's claim), polls.
     report = poll_at(build_runtime(), 65, store_offset=120)
     assert report["escalation_steps"] == 0 and app.sim.count("PATCH") == 0
+
+
+def test_a_clock_still_in_yesterday_finds_the_callers_who_queued_today(app: App, queue: str, ladder: None):
+    """Genesys matches a details query's interval by UTC day. A container whose clock still reads
+    yesterday (behind DynamoDB's, the shared clock) must still touch today: just after midnight a
+    slow clock once missed every caller who had queued since (a test failed in CI at 00:00 UTC)."""
+    conversation = waiting(app, queue, 5)
+    since_midnight = time.time() % 86_400
+    poll_at(build_runtime(), -(since_midnight + 60))  # the container's clock reads 23:59 yesterday
+    assert len(bodies(app, conversation)) == 1
