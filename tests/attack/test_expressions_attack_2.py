@@ -16,34 +16,13 @@ import pytest
 from skill_router.cli import main
 from skill_router.escalation import SHADOWED_BY_THEIRS
 from tests.attack.helpers import acd_start, send
-from tests.attack.test_expressions_attack import later
-from tests.integration.conftest import BILLING, ENGLISH, PATCH, App, await_holds_lapsed, minutes_ago, staff
+from tests.attack.test_expressions_attack import AND, ARCHITECT, MATRIX, OURS, SPANISH, bodies, later, waiting
+from tests.integration.conftest import BILLING, ENGLISH, App, await_holds_lapsed, staff
 
 pytestmark = pytest.mark.integration
 
-SPANISH = "5b1c2f7e-0000-4000-8000-0000000000a5"
-ARCHITECT = 'Skill("iPhone") >= 5 & LanguageSkill("English") >= 2'
-OURS = 'Skill("Spanish") >= 3 & Skill("Billing") >= 1'
 STEP = 'Skill("Spanish") >= 4 & Skill("Billing") >= 1'
 THEIRS = 'Skill("Billing") >= 1'  # someone else's, met by the members below who have Billing
-MATRIX = """
-skill_matrix:
-  - id: spanish
-    intent_keyword: billing
-    require: {{Spanish: 3, Billing: 1}}
-    routing_priority: 10
-{extra}"""
-AND = "    with_expression: and\n"
-
-
-def waiting(app: App, queue: str, minutes: float = 0.1) -> str:
-    return app.sim.add_conversation(
-        queue_id=queue, attributes={"intent": "billing"}, skills=(ENGLISH,), start=minutes_ago(minutes)
-    )
-
-
-def bodies(app: App, conversation: str) -> list[dict[str, Any]]:
-    return [r.body for r in app.sim.requests if r.method == "PATCH" and r.path == PATCH + conversation]
 
 
 def written(app: App, conversation: str) -> list[str]:
