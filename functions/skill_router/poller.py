@@ -213,12 +213,14 @@ class Poller:
             )
         today = now.replace(hour=0, minute=0, second=0, microsecond=0)
         start = today - timedelta(days=s.discovery_lookback_days)
+        end = max(now, start + timedelta(seconds=1))
         # Genesys matches the interval by UTC day, so it must touch the day every caller started
         # on. A container whose clock runs behind DynamoDB's (the shared clock; the lease already
         # taught us the offset) would, just after midnight, not touch today and miss every caller
-        # who queued since: the interval ends at the later of the two.
+        # who queued since: then the interval ends at DynamoDB's now.
         shared = datetime.fromtimestamp(self.adapters.store.now(), UTC)
-        end = max(now, shared, start + timedelta(seconds=1))
+        if shared.date() > end.date():
+            end = shared
         report = PollReport(
             window_start=_iso(start),
             window_end=_iso(end),
