@@ -20,7 +20,7 @@ The rules of the contract (README "Escalation while the caller waits"):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -97,6 +97,27 @@ class Plan:
     def applied_after(self) -> tuple[int, ...]:
         """The `after` of each due step: what the ledger keeps for this leg."""
         return tuple(step.after for step in self.due)
+
+
+def with_ledger_expression(routing: Routing, entry: dict[str, Any]) -> Routing:
+    """`routing` with the skill expression's halves as a leg's ledger entry keeps them: theirs
+    (`expression_before`, byte for byte) and skill-router's (`requirement_after`)."""
+    return replace(
+        routing,
+        theirs=entry.get("expression_before") or None,
+        requirement=entry.get("requirement_after") or None,
+    )
+
+
+def ledger_routing(entry: dict[str, Any] | None) -> Routing | None:
+    """The routing skill-router's last write left on this leg, or None when the ledger does not
+    say (an entry written before ladders existed: the caller is read once)."""
+    if not entry or "skills_after" not in entry or "language_after" not in entry:
+        return None
+    routing = Routing(
+        tuple(entry.get("skills_after") or ()), entry.get("priority_after"), entry.get("language_after") or None
+    )
+    return with_ledger_expression(routing, entry)
 
 
 def waited_seconds(entered_queue: datetime, now: datetime) -> float:

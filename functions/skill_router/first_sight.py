@@ -21,7 +21,7 @@ from typing import Any
 
 from skill_router.emails import owed, send_all
 from skill_router.errors import OutOfTime
-from skill_router.escalation import Plan, Routing, plan, waited_seconds
+from skill_router.escalation import Plan, Routing, plan, waited_seconds, with_ledger_expression
 from skill_router.genesys.client import Discovered, LiveConversation
 from skill_router.genesys.errors import GenesysError
 from skill_router.ladder import escalate
@@ -289,11 +289,8 @@ def carried_from(live: LiveConversation, earlier: dict[Any, dict[str, Any]]) -> 
     leg's `expression_before`, and the rest is skill-router's own (never someone else's to shadow
     or compose with). None: the expression is not one skill-router left."""
     for entry in earlier.values():
-        ours = entry.get("requirement_after") or None
-        if ours is None:
-            continue
-        left = Routing(theirs=entry.get("expression_before") or None, requirement=ours).expression
-        if left == live.skill_expression:
+        left = with_ledger_expression(Routing(), entry)
+        if left.requirement is not None and left.expression == live.skill_expression:
             return entry
     return None
 
@@ -301,13 +298,7 @@ def carried_from(live: LiveConversation, earlier: dict[Any, dict[str, Any]]) -> 
 def _first_routing(live: LiveConversation, carried: dict[str, Any] | None) -> Routing:
     if carried is None:
         return Routing(live.skill_ids, live.priority, live.language_id, theirs=live.skill_expression)
-    return Routing(
-        live.skill_ids,
-        live.priority,
-        live.language_id,
-        theirs=carried.get("expression_before") or None,
-        requirement=carried.get("requirement_after") or None,
-    )
+    return with_ledger_expression(Routing(live.skill_ids, live.priority, live.language_id), carried)
 
 
 def _current_leg(found: Discovered, live: LiveConversation | None, now: datetime) -> Discovered | None:

@@ -32,6 +32,7 @@ from skill_router.escalation import (
     RoutingChange,
     after_step,
     change_between,
+    ledger_routing,
     next_step_after,
 )
 from skill_router.expression import Expr
@@ -237,19 +238,6 @@ class Repair:
         if theirs:
             fields["requirements_others"] = _merge(list(entry.get("requirements_others") or []), theirs)
         return replace(self, before=live, after=after, fields=fields, parts=tuple(parts))
-
-
-def ledger_routing(entry: dict[str, Any]) -> Routing | None:
-    """The routing skill-router's last write left on the leg (None: the ledger does not say)."""
-    if "skills_after" not in entry:
-        return None
-    return Routing(
-        tuple(entry.get("skills_after") or ()),
-        entry.get("priority_after"),
-        entry.get("language_after") or None,
-        theirs=entry.get("expression_before") or None,
-        requirement=entry.get("requirement_after") or None,
-    )
 
 
 def withheld_of(entry: dict[str, Any]) -> list[str]:

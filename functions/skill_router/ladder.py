@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from skill_router.escalation import Routing, due_steps, plan, waited_seconds
+from skill_router.escalation import Routing, due_steps, ledger_routing, plan, waited_seconds
 from skill_router.genesys.client import Discovered
 from skill_router.guard import Repair, relax_due, watched, withheld_due
 from skill_router.leg import Adapters, Leg, Outcome, carry_out, mend
@@ -21,20 +21,6 @@ from skill_router.store.claims import STEP
 # Outcomes after which the rule's ladder runs on the leg; a shadowed rule's steps still set skills
 # (Genesys routes by them again once the expression is cleared), never a requirement.
 ASSIGNED = ("applied", "unchanged", "shadowed")
-
-
-def ledger_routing(entry: dict[str, Any] | None) -> Routing | None:
-    """The routing our last write left on this leg, or None when the ledger does not say (an
-    entry written before ladders existed: the caller is read once)."""
-    if not entry or "skills_after" not in entry or "language_after" not in entry:
-        return None
-    return Routing(
-        skill_ids=tuple(entry.get("skills_after") or ()),
-        priority=entry.get("priority_after"),
-        language_id=entry.get("language_after") or None,
-        theirs=entry.get("expression_before") or None,
-        requirement=entry.get("requirement_after") or None,
-    )
 
 
 def applied_steps(entry: dict[str, Any] | None, now: float) -> list[int]:

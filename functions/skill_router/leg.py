@@ -18,7 +18,7 @@ from typing import Any
 
 from skill_router.emails import AWS_ERRORS, Email, rule_email, send_all, step_email
 from skill_router.errors import OutOfTime
-from skill_router.escalation import Plan, Routing, step_log
+from skill_router.escalation import Plan, Routing, step_log, with_ledger_expression
 from skill_router.genesys.client import GenesysClient, LiveConversation
 from skill_router.genesys.errors import GenesysError
 from skill_router.guard import Guarded, Repair, guard_plan
@@ -327,13 +327,7 @@ def mend(
                 return Outcome(cid, "done", final=True, rule_id=fresh.get("rule_id"), reason="left the queue")
             # The expression's halves as the ledger knows them: a repair changes skill-router's
             # half only (a withheld requirement written), never someone else's.
-            known = Routing(
-                live.skill_ids,
-                live.priority,
-                live.language_id,
-                theirs=fresh.get("expression_before") or None,
-                requirement=fresh.get("requirement_after") or None,
-            )
+            known = with_ledger_expression(Routing(live.skill_ids, live.priority, live.language_id), fresh)
             # What skill-router left on the leg is the ledger's halves composed: also when it wrote
             # nothing there itself (a new leg whose expression a transfer carried over, first_sight).
             if (live.skill_expression or "") != (known.expression or ""):

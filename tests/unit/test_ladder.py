@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from skill_router.escalation import Routing
-from skill_router.ladder import applied_steps, ledger_routing
+from skill_router.escalation import Routing, ledger_routing
+from skill_router.ladder import applied_steps
 
 
 def test_the_routing_a_step_starts_from_is_the_one_our_last_write_left():

@@ -354,23 +354,30 @@ def run(args: argparse.Namespace) -> int:
         return _run(args)
 
 
-def _run(args: argparse.Namespace) -> int:
+def chosen_environment(args: argparse.Namespace, option: str = "") -> tuple[Mapping[str, str], Mapping[str, str]]:
+    """The function's environment that --stack NAME (a deployed stack) or --env (this one) names,
+    --region first when given, and the stack's parameters ({} with --env). `option` names the
+    flag that needs them."""
     if bool(args.stack) == bool(args.env):
-        raise UserError("give --stack NAME (a deployed stack) or --env (this environment's settings)", EXIT_USAGE)
-    if args.region:
+        prefix = f"{option}: " if option else ""
+        raise UserError(
+            f"{prefix}give --stack NAME (a deployed stack) or --env (this environment's settings)", EXIT_USAGE
+        )
+    if getattr(args, "region", None):
         os.environ["AWS_DEFAULT_REGION"] = args.region
-    env: Mapping[str, str]
-    if args.stack:
-        try:
-            env, parameters = stack_environment(args.stack)
-        except SkillRouterError:
-            raise
-        except Exception as exc:
-            raise UserError(aws_problem(exc, f"reading stack {args.stack!r}")) from None
-        event_source, schedule = parameters.get("GenesysEventSourceName") or None, parameters.get("ScheduleState")
-    else:
-        env = os.environ
-        event_source, schedule = None, None
+    if not args.stack:
+        return os.environ, {}
+    try:
+        return stack_environment(args.stack)
+    except SkillRouterError:
+        raise
+    except Exception as exc:
+        raise UserError(aws_problem(exc, f"reading stack {args.stack!r}")) from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    env, parameters = chosen_environment(args)
+    event_source, schedule = parameters.get("GenesysEventSourceName") or None, parameters.get("ScheduleState")
     try:
         settings = load_settings(env)
     except ConfigurationError as exc:

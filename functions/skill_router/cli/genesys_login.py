@@ -7,11 +7,9 @@ same way, step by step, so that each step is a line of its report)."""
 from __future__ import annotations
 
 import argparse
-import os
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from skill_router.cli.errors import EXIT_USAGE, UserError, aws_problem
+from skill_router.cli.errors import UserError, aws_problem
 from skill_router.errors import ConfigurationError, SkillRouterError
 
 if TYPE_CHECKING:
@@ -23,24 +21,10 @@ if TYPE_CHECKING:
 def stack_settings(args: argparse.Namespace, option: str = "") -> Settings:
     """The deployment's settings: the stack's function environment (--stack NAME) or this
     environment's (--env); --region first, when given. `option` names the flag that needs them."""
-    from skill_router.cli.doctor import stack_environment
+    from skill_router.cli.doctor import chosen_environment
     from skill_router.settings import load_settings
 
-    if bool(args.stack) == bool(args.env):
-        prefix = f"{option}: " if option else ""
-        raise UserError(
-            f"{prefix}give --stack NAME (a deployed stack) or --env (this environment's settings)", EXIT_USAGE
-        )
-    if getattr(args, "region", None):
-        os.environ["AWS_DEFAULT_REGION"] = args.region
-    env: Mapping[str, str] = os.environ
-    if args.stack:
-        try:
-            env, _ = stack_environment(args.stack)
-        except SkillRouterError:
-            raise
-        except Exception as exc:
-            raise UserError(aws_problem(exc, f"reading stack {args.stack!r}")) from None
+    env, _ = chosen_environment(args, option)
     try:
         return load_settings(env)
     except ConfigurationError as exc:
